@@ -1,0 +1,116 @@
+//! The cases, one module per group, and the helpers they share.
+//!
+//! Every case is `pub async fn NAME(s: Subject) -> CaseResult`. A case makes
+//! its own random emails, names, family ids and keys, never assumes an empty
+//! store and never counts global rows.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fullauth_api::{
+    Email, FamilyId, NewRefreshToken, NewUser, PermissionName, RoleName, StateKey, StoreError,
+    Timestamp, TokenDigest, User, UserId,
+};
+
+use crate::Subject;
+
+include!(concat!(env!("OUT_DIR"), "/case_mods.rs"));
+
+/// How many tasks race in the concurrency cases.
+pub const RACERS: usize = 32;
+
+/// A short random tag (16 hex characters).
+pub fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
+}
+
+/// A fresh, unique, normalised email.
+pub fn email() -> Email {
+    Email::new(format!("user-{}@example.test", tag())).expect("valid email")
+}
+
+/// A fresh unique role name with a readable prefix (`editor-1a2b…`).
+pub fn role(prefix: &str) -> RoleName {
+    RoleName::new(format!("{prefix}-{}", tag())).expect("valid role")
+}
+
+/// A fresh unique permission name (`posts:edit-1a2b…`).
+pub fn permission(prefix: &str) -> PermissionName {
+    PermissionName::new(format!("{prefix}-{}", tag())).expect("valid permission")
+}
+
+/// A fresh unique short-lived key.
+pub fn key(prefix: &str) -> StateKey {
+    StateKey::new(format!("{prefix}:{}", tag())).expect("valid key")
+}
+
+/// A fresh random token digest.
+pub fn digest() -> TokenDigest {
+    TokenDigest::of(&uuid::Uuid::new_v4().to_string())
+}
+
+/// Creates a user with a fresh email and no password.
+pub async fn user(s: &Subject) -> Result<User, StoreError> {
+    s.store.create_user(NewUser::new(email().as_str())?).await
+}
+
+/// A new, unrevoked refresh token for `user_id` in `family`, expiring at
+/// `expires_at`, with no client info.
+pub fn token(user_id: &UserId, family: &FamilyId, expires_at: Timestamp) -> NewRefreshToken {
+    NewRefreshToken {
+        digest: digest(),
+        user_id: *user_id,
+        family_id: family.clone(),
+        expires_at,
+        client: Default::default(),
+    }
+}
+
+/// `now + secs` on the subject's clock.
+pub fn in_secs(s: &Subject, secs: u64) -> Timestamp {
+    s.clock.now() + Duration::from_secs(secs)
+}
+
+/// `now - secs` on the subject's clock.
+pub fn ago_secs(s: &Subject, secs: u64) -> Timestamp {
+    s.clock.now() - Duration::from_secs(secs)
+}
+
+/// Runs `n` tasks that start together (behind a barrier) and returns their
+/// results in task order. A task that panics makes the case panic.
+pub async fn race<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let fut = f(i);
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for h in handles {
+        match h.await {
+            Ok(v) => out.push(v),
+            Err(e) => panic!("a racing task failed: {e}"),
+        }
+    }
+    out
+}
+
+/// Asserts that `r` is `InvalidInput` for `field`.
+#[track_caller]
+pub fn assert_invalid<T: std::fmt::Debug>(r: Result<T, StoreError>, field: &str) {
+    match r {
+        Err(StoreError::InvalidInput { field: f, .. }) if f == field => {}
+        other => panic!("expected InvalidInput for `{field}`, got {other:?}"),
+    }
+}

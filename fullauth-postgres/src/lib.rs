@@ -1,0 +1,1 @@
+//! fullauth backend on postgres (work in progress).

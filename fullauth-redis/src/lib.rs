@@ -1,0 +1,1 @@
+//! fullauth backend on redis (work in progress).

@@ -1,0 +1,1 @@
+//! fullauth backend on sqlite (work in progress).
