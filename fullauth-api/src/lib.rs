@@ -75,6 +75,7 @@ pub mod error;
 pub mod features;
 pub mod guide;
 pub mod ids;
+pub mod migrate;
 pub mod password;
 pub mod records;
 pub mod store;
