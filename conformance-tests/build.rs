@@ -24,24 +24,43 @@ fn main() {
     files.sort();
 
     let mut mods = String::new();
-    let mut registry = String::from("/// Every case, in group order.\npub fn all_cases() -> Vec<Case> {\n    vec![\n");
+    let mut registry = String::from(
+        "/// Every case, in group order.\npub fn all_cases() -> Vec<Case> {\n    vec![\n",
+    );
     let mut list = String::new();
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let group = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 file name");
+        let group = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 file name");
         let text = fs::read_to_string(path).expect("readable case file");
         let first = text.lines().next().unwrap_or_default();
         let requires = first
             .strip_prefix("// conformance-group: requires = [")
             .and_then(|r| r.strip_suffix(']'))
-            .unwrap_or_else(|| panic!("{}: first line must be `// conformance-group: requires = [..]`", path.display()));
-        let requires: Vec<&str> = requires.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: first line must be `// conformance-group: requires = [..]`",
+                    path.display()
+                )
+            });
+        let requires: Vec<&str> = requires
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         let names: Vec<&str> = text
             .lines()
             .filter_map(|l| l.strip_prefix("pub async fn "))
             .filter_map(|l| l.split('(').next())
             .collect();
-        writeln!(mods, "#[path = {:?}]\npub mod {group};", path.display().to_string()).unwrap();
+        writeln!(
+            mods,
+            "#[path = {:?}]\npub mod {group};",
+            path.display().to_string()
+        )
+        .unwrap();
         let req_paths: Vec<String> = requires.iter().map(|r| format!("Feature::{r}")).collect();
         for n in &names {
             writeln!(
@@ -51,7 +70,13 @@ fn main() {
             )
             .unwrap();
         }
-        writeln!(list, "        {group} [{}] {{ {} }}", requires.join(", "), names.join(", ")).unwrap();
+        writeln!(
+            list,
+            "        {group} [{}] {{ {} }}",
+            requires.join(", "),
+            names.join(", ")
+        )
+        .unwrap();
     }
     registry.push_str("    ]\n}\n");
     let macro_text = format!(

@@ -232,7 +232,10 @@ impl fmt::Display for Report {
 }
 
 fn missing(case: &Case, features: Features) -> Option<Feature> {
-    case.requires.iter().copied().find(|f| !features.contains(*f))
+    case.requires
+        .iter()
+        .copied()
+        .find(|f| !features.contains(*f))
 }
 
 /// Runs one case against a subject: skipped when a feature it needs is not in
@@ -335,7 +338,7 @@ macro_rules! conformance_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __emit_tests {
-    ([$factory:expr; reported] $( $group:ident [$($req:ident),*] { $($name:ident),* } )*) => {
+    ([$factory:expr; reported] $( $group:ident $reqs:tt { $($name:ident),* } )*) => {
         $(
             #[allow(non_snake_case)]
             mod $group {
@@ -350,18 +353,17 @@ macro_rules! __emit_tests {
             }
         )*
     };
-    ([$factory:expr; [$($served:ident),*]] $( $group:ident [$($req:ident),*] { $($name:ident),* } )*) => {
+    ([$factory:expr; $served:tt] $( $group:ident $reqs:tt { $($name:ident),* } )*) => {
         $(
             #[allow(non_snake_case)]
             mod $group {
                 #[allow(unused_imports)]
                 use super::*;
                 $(
-                    $crate::__if_served!([$($req),*] [$($served),*] {
+                    $crate::__if_served!($reqs $served {
                         #[test]
                         fn $name() {
-                            let features: $crate::Features =
-                                [$($crate::Feature::$served),*].into_iter().collect();
+                            let features: $crate::Features = $crate::__features!($served);
                             $crate::__run_test(stringify!($group), stringify!($name), Some(features), $factory);
                         }
                     } {
@@ -372,6 +374,15 @@ macro_rules! __emit_tests {
                 )*
             }
         )*
+    };
+}
+
+/// `[A, B]` → a `Features` value.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __features {
+    ([$($f:ident),*]) => {
+        [$($crate::Feature::$f),*].into_iter().collect::<$crate::Features>()
     };
 }
 
