@@ -1,0 +1,101 @@
+//! Permissions granted to roles (`fullauth_permissions`,
+//! `fullauth_role_permissions`, [`Feature::Permissions`](fullauth_api::Feature::Permissions)).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use fullauth_api::{PermissionName, RoleName, UserId};
+
+use crate::state::State;
+
+/// The permission names and the role–permission grants.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Permissions {
+    names: BTreeSet<PermissionName>,
+    by_role: HashMap<RoleName, BTreeSet<PermissionName>>,
+}
+
+impl Permissions {
+    /// True when the role has at least one grant.
+    pub(crate) fn has_role(&self, role: &RoleName) -> bool {
+        self.by_role.contains_key(role)
+    }
+
+    /// Removes every grant of the role (the permissions stay).
+    pub(crate) fn remove_role(&mut self, role: &RoleName) {
+        self.by_role.remove(role);
+    }
+
+    fn has(&self, role: &RoleName, permission: &PermissionName) -> bool {
+        self.by_role.get(role).is_some_and(|p| p.contains(permission))
+    }
+
+    fn union<'a>(&self, roles: impl Iterator<Item = &'a RoleName>) -> Vec<PermissionName> {
+        let mut out = BTreeSet::new();
+        for role in roles {
+            out.extend(self.by_role.get(role).into_iter().flatten());
+        }
+        out.into_iter().cloned().collect()
+    }
+}
+
+/// Grants the permission, creating the role and the permission if missing;
+/// true when newly granted.
+pub(crate) fn assign_permission(
+    st: &mut State,
+    role: &RoleName,
+    permission: &PermissionName,
+) -> bool {
+    if !st.roles.exists(role) {
+        Arc::make_mut(&mut st.roles).create(role);
+    }
+    if st.permissions.has(role, permission) {
+        return false;
+    }
+    let perms = Arc::make_mut(&mut st.permissions);
+    perms.names.insert(permission.clone());
+    perms
+        .by_role
+        .entry(role.clone())
+        .or_default()
+        .insert(permission.clone())
+}
+
+/// Withdraws the permission from the role; true when it had it.
+pub(crate) fn remove_permission(
+    st: &mut State,
+    role: &RoleName,
+    permission: &PermissionName,
+) -> bool {
+    if !st.permissions.has(role, permission) {
+        return false;
+    }
+    let perms = Arc::make_mut(&mut st.permissions);
+    if let Some(set) = perms.by_role.get_mut(role) {
+        set.remove(permission);
+        if set.is_empty() {
+            perms.by_role.remove(role);
+        }
+    }
+    true
+}
+
+/// The role's permissions, sorted.
+pub(crate) fn get_role_permissions(st: &State, role: &RoleName) -> Vec<PermissionName> {
+    st.permissions.union(std::iter::once(role))
+}
+
+/// The union of the roles' permissions, sorted.
+pub(crate) fn get_permissions_for_roles(st: &State, roles: &[RoleName]) -> Vec<PermissionName> {
+    st.permissions.union(roles.iter())
+}
+
+/// The union of the permissions of the user's roles, sorted.
+pub(crate) fn get_user_permissions(st: &State, user: &UserId) -> Vec<PermissionName> {
+    st.permissions.union(st.roles.of_user(user))
+}
+
+/// Every permission, sorted.
+pub(crate) fn list_permissions(st: &State) -> Vec<PermissionName> {
+    st.permissions.names.iter().cloned().collect()
+}

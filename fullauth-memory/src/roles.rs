@@ -1,0 +1,127 @@
+//! Roles and their assignment (`fullauth_roles`, `fullauth_user_roles`,
+//! [`Feature::Roles`](fullauth_api::Feature::Roles)).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use fullauth_api::{Entity, RoleName, StoreError, StoreResult, UserId};
+
+use crate::state::State;
+
+/// The role names and the user–role links, indexed both ways.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Roles {
+    names: BTreeSet<RoleName>,
+    by_user: HashMap<UserId, BTreeSet<RoleName>>,
+    users_of: HashMap<RoleName, BTreeSet<UserId>>,
+}
+
+impl Roles {
+    /// True when the user has at least one role.
+    pub(crate) fn has_user(&self, id: &UserId) -> bool {
+        self.by_user.contains_key(id)
+    }
+
+    /// Removes every link of the user.
+    pub(crate) fn remove_user(&mut self, id: &UserId) {
+        for role in self.by_user.remove(id).unwrap_or_default() {
+            if let Some(users) = self.users_of.get_mut(&role) {
+                users.remove(id);
+                if users.is_empty() {
+                    self.users_of.remove(&role);
+                }
+            }
+        }
+    }
+
+    /// True when the role exists.
+    pub(crate) fn exists(&self, role: &RoleName) -> bool {
+        self.names.contains(role)
+    }
+
+    /// Creates the role if missing; true when created.
+    pub(crate) fn create(&mut self, role: &RoleName) -> bool {
+        self.names.insert(role.clone())
+    }
+
+    /// The user's roles, sorted.
+    pub(crate) fn of_user(&self, id: &UserId) -> impl Iterator<Item = &RoleName> {
+        self.by_user.get(id).into_iter().flatten()
+    }
+
+    fn has(&self, user: &UserId, role: &RoleName) -> bool {
+        self.by_user.get(user).is_some_and(|r| r.contains(role))
+    }
+}
+
+/// Creates a role; true when it was created.
+pub(crate) fn create_role(st: &mut State, role: &RoleName) -> bool {
+    !st.roles.exists(role) && Arc::make_mut(&mut st.roles).create(role)
+}
+
+/// Gives the user the role (creating the role); true when newly linked.
+pub(crate) fn assign_role(st: &mut State, user: &UserId, role: &RoleName) -> StoreResult<bool> {
+    if !st.users.exists(user) {
+        return Err(StoreError::NotFound { what: Entity::User });
+    }
+    if st.roles.has(user, role) {
+        return Ok(false);
+    }
+    let roles = Arc::make_mut(&mut st.roles);
+    roles.create(role);
+    roles.by_user.entry(*user).or_default().insert(role.clone());
+    roles.users_of.entry(role.clone()).or_default().insert(*user);
+    Ok(true)
+}
+
+/// Takes the role from the user; true when the user had it.
+pub(crate) fn remove_role(st: &mut State, user: &UserId, role: &RoleName) -> bool {
+    if !st.roles.has(user, role) {
+        return false;
+    }
+    let roles = Arc::make_mut(&mut st.roles);
+    if let Some(set) = roles.by_user.get_mut(user) {
+        set.remove(role);
+        if set.is_empty() {
+            roles.by_user.remove(user);
+        }
+    }
+    if let Some(set) = roles.users_of.get_mut(role) {
+        set.remove(user);
+        if set.is_empty() {
+            roles.users_of.remove(role);
+        }
+    }
+    true
+}
+
+/// The user's roles, sorted.
+pub(crate) fn get_user_roles(st: &State, user: &UserId) -> Vec<RoleName> {
+    st.roles.of_user(user).cloned().collect()
+}
+
+/// Every role, sorted.
+pub(crate) fn list_roles(st: &State) -> Vec<RoleName> {
+    st.roles.names.iter().cloned().collect()
+}
+
+/// Deletes the role with its user links and permission grants.
+pub(crate) fn delete_role(st: &mut State, role: &RoleName) -> bool {
+    if !st.roles.exists(role) {
+        return false;
+    }
+    let roles = Arc::make_mut(&mut st.roles);
+    roles.names.remove(role);
+    for user in roles.users_of.remove(role).unwrap_or_default() {
+        if let Some(set) = roles.by_user.get_mut(&user) {
+            set.remove(role);
+            if set.is_empty() {
+                roles.by_user.remove(&user);
+            }
+        }
+    }
+    if st.permissions.has_role(role) {
+        Arc::make_mut(&mut st.permissions).remove_role(role);
+    }
+    true
+}

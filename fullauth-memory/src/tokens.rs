@@ -1,0 +1,330 @@
+//! Refresh tokens and sessions (`fullauth_refresh_tokens`,
+//! [`Feature::Core`](fullauth_api::Feature::Core)).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use fullauth_api::{
+    ConflictKind, Entity, FamilyId, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation,
+    Session, StoreError, StoreResult, Timestamp, TokenDigest, UserId, new_record_id,
+};
+
+use crate::state::{Ctx, State};
+
+/// One row, with its insertion sequence (a tie-break between rows written at
+/// the same instant).
+#[derive(Clone, Debug)]
+struct Row {
+    token: RefreshToken,
+    seq: u64,
+}
+
+/// The token table, indexed by owner and by family.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tokens {
+    rows: HashMap<TokenDigest, Row>,
+    by_user: HashMap<UserId, BTreeSet<TokenDigest>>,
+    by_family: HashMap<FamilyId, BTreeSet<TokenDigest>>,
+    next_seq: u64,
+}
+
+impl Tokens {
+    /// True when the user owns at least one row.
+    pub(crate) fn has_user(&self, id: &UserId) -> bool {
+        self.by_user.contains_key(id)
+    }
+
+    /// Deletes every row of the user.
+    pub(crate) fn remove_user(&mut self, id: &UserId) {
+        for digest in self.by_user.remove(id).unwrap_or_default() {
+            if let Some(row) = self.rows.remove(&digest) {
+                unindex(&mut self.by_family, &row.token.family_id, &digest);
+            }
+        }
+    }
+
+    fn insert(&mut self, token: RefreshToken) {
+        let digest = token.digest.clone();
+        self.by_user
+            .entry(token.user_id)
+            .or_default()
+            .insert(digest.clone());
+        self.by_family
+            .entry(token.family_id.clone())
+            .or_default()
+            .insert(digest.clone());
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.rows.insert(digest, Row { token, seq });
+    }
+
+    fn remove(&mut self, digest: &TokenDigest) -> bool {
+        match self.rows.remove(digest) {
+            Some(row) => {
+                unindex(&mut self.by_user, &row.token.user_id, digest);
+                unindex(&mut self.by_family, &row.token.family_id, digest);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The digests of the family's rows.
+    fn family(&self, family: &FamilyId) -> impl Iterator<Item = &TokenDigest> {
+        self.by_family.get(family).into_iter().flatten()
+    }
+
+    /// The user's rows.
+    fn of_user(&self, user: &UserId) -> impl Iterator<Item = &Row> {
+        self.by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.rows.get(d))
+    }
+
+    /// Revokes the given rows; returns how many flipped.
+    fn revoke_all(&mut self, digests: &[TokenDigest]) -> u64 {
+        let mut flipped = 0;
+        for d in digests {
+            if let Some(row) = self.rows.get_mut(d) {
+                if !row.token.revoked {
+                    row.token.revoked = true;
+                    flipped += 1;
+                }
+            }
+        }
+        flipped
+    }
+
+    /// The unrevoked rows of `digests`.
+    fn unrevoked<'a>(&self, digests: impl Iterator<Item = &'a TokenDigest>) -> Vec<TokenDigest> {
+        digests
+            .filter(|d| self.rows.get(*d).is_some_and(|r| !r.token.revoked))
+            .cloned()
+            .collect()
+    }
+}
+
+fn unindex<K: std::hash::Hash + Eq>(
+    index: &mut HashMap<K, BTreeSet<TokenDigest>>,
+    key: &K,
+    digest: &TokenDigest,
+) {
+    if let Some(set) = index.get_mut(key) {
+        set.remove(digest);
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+fn conflict() -> StoreError {
+    StoreError::Conflict {
+        what: ConflictKind::RefreshToken,
+    }
+}
+
+/// Stores a new token; see [`fullauth_api::RefreshTokenStore::store_refresh_token`].
+pub(crate) fn store_refresh_token(
+    st: &mut State,
+    cx: &Ctx,
+    new: NewRefreshToken,
+) -> StoreResult<RefreshToken> {
+    if st.tokens.rows.contains_key(&new.digest) {
+        return Err(conflict());
+    }
+    if !st.users.exists(&new.user_id) {
+        return Err(StoreError::NotFound { what: Entity::User });
+    }
+    let token = RefreshToken {
+        id: new_record_id(),
+        digest: new.digest,
+        user_id: new.user_id,
+        family_id: new.family_id,
+        expires_at: new.expires_at,
+        revoked: false,
+        user_agent: new.client.user_agent,
+        ip_address: new.client.ip_address,
+        created_at: cx.now(),
+    };
+    Arc::make_mut(&mut st.tokens).insert(token.clone());
+    Ok(token)
+}
+
+/// The token with this digest.
+pub(crate) fn get_refresh_token(st: &State, digest: &TokenDigest) -> Option<RefreshToken> {
+    st.tokens.rows.get(digest).map(|r| r.token.clone())
+}
+
+/// Compare-and-set revoke.
+pub(crate) fn revoke_refresh_token(st: &mut State, digest: &TokenDigest) -> bool {
+    match st.tokens.rows.get(digest) {
+        Some(r) if !r.token.revoked => {
+            Arc::make_mut(&mut st.tokens).revoke_all(std::slice::from_ref(digest)) == 1
+        }
+        _ => false,
+    }
+}
+
+/// Rotation with reuse detection; see
+/// [`fullauth_api::RefreshTokenStore::rotate_refresh_token`].
+pub(crate) fn rotate_refresh_token(
+    st: &mut State,
+    cx: &Ctx,
+    old: &TokenDigest,
+    next: NextRefreshToken,
+) -> StoreResult<Rotation> {
+    let now = cx.now();
+    let Some(row) = st.tokens.rows.get(old) else {
+        return Ok(Rotation::NotFound);
+    };
+    let (user_id, family_id) = (row.token.user_id, row.token.family_id.clone());
+    if row.token.revoked {
+        revoke_family(st, &family_id);
+        return Ok(Rotation::Reused { family_id, user_id });
+    }
+    if row.token.expires_at <= now {
+        return Ok(Rotation::Expired);
+    }
+    if st.tokens.rows.contains_key(&next.digest) {
+        return Err(conflict());
+    }
+    let token = RefreshToken {
+        id: new_record_id(),
+        digest: next.digest,
+        user_id,
+        family_id,
+        expires_at: next.expires_at,
+        revoked: false,
+        user_agent: next.client.user_agent,
+        ip_address: next.client.ip_address,
+        created_at: now,
+    };
+    let tokens = Arc::make_mut(&mut st.tokens);
+    tokens.revoke_all(std::slice::from_ref(old));
+    tokens.insert(token.clone());
+    Ok(Rotation::Rotated(token))
+}
+
+/// Revokes every row of the family; returns how many flipped.
+pub(crate) fn revoke_family(st: &mut State, family: &FamilyId) -> u64 {
+    let live = st.tokens.unrevoked(st.tokens.family(family));
+    if live.is_empty() {
+        return 0;
+    }
+    Arc::make_mut(&mut st.tokens).revoke_all(&live)
+}
+
+/// Revokes every row of the user; returns how many flipped.
+pub(crate) fn revoke_all_for_user(st: &mut State, user: &UserId) -> u64 {
+    let live = st
+        .tokens
+        .unrevoked(st.tokens.by_user.get(user).into_iter().flatten());
+    if live.is_empty() {
+        return 0;
+    }
+    Arc::make_mut(&mut st.tokens).revoke_all(&live)
+}
+
+/// Deletes rows with `expires_at < before`; returns how many.
+pub(crate) fn prune_expired_refresh_tokens(st: &mut State, before: Timestamp) -> u64 {
+    let expired: Vec<TokenDigest> = st
+        .tokens
+        .rows
+        .values()
+        .filter(|r| r.token.expires_at < before)
+        .map(|r| r.token.digest.clone())
+        .collect();
+    if expired.is_empty() {
+        return 0;
+    }
+    let tokens = Arc::make_mut(&mut st.tokens);
+    expired.iter().filter(|d| tokens.remove(d)).count() as u64
+}
+
+/// The user's live sessions; see [`fullauth_api::RefreshTokenStore::list_sessions`].
+pub(crate) fn list_sessions(st: &State, cx: &Ctx, user: &UserId) -> Vec<Session> {
+    struct Acc<'a> {
+        first: Timestamp,
+        last: Timestamp,
+        newest_live: Option<&'a Row>,
+    }
+    let now = cx.now();
+    let mut families: HashMap<&FamilyId, Acc<'_>> = HashMap::new();
+    for row in st.tokens.of_user(user) {
+        let t = &row.token;
+        let acc = families.entry(&t.family_id).or_insert(Acc {
+            first: t.created_at,
+            last: t.created_at,
+            newest_live: None,
+        });
+        acc.first = acc.first.min(t.created_at);
+        acc.last = acc.last.max(t.created_at);
+        if t.is_live(now)
+            && acc
+                .newest_live
+                .is_none_or(|n| (n.token.created_at, n.seq) < (t.created_at, row.seq))
+        {
+            acc.newest_live = Some(row);
+        }
+    }
+    let mut sessions: Vec<Session> = families
+        .into_iter()
+        .filter_map(|(family, acc)| {
+            acc.newest_live.map(|live| Session {
+                family_id: family.clone(),
+                created_at: acc.first,
+                last_used_at: acc.last,
+                expires_at: live.token.expires_at,
+                user_agent: live.token.user_agent.clone(),
+                ip_address: live.token.ip_address.clone(),
+            })
+        })
+        .collect();
+    sessions.sort_by(|a, b| {
+        b.last_used_at
+            .cmp(&a.last_used_at)
+            .then_with(|| a.family_id.cmp(&b.family_id))
+    });
+    sessions
+}
+
+/// Revokes the user's rows of one family; true when the user has any.
+pub(crate) fn revoke_session(st: &mut State, user: &UserId, family: &FamilyId) -> bool {
+    let mine: Vec<&TokenDigest> = st
+        .tokens
+        .family(family)
+        .filter(|d| st.tokens.rows.get(*d).is_some_and(|r| r.token.user_id == *user))
+        .collect();
+    if mine.is_empty() {
+        return false;
+    }
+    let live = st.tokens.unrevoked(mine.into_iter());
+    if !live.is_empty() {
+        Arc::make_mut(&mut st.tokens).revoke_all(&live);
+    }
+    true
+}
+
+/// Revokes every other session of the user; returns how many families had a
+/// row flipped.
+pub(crate) fn revoke_other_sessions(st: &mut State, user: &UserId, keep: &FamilyId) -> u64 {
+    let mut by_family: HashMap<FamilyId, Vec<TokenDigest>> = HashMap::new();
+    for row in st.tokens.of_user(user) {
+        if row.token.family_id != *keep && !row.token.revoked {
+            by_family
+                .entry(row.token.family_id.clone())
+                .or_default()
+                .push(row.token.digest.clone());
+        }
+    }
+    if by_family.is_empty() {
+        return 0;
+    }
+    let tokens = Arc::make_mut(&mut st.tokens);
+    by_family
+        .values()
+        .filter(|digests| tokens.revoke_all(digests) > 0)
+        .count() as u64
+}
