@@ -1,0 +1,208 @@
+//! Value encodings shared with fastapi-fullauth, and the mapping of SQLite
+//! errors to [`StoreError`].
+//!
+//! | logical type | column type | stored as |
+//! | --- | --- | --- |
+//! | UUID | `CHAR(32)` | 32 lowercase hex characters, no hyphens |
+//! | time | `DATETIME` | `YYYY-MM-DD HH:MM:SS.ffffff`, UTC wall clock, no offset |
+//! | boolean | `BOOLEAN` | integer 0 / 1 |
+//!
+//! The text form of times is fixed-width, so comparing two of them as text
+//! (`expires_at > ?`) compares the instants — also against rows written by the
+//! Python library.
+
+use fullauth_api::{ConflictKind, Entity, StoreError, StoreResult, Timestamp, UserId};
+use rusqlite::ErrorCode;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// `rusqlite::Result<T>` → [`StoreResult<T>`] with [`db_err`].
+pub(crate) trait Db<T> {
+    /// Maps the error.
+    fn db(self) -> StoreResult<T>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> StoreResult<T> {
+        self.map_err(db_err)
+    }
+}
+
+/// Maps a SQLite error to the semantic [`StoreError`]:
+/// a UNIQUE violation becomes [`StoreError::Conflict`] naming what collided
+/// (read from the table and column SQLite names in the message), a FOREIGN
+/// KEY violation [`StoreError::NotFound`] `User` (every foreign key written by
+/// a store method points at the user, or at a row the method itself created),
+/// busy / locked / cannot-open [`StoreError::Unavailable`], anything else
+/// [`StoreError::Backend`] with the driver error as source.
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(fe, msg) = &e {
+        match fe.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                return StoreError::unavailable(
+                    "the SQLite database is busy (locked by another writer)",
+                    e,
+                );
+            }
+            ErrorCode::CannotOpen => {
+                return StoreError::unavailable("the SQLite database file cannot be opened", e);
+            }
+            ErrorCode::ConstraintViolation => {
+                let m = msg.as_deref().unwrap_or_default();
+                if let Some(cols) = m.strip_prefix("UNIQUE constraint failed: ") {
+                    return StoreError::Conflict {
+                        what: conflict_kind(cols),
+                    };
+                }
+                // SQLITE_CONSTRAINT_FOREIGNKEY
+                if fe.extended_code == 787 || m.starts_with("FOREIGN KEY constraint failed") {
+                    return StoreError::NotFound { what: Entity::User };
+                }
+            }
+            _ => {}
+        }
+    }
+    StoreError::backend("SQLite error", e)
+}
+
+/// What collided, from the `table.column[, table.column]` list of a UNIQUE
+/// violation message.
+fn conflict_kind(cols: &str) -> ConflictKind {
+    match cols.trim() {
+        "fullauth_users.email" => ConflictKind::Email,
+        "fullauth_users.id" => ConflictKind::UserId,
+        "fullauth_refresh_tokens.token" => ConflictKind::RefreshToken,
+        "fullauth_passkeys.credential_id" => ConflictKind::Credential,
+        c if c.starts_with("fullauth_oauth_accounts.provider") => ConflictKind::OAuthIdentity,
+        _ => ConflictKind::Other,
+    }
+}
+
+/// A corrupt stored value (one no writer of ours or of the reference makes).
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend {
+        message: format!("unreadable stored value in {what}: {detail}"),
+        source: None,
+    }
+}
+
+/// A UUID as stored: 32 lowercase hex characters.
+pub(crate) fn uuid_text(u: Uuid) -> String {
+    u.simple().to_string()
+}
+
+/// A user id as stored in `fullauth_users.id` and every `user_id` column.
+pub(crate) fn user_key(id: &UserId) -> String {
+    match id.as_uuid() {
+        Some(u) => uuid_text(u),
+        None => id.to_string(),
+    }
+}
+
+/// Parses a stored UUID (simple or hyphenated).
+pub(crate) fn parse_uuid(s: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(s).map_err(|e| corrupt("a UUID column", e))
+}
+
+/// Parses a stored user id.
+pub(crate) fn parse_user_id(s: &str) -> StoreResult<UserId> {
+    s.parse().map_err(|e| corrupt("a user id column", e))
+}
+
+/// A time as stored.
+pub(crate) fn ts(t: Timestamp) -> String {
+    t.to_naive_utc_string()
+}
+
+/// Parses a stored time (naive text, taken as UTC).
+pub(crate) fn parse_ts(s: &str) -> StoreResult<Timestamp> {
+    Timestamp::parse_naive_utc(s).map_err(|e| corrupt("a DATETIME column", e))
+}
+
+/// A boolean as stored.
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// Reads a text column by name.
+pub(crate) fn get_text(row: &rusqlite::Row<'_>, col: &str) -> StoreResult<String> {
+    row.get::<_, String>(col).db()
+}
+
+/// Reads a nullable text column by name.
+pub(crate) fn get_opt_text(row: &rusqlite::Row<'_>, col: &str) -> StoreResult<Option<String>> {
+    row.get::<_, Option<String>>(col).db()
+}
+
+/// Reads a time column by name.
+pub(crate) fn get_ts(row: &rusqlite::Row<'_>, col: &str) -> StoreResult<Timestamp> {
+    parse_ts(&get_text(row, col)?)
+}
+
+/// Reads a nullable time column by name.
+pub(crate) fn get_opt_ts(row: &rusqlite::Row<'_>, col: &str) -> StoreResult<Option<Timestamp>> {
+    get_opt_text(row, col)?.as_deref().map(parse_ts).transpose()
+}
+
+/// Reads a boolean column by name (any non-zero integer is true).
+pub(crate) fn get_flag(row: &rusqlite::Row<'_>, col: &str) -> StoreResult<bool> {
+    Ok(row.get::<_, i64>(col).db()? != 0)
+}
+
+/// Reads a non-negative 32-bit counter column by name.
+pub(crate) fn get_counter(row: &rusqlite::Row<'_>, col: &str) -> StoreResult<u32> {
+    let v = row.get::<_, i64>(col).db()?;
+    u32::try_from(v).map_err(|_| corrupt(col, format!("{v} is not a 32-bit counter")))
+}
+
+/// A JSON scalar of an application column → an SQLite value.
+///
+/// Booleans become 0/1 (SQLite has no boolean type); integers outside the
+/// signed 64-bit range are refused.
+pub(crate) fn json_to_sql(column: &str, v: &Value) -> StoreResult<SqlValue> {
+    Ok(match v {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                SqlValue::Integer(i)
+            } else if n.is_u64() {
+                return Err(StoreError::invalid(
+                    "extra",
+                    format!("column `{column}`: integer out of the signed 64-bit range"),
+                ));
+            } else {
+                SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Value::String(s) => SqlValue::Text(s.clone()),
+        Value::Array(_) | Value::Object(_) => {
+            return Err(StoreError::invalid(
+                "extra",
+                format!("column `{column}`: must be null, a boolean, a number or a string"),
+            ));
+        }
+    })
+}
+
+/// An SQLite value of an application column → JSON: INTEGER → number,
+/// REAL → number (NULL if not finite), TEXT → string, NULL → null, BLOB →
+/// string of lowercase hex. A boolean written as 0/1 reads back as a number.
+pub(crate) fn sql_to_json(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::from(i),
+        ValueRef::Real(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::String(b.iter().map(|x| format!("{x:02x}")).collect()),
+    }
+}
+
+/// Quotes an identifier for SQL (names reaching here are already validated
+/// identifiers; quoting keeps keywords safe).
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,409 @@
+//! Users (`fullauth_users`) and the application's own columns.
+//!
+//! # Application columns
+//!
+//! An app adds columns to `fullauth_users` in its own migrations
+//! (`ALTER TABLE fullauth_users ADD COLUMN display_name VARCHAR(100)`). The
+//! store reads rows with `SELECT *`, so every column other than the seven of
+//! the reference appears in [`User::extra`] as soon as it exists, and writes
+//! the names given in [`NewUser::extra`] / [`UserPatch::extra`] after checking
+//! them against `PRAGMA table_info` (cached, re-read on a miss, so a column
+//! added while the store is open is found). A name that is not a column is
+//! [`StoreError::UnknownField`]; protected names never get here (the types
+//! refuse them).
+//!
+//! Values map between JSON and SQLite as: null ↔ NULL, integer ↔ INTEGER,
+//! float ↔ REAL, string ↔ TEXT; a boolean is written as 0/1 and **reads back
+//! as the number 0 or 1** — SQLite has no boolean type, so the two cannot be
+//! told apart. (`serde_json` deserialises 0/1 into a Rust `bool` only through a
+//! custom deserializer; store app flags as integers if that matters.) A BLOB
+//! reads back as a string of lowercase hex.
+
+use std::collections::BTreeSet;
+
+use fullauth_api::{
+    Email, ExtraFields, HashedPassword, NewUser, StoreError, StoreResult, User, UserId, UserLookup,
+    UserPatch, new_record_id,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::codec::{
+    Db, corrupt, flag, json_to_sql, parse_ts, parse_user_id, quote_ident, sql_to_json, ts,
+    user_key, uuid_text,
+};
+use crate::pool::{Handle, Shared};
+
+/// The reference's columns; every other column is the application's.
+const BUILTIN: [&str; 7] = [
+    "id",
+    "email",
+    "hashed_password",
+    "is_active",
+    "is_verified",
+    "is_superuser",
+    "created_at",
+];
+
+/// The application columns of `fullauth_users`.
+#[derive(Debug, Default)]
+pub(crate) struct UserColumns {
+    extra: BTreeSet<String>,
+}
+
+impl UserColumns {
+    /// Reads them with `PRAGMA table_info` (empty when the table is missing).
+    pub(crate) fn load(conn: &Connection) -> StoreResult<Self> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('fullauth_users')")
+            .db()?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
+        Ok(UserColumns {
+            extra: names
+                .into_iter()
+                .filter(|n| !BUILTIN.contains(&n.as_str()))
+                .collect(),
+        })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.extra.contains(name)
+    }
+}
+
+/// Checks that every name is an application column, re-reading the table
+/// once on a miss.
+fn check_columns<'a>(
+    shared: &Shared,
+    conn: &Connection,
+    names: impl Iterator<Item = &'a str> + Clone,
+) -> StoreResult<()> {
+    let mut cols = shared.user_columns();
+    if names.clone().all(|n| cols.has(n)) {
+        return Ok(());
+    }
+    cols = shared.refresh_user_columns(conn)?;
+    match names.into_iter().find(|n| !cols.has(n)) {
+        Some(n) => Err(StoreError::UnknownField {
+            field: n.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Builds a [`User`] from a `SELECT *` / `RETURNING *` row.
+pub(crate) fn user_from_row(row: &Row<'_>) -> StoreResult<User> {
+    let stmt = row.as_ref();
+    let mut id = None;
+    let mut email = None;
+    let mut is_active = None;
+    let mut is_verified = None;
+    let mut is_superuser = None;
+    let mut created_at = None;
+    let mut extra = ExtraFields::new();
+    for i in 0..stmt.column_count() {
+        let name = stmt.column_name(i).db()?;
+        match name {
+            "id" => id = Some(parse_user_id(&row.get::<_, String>(i).db()?)?),
+            "email" => {
+                let raw: String = row.get(i).db()?;
+                email = Some(Email::new(&raw).map_err(|e| corrupt("fullauth_users.email", e))?);
+            }
+            "hashed_password" => {}
+            "is_active" => is_active = Some(row.get::<_, i64>(i).db()? != 0),
+            "is_verified" => is_verified = Some(row.get::<_, i64>(i).db()? != 0),
+            "is_superuser" => is_superuser = Some(row.get::<_, i64>(i).db()? != 0),
+            "created_at" => created_at = Some(parse_ts(&row.get::<_, String>(i).db()?)?),
+            other => extra.insert_stored(other, sql_to_json(row.get_ref(i).db()?)),
+        }
+    }
+    match (id, email, is_active, is_verified, is_superuser, created_at) {
+        (
+            Some(id),
+            Some(email),
+            Some(is_active),
+            Some(is_verified),
+            Some(is_superuser),
+            Some(created_at),
+        ) => Ok(User {
+            id,
+            email,
+            is_active,
+            is_verified,
+            is_superuser,
+            created_at,
+            extra,
+        }),
+        _ => Err(corrupt("fullauth_users", "a built-in column is missing")),
+    }
+}
+
+fn one_user(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Option<User>> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut rows = stmt.query(params).db()?;
+    match rows.next().db()? {
+        Some(row) => user_from_row(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// True when a user with this key exists.
+pub(crate) fn user_exists(conn: &Connection, key: &str) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM fullauth_users WHERE id = ?1)")
+        .db()?
+        .query_row([key], |r| r.get::<_, bool>(0))
+        .db()
+}
+
+pub(crate) async fn create_user(h: &Handle, new: NewUser) -> StoreResult<User> {
+    h.require(fullauth_api::Feature::Core)?;
+    let shared = h.shared.clone();
+    let id = new.id.unwrap_or_else(|| UserId::from_uuid(new_record_id()));
+    let now = h.now();
+    let names: Vec<String> = new.extra.names().map(str::to_owned).collect();
+    let mut values: Vec<SqlValue> = vec![
+        SqlValue::Text(user_key(&id)),
+        SqlValue::Text(new.email.as_str().to_owned()),
+        new.hashed_password
+            .map(|p| SqlValue::Text(p.into_string()))
+            .unwrap_or(SqlValue::Null),
+        SqlValue::Integer(flag(new.is_active)),
+        SqlValue::Integer(flag(new.is_verified)),
+        SqlValue::Integer(flag(new.is_superuser)),
+        SqlValue::Text(ts(now)),
+    ];
+    for (name, v) in new.extra.iter() {
+        values.push(json_to_sql(name, v)?);
+    }
+    let mut cols = String::from(
+        "id, email, hashed_password, is_active, is_verified, is_superuser, created_at",
+    );
+    for n in &names {
+        cols.push_str(", ");
+        cols.push_str(&quote_ident(n));
+    }
+    let marks: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "INSERT INTO fullauth_users ({cols}) VALUES ({}) RETURNING *",
+        marks.join(", ")
+    );
+    // A savepoint inside a transaction: a duplicate email must not poison it.
+    h.atomic(move |c| {
+        check_columns(&shared, c, names.iter().map(String::as_str))?;
+        one_user(c, &sql, params_from_iter(values.iter()))?
+            .ok_or_else(|| corrupt("fullauth_users", "INSERT … RETURNING returned no row"))
+    })
+    .await
+}
+
+pub(crate) async fn get_user(h: &Handle, id: &UserId) -> StoreResult<Option<User>> {
+    h.require(fullauth_api::Feature::Core)?;
+    let key = user_key(id);
+    h.read(move |c| one_user(c, "SELECT * FROM fullauth_users WHERE id = ?1", [key]))
+        .await
+}
+
+pub(crate) async fn get_user_by_email(h: &Handle, email: &Email) -> StoreResult<Option<User>> {
+    h.require(fullauth_api::Feature::Core)?;
+    let email = email.as_str().to_owned();
+    h.read(move |c| one_user(c, "SELECT * FROM fullauth_users WHERE email = ?1", [email]))
+        .await
+}
+
+pub(crate) async fn get_user_by_field(
+    h: &Handle,
+    lookup: &UserLookup,
+) -> StoreResult<Option<User>> {
+    h.require(fullauth_api::Feature::Core)?;
+    let (column, value): (String, SqlValue) = match lookup {
+        UserLookup::Id(id) => ("id".into(), SqlValue::Text(user_key(id))),
+        UserLookup::Email(e) => ("email".into(), SqlValue::Text(e.as_str().to_owned())),
+        UserLookup::IsActive(b) => ("is_active".into(), SqlValue::Integer(flag(*b))),
+        UserLookup::IsVerified(b) => ("is_verified".into(), SqlValue::Integer(flag(*b))),
+        UserLookup::IsSuperuser(b) => ("is_superuser".into(), SqlValue::Integer(flag(*b))),
+        UserLookup::Extra { column, value } => (column.clone(), json_to_sql(column, value)?),
+        other => {
+            return Err(StoreError::invalid(
+                "lookup",
+                format!("lookup {other:?} is not supported by this store"),
+            ));
+        }
+    };
+    let builtin = BUILTIN.contains(&column.as_str());
+    let shared = h.shared.clone();
+    let sql = format!(
+        "SELECT * FROM fullauth_users WHERE {} = ?1 ORDER BY created_at, id LIMIT 1",
+        quote_ident(&column)
+    );
+    h.read(move |c| {
+        if !builtin {
+            check_columns(&shared, c, std::iter::once(column.as_str()))?;
+        }
+        one_user(c, &sql, [value])
+    })
+    .await
+}
+
+pub(crate) async fn update_user(h: &Handle, id: &UserId, patch: UserPatch) -> StoreResult<User> {
+    h.require(fullauth_api::Feature::Core)?;
+    let key = user_key(id);
+    if patch.is_empty() {
+        let found = h
+            .read(move |c| one_user(c, "SELECT * FROM fullauth_users WHERE id = ?1", [key]))
+            .await?;
+        return found.ok_or(StoreError::NotFound {
+            what: fullauth_api::Entity::User,
+        });
+    }
+    let mut sets: Vec<String> = Vec::new();
+    let mut values: Vec<SqlValue> = vec![SqlValue::Text(key)];
+    let mut push = |col: &str, v: SqlValue| {
+        values.push(v);
+        sets.push(format!("{} = ?{}", quote_ident(col), values.len()));
+    };
+    if let Some(e) = &patch.email {
+        push("email", SqlValue::Text(e.as_str().to_owned()));
+    }
+    if let Some(b) = patch.is_active {
+        push("is_active", SqlValue::Integer(flag(b)));
+    }
+    if let Some(b) = patch.is_verified {
+        push("is_verified", SqlValue::Integer(flag(b)));
+    }
+    if let Some(b) = patch.is_superuser {
+        push("is_superuser", SqlValue::Integer(flag(b)));
+    }
+    for (name, v) in patch.extra.iter() {
+        push(name, json_to_sql(name, v)?);
+    }
+    let names: Vec<String> = patch.extra.names().map(str::to_owned).collect();
+    let sql = format!(
+        "UPDATE fullauth_users SET {} WHERE id = ?1 RETURNING *",
+        sets.join(", ")
+    );
+    let shared = h.shared.clone();
+    h.atomic(move |c| {
+        check_columns(&shared, c, names.iter().map(String::as_str))?;
+        one_user(c, &sql, params_from_iter(values.iter()))?.ok_or(StoreError::NotFound {
+            what: fullauth_api::Entity::User,
+        })
+    })
+    .await
+}
+
+/// Tables with a `user_id` column that cascades from `fullauth_users`, by
+/// the feature that owns them.
+const DEPENDENTS: [(fullauth_api::Feature, &str); 5] = [
+    (fullauth_api::Feature::Core, "fullauth_refresh_tokens"),
+    (fullauth_api::Feature::Roles, "fullauth_user_roles"),
+    (fullauth_api::Feature::OAuth, "fullauth_oauth_accounts"),
+    (fullauth_api::Feature::Passkeys, "fullauth_passkeys"),
+    (fullauth_api::Feature::Mfa, "fullauth_mfa"),
+];
+
+pub(crate) async fn delete_user(h: &Handle, id: &UserId) -> StoreResult<bool> {
+    h.require(fullauth_api::Feature::Core)?;
+    let key = user_key(id);
+    let features = h.shared.features;
+    // The foreign keys cascade; the explicit deletes also cover databases
+    // whose tables were created without the cascade (SQLModel before 0.15).
+    h.atomic(move |c| {
+        for (feature, table) in DEPENDENTS {
+            if features.contains(feature) {
+                c.prepare_cached(&format!("DELETE FROM {table} WHERE user_id = ?1"))
+                    .db()?
+                    .execute([&key])
+                    .db()?;
+            }
+        }
+        let n = c
+            .prepare_cached("DELETE FROM fullauth_users WHERE id = ?1")
+            .db()?
+            .execute([&key])
+            .db()?;
+        Ok(n > 0)
+    })
+    .await
+}
+
+pub(crate) async fn get_password_hash(
+    h: &Handle,
+    id: &UserId,
+) -> StoreResult<Option<HashedPassword>> {
+    h.require(fullauth_api::Feature::Core)?;
+    let key = user_key(id);
+    let found: Option<Option<String>> = h
+        .read(move |c| {
+            c.prepare_cached("SELECT hashed_password FROM fullauth_users WHERE id = ?1")
+                .db()?
+                .query_row([key], |r| r.get::<_, Option<String>>(0))
+                .optional()
+                .db()
+        })
+        .await?;
+    match found {
+        None => Err(StoreError::NotFound {
+            what: fullauth_api::Entity::User,
+        }),
+        Some(None) => Ok(None),
+        Some(Some(h)) => HashedPassword::new(h)
+            .map(Some)
+            .map_err(|e| corrupt("fullauth_users.hashed_password", e)),
+    }
+}
+
+pub(crate) async fn set_password_hash(
+    h: &Handle,
+    id: &UserId,
+    hash: Option<HashedPassword>,
+) -> StoreResult<()> {
+    h.require(fullauth_api::Feature::Core)?;
+    let key = user_key(id);
+    let hash = hash.map(HashedPassword::into_string);
+    let n = h
+        .write(move |c| {
+            c.prepare_cached("UPDATE fullauth_users SET hashed_password = ?2 WHERE id = ?1")
+                .db()?
+                .execute(params![key, hash])
+                .db()
+        })
+        .await?;
+    found(n)
+}
+
+pub(crate) async fn mark_verified(h: &Handle, id: &UserId) -> StoreResult<()> {
+    h.require(fullauth_api::Feature::Core)?;
+    let key = user_key(id);
+    let n = h
+        .write(move |c| {
+            c.prepare_cached("UPDATE fullauth_users SET is_verified = 1 WHERE id = ?1")
+                .db()?
+                .execute([key])
+                .db()
+        })
+        .await?;
+    found(n)
+}
+
+fn found(changed: usize) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound {
+            what: fullauth_api::Entity::User,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// A new record id as stored.
+pub(crate) fn new_id() -> String {
+    uuid_text(new_record_id())
+}
