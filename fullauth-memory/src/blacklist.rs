@@ -35,8 +35,17 @@ impl Blacklist {
     /// True when any key is blacklisted.
     pub(crate) fn contains_any(&mut self, now: Timestamp, keys: &[StateKey]) -> bool {
         // Every key is checked (no short circuit) so expired entries are evicted.
-        keys.iter()
-            .fold(false, |found, k| self.contains(now, k) || found)
+        let mut found = false;
+        for k in keys {
+            found |= self.contains(now, k);
+        }
+        found
+    }
+
+    /// How many keys are held (expired ones included until swept).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// Drops every expired entry.

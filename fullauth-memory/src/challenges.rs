@@ -30,6 +30,12 @@ impl Challenges {
             .and_then(|(value, deadline)| (now < deadline).then_some(value))
     }
 
+    /// How many keys are held (expired ones included until swept).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Drops every expired entry.
     pub(crate) fn sweep(&mut self, now: Timestamp) {
         self.entries.retain(|_, (_, deadline)| now < *deadline);

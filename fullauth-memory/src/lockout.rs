@@ -78,6 +78,12 @@ impl Lockouts {
         self.entries.remove(key);
     }
 
+    /// How many keys are held (expired ones included until swept).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Drops every key that is neither locked nor remembering failures.
     pub(crate) fn sweep(&mut self, now: Timestamp) {
         self.entries.retain(|_, e| {

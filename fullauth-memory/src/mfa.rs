@@ -81,14 +81,23 @@ pub(crate) fn delete_mfa(st: &mut State, user: &UserId) -> bool {
 }
 
 /// Compare-and-set of the last accepted TOTP step.
-pub(crate) fn advance_mfa_counter(st: &mut State, user: &UserId, counter: u32) -> StoreResult<bool> {
+pub(crate) fn advance_mfa_counter(
+    st: &mut State,
+    user: &UserId,
+    counter: u32,
+) -> StoreResult<bool> {
     if counter > MAX_COUNTER {
         return Err(StoreError::invalid(
             "counter",
             format!("must be at most {MAX_COUNTER}"),
         ));
     }
-    if !st.mfa.rows.get(user).is_some_and(|f| counter > f.last_counter) {
+    if st
+        .mfa
+        .rows
+        .get(user)
+        .is_none_or(|f| counter <= f.last_counter)
+    {
         return Ok(false);
     }
     match Arc::make_mut(&mut st.mfa).rows.get_mut(user) {

@@ -27,7 +27,9 @@ impl Permissions {
     }
 
     fn has(&self, role: &RoleName, permission: &PermissionName) -> bool {
-        self.by_role.get(role).is_some_and(|p| p.contains(permission))
+        self.by_role
+            .get(role)
+            .is_some_and(|p| p.contains(permission))
     }
 
     fn union<'a>(&self, roles: impl Iterator<Item = &'a RoleName>) -> Vec<PermissionName> {

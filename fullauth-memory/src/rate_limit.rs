@@ -62,6 +62,12 @@ impl RateLimits {
         self.keys.remove(key);
     }
 
+    /// How many keys are held (expired ones included until swept).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     /// Drops every key whose requests have all left its window.
     pub(crate) fn sweep(&mut self, now: Timestamp) {
         self.keys

@@ -70,7 +70,11 @@ pub(crate) fn assign_role(st: &mut State, user: &UserId, role: &RoleName) -> Sto
     let roles = Arc::make_mut(&mut st.roles);
     roles.create(role);
     roles.by_user.entry(*user).or_default().insert(role.clone());
-    roles.users_of.entry(role.clone()).or_default().insert(*user);
+    roles
+        .users_of
+        .entry(role.clone())
+        .or_default()
+        .insert(*user);
     Ok(true)
 }
 

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use fullauth_api::{ExtraFields, Feature, Features, StoreError, StoreResult, Timestamp};
 use fullauth_api::Clock;
+use fullauth_api::{ExtraFields, Feature, Features, StoreError, StoreResult, Timestamp};
 use serde_json::Value;
 
 use crate::mfa::Mfa;
@@ -133,5 +133,52 @@ impl ShortLived {
                 self.last_sweep = Some(now);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use fullauth_api::{LockoutPolicy, RateLimitPolicy, StateKey, Text};
+
+    use super::*;
+
+    #[test]
+    fn sweeping_drops_only_expired_entries() {
+        let t0 = Timestamp::now();
+        let key = |s: &str| StateKey::new(s).unwrap();
+        let mut s = ShortLived::default();
+        s.maybe_sweep(t0);
+        s.blacklist.add(t0, &key("short"), Duration::from_secs(1));
+        s.blacklist.add(t0, &key("long"), Duration::from_secs(600));
+        s.challenges.put(
+            t0,
+            &key("c"),
+            &Text::new("v").unwrap(),
+            Duration::from_secs(1),
+        );
+        let lockout = LockoutPolicy {
+            max_attempts: 5,
+            duration: Duration::from_secs(1),
+        };
+        s.lockouts.record_failure(t0, &key("l"), lockout);
+        let rate = RateLimitPolicy {
+            limit: 5,
+            window: Duration::from_secs(1),
+        };
+        s.rate_limits.hit(t0, &key("r"), rate);
+
+        // Within a minute of the last sweep nothing is swept.
+        let t1 = t0 + Duration::from_secs(30);
+        s.maybe_sweep(t1);
+        assert_eq!(s.blacklist.len(), 2);
+        let t2 = t0 + Duration::from_secs(61);
+        s.maybe_sweep(t2);
+        assert_eq!(s.blacklist.len(), 1);
+        assert!(s.blacklist.contains(t2, &key("long")));
+        assert_eq!(s.challenges.len(), 0);
+        assert_eq!(s.lockouts.len(), 0);
+        assert_eq!(s.rate_limits.len(), 0);
     }
 }

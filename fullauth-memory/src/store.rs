@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fullauth_api::{
-    BlacklistStore, ChallengeStore, DurableStore, Feature, Features, LockoutOutcome,
-    LockoutPolicy, LockoutStore, RateLimitDecision, RateLimitPolicy, RateLimitStore, StateKey,
-    StoreError, StoreResult, Text, Transaction,
+    BlacklistStore, ChallengeStore, DurableStore, Feature, Features, LockoutOutcome, LockoutPolicy,
+    LockoutStore, RateLimitDecision, RateLimitPolicy, RateLimitStore, StateKey, StoreError,
+    StoreResult, Text, Transaction,
 };
 use tracing::Instrument as _;
 
@@ -101,7 +101,12 @@ impl MemoryStore {
     }
 
     /// Runs a read of the committed state.
-    pub(crate) async fn read<T, F>(&self, feature: Feature, op: &'static str, f: F) -> StoreResult<T>
+    pub(crate) async fn read<T, F>(
+        &self,
+        feature: Feature,
+        op: &'static str,
+        f: F,
+    ) -> StoreResult<T>
     where
         F: FnOnce(&State, &Ctx) -> StoreResult<T> + Send,
         T: Send,
@@ -203,9 +208,11 @@ macro_rules! durable_traits {
                 &self,
                 lookup: &fullauth_api::UserLookup,
             ) -> fullauth_api::StoreResult<Option<fullauth_api::User>> {
-                self.read(fullauth_api::Feature::Core, "get_user_by_field", |st, cx| {
-                    $crate::users::get_user_by_field(st, cx, lookup)
-                })
+                self.read(
+                    fullauth_api::Feature::Core,
+                    "get_user_by_field",
+                    |st, cx| $crate::users::get_user_by_field(st, cx, lookup),
+                )
                 .await
             }
 
@@ -245,9 +252,11 @@ macro_rules! durable_traits {
                 id: &fullauth_api::UserId,
                 hash: Option<fullauth_api::HashedPassword>,
             ) -> fullauth_api::StoreResult<()> {
-                self.write(fullauth_api::Feature::Core, "set_password_hash", move |st, _| {
-                    $crate::users::set_password_hash(st, id, hash)
-                })
+                self.write(
+                    fullauth_api::Feature::Core,
+                    "set_password_hash",
+                    move |st, _| $crate::users::set_password_hash(st, id, hash),
+                )
                 .await
             }
 
@@ -290,9 +299,11 @@ macro_rules! durable_traits {
                 &self,
                 digest: &fullauth_api::TokenDigest,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Core, "revoke_refresh_token", |st, _| {
-                    Ok($crate::tokens::revoke_refresh_token(st, digest))
-                })
+                self.write(
+                    fullauth_api::Feature::Core,
+                    "revoke_refresh_token",
+                    |st, _| Ok($crate::tokens::revoke_refresh_token(st, digest)),
+                )
                 .await
             }
 
@@ -323,9 +334,11 @@ macro_rules! durable_traits {
                 &self,
                 user_id: &fullauth_api::UserId,
             ) -> fullauth_api::StoreResult<u64> {
-                self.write(fullauth_api::Feature::Core, "revoke_all_for_user", |st, _| {
-                    Ok($crate::tokens::revoke_all_for_user(st, user_id))
-                })
+                self.write(
+                    fullauth_api::Feature::Core,
+                    "revoke_all_for_user",
+                    |st, _| Ok($crate::tokens::revoke_all_for_user(st, user_id)),
+                )
                 .await
             }
 
@@ -367,9 +380,11 @@ macro_rules! durable_traits {
                 user_id: &fullauth_api::UserId,
                 keep: &fullauth_api::FamilyId,
             ) -> fullauth_api::StoreResult<u64> {
-                self.write(fullauth_api::Feature::Core, "revoke_other_sessions", |st, _| {
-                    Ok($crate::tokens::revoke_other_sessions(st, user_id, keep))
-                })
+                self.write(
+                    fullauth_api::Feature::Core,
+                    "revoke_other_sessions",
+                    |st, _| Ok($crate::tokens::revoke_other_sessions(st, user_id, keep)),
+                )
                 .await
             }
         }
@@ -418,9 +433,7 @@ macro_rules! durable_traits {
                 .await
             }
 
-            async fn list_roles(
-                &self,
-            ) -> fullauth_api::StoreResult<Vec<fullauth_api::RoleName>> {
+            async fn list_roles(&self) -> fullauth_api::StoreResult<Vec<fullauth_api::RoleName>> {
                 self.read(fullauth_api::Feature::Roles, "list_roles", |st, _| {
                     Ok($crate::roles::list_roles(st))
                 })
@@ -445,9 +458,11 @@ macro_rules! durable_traits {
                 role: &fullauth_api::RoleName,
                 permission: &fullauth_api::PermissionName,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Permissions, "assign_permission", |st, _| {
-                    Ok($crate::permissions::assign_permission(st, role, permission))
-                })
+                self.write(
+                    fullauth_api::Feature::Permissions,
+                    "assign_permission",
+                    |st, _| Ok($crate::permissions::assign_permission(st, role, permission)),
+                )
                 .await
             }
 
@@ -456,9 +471,11 @@ macro_rules! durable_traits {
                 role: &fullauth_api::RoleName,
                 permission: &fullauth_api::PermissionName,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Permissions, "remove_permission", |st, _| {
-                    Ok($crate::permissions::remove_permission(st, role, permission))
-                })
+                self.write(
+                    fullauth_api::Feature::Permissions,
+                    "remove_permission",
+                    |st, _| Ok($crate::permissions::remove_permission(st, role, permission)),
+                )
                 .await
             }
 
@@ -501,9 +518,11 @@ macro_rules! durable_traits {
             async fn list_permissions(
                 &self,
             ) -> fullauth_api::StoreResult<Vec<fullauth_api::PermissionName>> {
-                self.read(fullauth_api::Feature::Permissions, "list_permissions", |st, _| {
-                    Ok($crate::permissions::list_permissions(st))
-                })
+                self.read(
+                    fullauth_api::Feature::Permissions,
+                    "list_permissions",
+                    |st, _| Ok($crate::permissions::list_permissions(st)),
+                )
                 .await
             }
         }
@@ -515,9 +534,17 @@ macro_rules! durable_traits {
                 provider: &fullauth_api::ProviderName,
                 provider_user_id: &fullauth_api::ProviderUserId,
             ) -> fullauth_api::StoreResult<Option<fullauth_api::OAuthAccount>> {
-                self.read(fullauth_api::Feature::OAuth, "get_oauth_account", |st, _| {
-                    Ok($crate::oauth::get_oauth_account(st, provider, provider_user_id))
-                })
+                self.read(
+                    fullauth_api::Feature::OAuth,
+                    "get_oauth_account",
+                    |st, _| {
+                        Ok($crate::oauth::get_oauth_account(
+                            st,
+                            provider,
+                            provider_user_id,
+                        ))
+                    },
+                )
                 .await
             }
 
@@ -525,9 +552,11 @@ macro_rules! durable_traits {
                 &self,
                 user_id: &fullauth_api::UserId,
             ) -> fullauth_api::StoreResult<Vec<fullauth_api::OAuthAccount>> {
-                self.read(fullauth_api::Feature::OAuth, "list_oauth_accounts", |st, _| {
-                    Ok($crate::oauth::list_oauth_accounts(st, user_id))
-                })
+                self.read(
+                    fullauth_api::Feature::OAuth,
+                    "list_oauth_accounts",
+                    |st, _| Ok($crate::oauth::list_oauth_accounts(st, user_id)),
+                )
                 .await
             }
 
@@ -569,9 +598,17 @@ macro_rules! durable_traits {
                 provider: &fullauth_api::ProviderName,
                 provider_user_id: &fullauth_api::ProviderUserId,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::OAuth, "delete_oauth_account", |st, _| {
-                    Ok($crate::oauth::delete_oauth_account(st, provider, provider_user_id))
-                })
+                self.write(
+                    fullauth_api::Feature::OAuth,
+                    "delete_oauth_account",
+                    |st, _| {
+                        Ok($crate::oauth::delete_oauth_account(
+                            st,
+                            provider,
+                            provider_user_id,
+                        ))
+                    },
+                )
                 .await
             }
         }
@@ -602,9 +639,11 @@ macro_rules! durable_traits {
                 &self,
                 new: fullauth_api::NewPasskey,
             ) -> fullauth_api::StoreResult<fullauth_api::Passkey> {
-                self.write(fullauth_api::Feature::Passkeys, "store_passkey", move |st, cx| {
-                    $crate::passkeys::store_passkey(st, cx, new)
-                })
+                self.write(
+                    fullauth_api::Feature::Passkeys,
+                    "store_passkey",
+                    move |st, cx| $crate::passkeys::store_passkey(st, cx, new),
+                )
                 .await
             }
 
@@ -613,9 +652,13 @@ macro_rules! durable_traits {
                 credential_id: &fullauth_api::CredentialId,
                 new_count: u32,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Passkeys, "update_sign_count", move |st, cx| {
-                    $crate::passkeys::update_sign_count(st, cx, credential_id, new_count)
-                })
+                self.write(
+                    fullauth_api::Feature::Passkeys,
+                    "update_sign_count",
+                    move |st, cx| {
+                        $crate::passkeys::update_sign_count(st, cx, credential_id, new_count)
+                    },
+                )
                 .await
             }
 
@@ -625,9 +668,15 @@ macro_rules! durable_traits {
                 passkey_id: uuid::Uuid,
                 name: &fullauth_api::DeviceName,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Passkeys, "rename_passkey", move |st, _| {
-                    Ok($crate::passkeys::rename_passkey(st, user_id, passkey_id, name))
-                })
+                self.write(
+                    fullauth_api::Feature::Passkeys,
+                    "rename_passkey",
+                    move |st, _| {
+                        Ok($crate::passkeys::rename_passkey(
+                            st, user_id, passkey_id, name,
+                        ))
+                    },
+                )
                 .await
             }
 
@@ -636,9 +685,11 @@ macro_rules! durable_traits {
                 user_id: &fullauth_api::UserId,
                 passkey_id: uuid::Uuid,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Passkeys, "delete_passkey", move |st, _| {
-                    Ok($crate::passkeys::delete_passkey(st, user_id, passkey_id))
-                })
+                self.write(
+                    fullauth_api::Feature::Passkeys,
+                    "delete_passkey",
+                    move |st, _| Ok($crate::passkeys::delete_passkey(st, user_id, passkey_id)),
+                )
                 .await
             }
         }
@@ -692,9 +743,11 @@ macro_rules! durable_traits {
                 user_id: &fullauth_api::UserId,
                 counter: u32,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Mfa, "advance_mfa_counter", move |st, _| {
-                    $crate::mfa::advance_mfa_counter(st, user_id, counter)
-                })
+                self.write(
+                    fullauth_api::Feature::Mfa,
+                    "advance_mfa_counter",
+                    move |st, _| $crate::mfa::advance_mfa_counter(st, user_id, counter),
+                )
                 .await
             }
 
@@ -703,9 +756,11 @@ macro_rules! durable_traits {
                 user_id: &fullauth_api::UserId,
                 code: &fullauth_api::TokenDigest,
             ) -> fullauth_api::StoreResult<bool> {
-                self.write(fullauth_api::Feature::Mfa, "consume_recovery_code", |st, _| {
-                    Ok($crate::mfa::consume_recovery_code(st, user_id, code))
-                })
+                self.write(
+                    fullauth_api::Feature::Mfa,
+                    "consume_recovery_code",
+                    |st, _| Ok($crate::mfa::consume_recovery_code(st, user_id, code)),
+                )
                 .await
             }
         }
@@ -730,8 +785,11 @@ impl DurableStore for MemoryStore {
         async move {
             let writer = self.shared.writer.clone().lock_owned().await;
             let snapshot = lock(&self.shared.committed).clone();
-            let tx: Box<dyn Transaction> =
-                Box::new(MemoryTransaction::new(self.shared.clone(), snapshot, writer));
+            let tx: Box<dyn Transaction> = Box::new(MemoryTransaction::new(
+                self.shared.clone(),
+                snapshot,
+                writer,
+            ));
             Ok(tx)
         }
         .instrument(span("begin"))

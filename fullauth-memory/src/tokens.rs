@@ -295,7 +295,12 @@ pub(crate) fn revoke_session(st: &mut State, user: &UserId, family: &FamilyId) -
     let mine: Vec<&TokenDigest> = st
         .tokens
         .family(family)
-        .filter(|d| st.tokens.rows.get(*d).is_some_and(|r| r.token.user_id == *user))
+        .filter(|d| {
+            st.tokens
+                .rows
+                .get(*d)
+                .is_some_and(|r| r.token.user_id == *user)
+        })
         .collect();
     if mine.is_empty() {
         return false;

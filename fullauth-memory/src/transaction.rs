@@ -30,7 +30,12 @@ impl MemoryTransaction {
     }
 
     /// Runs a read of the transaction's state.
-    pub(crate) async fn read<T, F>(&self, feature: Feature, op: &'static str, f: F) -> StoreResult<T>
+    pub(crate) async fn read<T, F>(
+        &self,
+        feature: Feature,
+        op: &'static str,
+        f: F,
+    ) -> StoreResult<T>
     where
         F: FnOnce(&State, &Ctx) -> StoreResult<T> + Send,
         T: Send,

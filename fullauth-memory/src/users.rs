@@ -76,10 +76,7 @@ pub(crate) fn get_user(st: &State, id: &UserId) -> Option<User> {
 
 /// The user with this email.
 pub(crate) fn get_user_by_email(st: &State, email: &Email) -> Option<User> {
-    st.users
-        .by_email
-        .get(email)
-        .and_then(|id| get_user(st, id))
+    st.users.by_email.get(email).and_then(|id| get_user(st, id))
 }
 
 /// The first user (by `created_at`, then id) matching the lookup.
@@ -127,7 +124,12 @@ pub(crate) fn update_user(
     let current = st.users.rows.get(id).ok_or_else(not_found)?;
     cx.check_columns(&patch.extra)?;
     if let Some(email) = &patch.email {
-        if st.users.by_email.get(email).is_some_and(|owner| owner != id) {
+        if st
+            .users
+            .by_email
+            .get(email)
+            .is_some_and(|owner| owner != id)
+        {
             return Err(StoreError::Conflict {
                 what: ConflictKind::Email,
             });
