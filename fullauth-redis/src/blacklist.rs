@@ -30,7 +30,13 @@ impl<C: RedisConnection> BlacklistStore for RedisStore<C> {
         cmd.arg(self.keys.blacklist(key));
         match self.query::<i64>("is_blacklisted", true, &cmd).await {
             Ok(n) => Ok(n > 0),
-            Err(e) => self.fail(Feature::Blacklist, "is_blacklisted", e, Some(false), Some(true)),
+            Err(e) => self.fail(
+                Feature::Blacklist,
+                "is_blacklisted",
+                e,
+                Some(false),
+                Some(true),
+            ),
         }
     }
 
@@ -69,7 +75,13 @@ impl<C: RedisConnection> BlacklistStore for RedisStore<C> {
         };
         match result {
             Ok(n) => Ok(n > 0),
-            Err(e) => self.fail(Feature::Blacklist, "any_blacklisted", e, Some(false), Some(true)),
+            Err(e) => self.fail(
+                Feature::Blacklist,
+                "any_blacklisted",
+                e,
+                Some(false),
+                Some(true),
+            ),
         }
     }
 }

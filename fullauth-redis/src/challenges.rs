@@ -44,9 +44,20 @@ impl<C: RedisConnection> ChallengeStore for RedisStore<C> {
     async fn take_challenge(&self, key: &StateKey) -> StoreResult<Option<Text>> {
         let mut cmd = redis::cmd("GETDEL");
         cmd.arg(self.keys.challenge(key));
-        let raw = match self.query::<Option<Vec<u8>>>("take_challenge", false, &cmd).await {
+        let raw = match self
+            .query::<Option<Vec<u8>>>("take_challenge", false, &cmd)
+            .await
+        {
             Ok(raw) => raw,
-            Err(e) => return self.fail(Feature::Challenges, "take_challenge", e, Some(None), Some(None)),
+            Err(e) => {
+                return self.fail(
+                    Feature::Challenges,
+                    "take_challenge",
+                    e,
+                    Some(None),
+                    Some(None),
+                );
+            }
         };
         raw.map(|bytes| {
             String::from_utf8(bytes)

@@ -142,14 +142,23 @@ mod tests {
         let l = KeyLayout::new("app:", false).unwrap();
         assert_eq!(l.blacklist(&key("family:abc")), "app:blacklist:family:abc");
         assert_eq!(l.lockout_attempts(&key("}{x")), "app:lockout:attempts:}{x");
-        assert_eq!(l.rate_limit(&key("login:1.2.3.4")), "app:ratelimit:login:1.2.3.4");
-        assert_eq!(l.challenge(&key("passkey:reg:00")), "app:challenge:passkey:reg:00");
+        assert_eq!(
+            l.rate_limit(&key("login:1.2.3.4")),
+            "app:ratelimit:login:1.2.3.4"
+        );
+        assert_eq!(
+            l.challenge(&key("passkey:reg:00")),
+            "app:challenge:passkey:reg:00"
+        );
     }
 
     #[test]
     fn hash_tags_escape_braces() {
         let l = KeyLayout::new("p:", true).unwrap();
-        assert_eq!(l.lockout_locked(&key("}a{%")), "p:lockout:locked:{%7Da%7B%25}");
+        assert_eq!(
+            l.lockout_locked(&key("}a{%")),
+            "p:lockout:locked:{%7Da%7B%25}"
+        );
         assert_ne!(
             l.lockout_attempts(&key("%7D")),
             l.lockout_attempts(&key("}"))

@@ -187,7 +187,10 @@ impl<C: RedisConnection> RedisStore<C> {
         fut: impl Future<Output = RedisResult<T>>,
     ) -> StoreResult<T> {
         let span = tracing::debug_span!("fullauth.store", backend = "redis", op);
-        match tokio::time::timeout(self.timeout, fut).instrument(span).await {
+        match tokio::time::timeout(self.timeout, fut)
+            .instrument(span)
+            .await
+        {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(map_error(op, e)),
             Err(_) => Err(StoreError::Unavailable {

@@ -26,11 +26,22 @@ fn key(s: &str) -> StateKey {
 #[test]
 fn tagged_lockout_keys_share_a_slot() {
     let layout = KeyLayout::new("app:", true).unwrap();
-    for k in ["ada@example.com", "mfa:0190f0a4-7b1e-7c3a-9e55-8f1f2a3b4c5d", "}x", "a{b}c", "{}", "%7D"] {
+    for k in [
+        "ada@example.com",
+        "mfa:0190f0a4-7b1e-7c3a-9e55-8f1f2a3b4c5d",
+        "}x",
+        "a{b}c",
+        "{}",
+        "%7D",
+    ] {
         let k = key(k);
         let attempts = layout.lockout_attempts(&k);
         let locked = layout.lockout_locked(&k);
-        assert_eq!(common::slot(&attempts), common::slot(&locked), "{attempts} / {locked}");
+        assert_eq!(
+            common::slot(&attempts),
+            common::slot(&locked),
+            "{attempts} / {locked}"
+        );
         assert!(attempts.ends_with('}'));
     }
     // Without tags the reference's names usually land in different slots.
@@ -42,11 +53,16 @@ fn tagged_lockout_keys_share_a_slot() {
     );
     // Known slots (from redis.io's cluster specification examples).
     assert_eq!(common::slot("123456789"), 12739);
-    assert_eq!(common::slot("{user1000}.following"), common::slot("{user1000}.followers"));
+    assert_eq!(
+        common::slot("{user1000}.following"),
+        common::slot("{user1000}.followers")
+    );
 }
 
 async fn exercise(hash_tags: bool) {
-    let Some(url) = common::redis_url() else { return };
+    let Some(url) = common::redis_url() else {
+        return;
+    };
     let prefix = common::random_prefix();
     let store = common::store(&url, &prefix, hash_tags).await;
     let mut raw = common::raw(&url).await;
@@ -83,9 +99,24 @@ async fn exercise(hash_tags: bool) {
     // Multi-key blacklist checks in both modes.
     let (a, b, c) = (key("jti-a"), key("family:b"), key("jti-c"));
     store.blacklist(&b, Duration::from_secs(30)).await.unwrap();
-    assert!(store.any_blacklisted(&[a.clone(), b.clone(), c.clone()]).await.unwrap());
-    assert!(!store.any_blacklisted(&[a.clone(), c.clone()]).await.unwrap());
-    assert!(store.any_blacklisted(&[b.clone()]).await.unwrap());
+    assert!(
+        store
+            .any_blacklisted(&[a.clone(), b.clone(), c.clone()])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .any_blacklisted(&[a.clone(), c.clone()])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .any_blacklisted(std::slice::from_ref(&b))
+            .await
+            .unwrap()
+    );
 
     // Single-key features keep the reference layout in both modes.
     let rl = key("login:127.0.0.1");

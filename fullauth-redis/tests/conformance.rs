@@ -22,4 +22,7 @@ async fn subject() -> Subject {
     Subject::new(Arc::new(common::store(&url, &PREFIX, false).await))
 }
 
-conformance_tests!(subject, features = [Blacklist, Lockout, RateLimit, Challenges]);
+conformance_tests!(
+    subject,
+    features = [Blacklist, Lockout, RateLimit, Challenges]
+);

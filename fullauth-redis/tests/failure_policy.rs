@@ -62,11 +62,18 @@ async fn default_policies_hold(url: &str) {
 
     assert!(timed("is_blacklisted", s.is_blacklisted(&k)).await.unwrap());
     assert!(
-        timed("any_blacklisted", s.any_blacklisted(&[k.clone(), key("family:f")]))
+        timed(
+            "any_blacklisted",
+            s.any_blacklisted(&[k.clone(), key("family:f")])
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !timed("empty any_blacklisted", s.any_blacklisted(&[]))
             .await
             .unwrap()
     );
-    assert!(!timed("empty any_blacklisted", s.any_blacklisted(&[])).await.unwrap());
     unavailable(
         "blacklist",
         timed("blacklist", s.blacklist(&k, Duration::from_secs(5))).await,
@@ -74,7 +81,9 @@ async fn default_policies_hold(url: &str) {
 
     assert!(!timed("is_locked", s.is_locked(&k)).await.unwrap());
     assert_eq!(
-        timed("record_failure", s.record_failure(&k, LOCKOUT)).await.unwrap(),
+        timed("record_failure", s.record_failure(&k, LOCKOUT))
+            .await
+            .unwrap(),
         LockoutOutcome::Counted { attempts: 0 }
     );
     timed("clear_lockout", s.clear_lockout(&k)).await.unwrap();
@@ -83,9 +92,14 @@ async fn default_policies_hold(url: &str) {
     assert!(d.allowed);
     assert_eq!(d.remaining, 4);
     assert_eq!(d.retry_after, Duration::ZERO);
-    timed("reset_rate_limit", s.reset_rate_limit(&k)).await.unwrap();
+    timed("reset_rate_limit", s.reset_rate_limit(&k))
+        .await
+        .unwrap();
 
-    unavailable("take_challenge", timed("take_challenge", s.take_challenge(&k)).await);
+    unavailable(
+        "take_challenge",
+        timed("take_challenge", s.take_challenge(&k)).await,
+    );
     unavailable(
         "put_challenge",
         timed(
@@ -105,7 +119,10 @@ async fn default_policies_hold(url: &str) {
         Err(StoreError::InvalidInput { .. })
     ));
     let bad = RateLimitPolicy { limit: 0, ..RATE };
-    assert!(matches!(s.hit(&k, bad).await, Err(StoreError::InvalidInput { .. })));
+    assert!(matches!(
+        s.hit(&k, bad).await,
+        Err(StoreError::InvalidInput { .. })
+    ));
 }
 
 /// Every feature closed.
@@ -121,17 +138,29 @@ async fn closed_policies_hold(url: &str) {
     assert!(timed("is_blacklisted", s.is_blacklisted(&k)).await.unwrap());
     assert!(timed("is_locked", s.is_locked(&k)).await.unwrap());
     let before = fullauth_api::Timestamp::now();
-    match timed("record_failure", s.record_failure(&k, LOCKOUT)).await.unwrap() {
+    match timed("record_failure", s.record_failure(&k, LOCKOUT))
+        .await
+        .unwrap()
+    {
         LockoutOutcome::AlreadyLocked { until } => assert!(until >= before + LOCKOUT.duration),
         other => panic!("expected AlreadyLocked, got {other:?}"),
     }
-    unavailable("clear_lockout", timed("clear_lockout", s.clear_lockout(&k)).await);
+    unavailable(
+        "clear_lockout",
+        timed("clear_lockout", s.clear_lockout(&k)).await,
+    );
     let d = timed("hit", s.hit(&k, RATE)).await.unwrap();
     assert!(!d.allowed);
     assert_eq!(d.remaining, 0);
     assert_eq!(d.retry_after, RATE.window);
-    unavailable("reset_rate_limit", timed("reset", s.reset_rate_limit(&k)).await);
-    assert_eq!(timed("take_challenge", s.take_challenge(&k)).await.unwrap(), None);
+    unavailable(
+        "reset_rate_limit",
+        timed("reset", s.reset_rate_limit(&k)).await,
+    );
+    assert_eq!(
+        timed("take_challenge", s.take_challenge(&k)).await.unwrap(),
+        None
+    );
 }
 
 /// Every feature open.
@@ -145,8 +174,18 @@ async fn open_policies_hold(url: &str) {
     let s = store(url, all);
     let k = key("open");
     assert!(!timed("is_blacklisted", s.is_blacklisted(&k)).await.unwrap());
-    assert!(!timed("any_blacklisted", s.any_blacklisted(&[k.clone()])).await.unwrap());
-    assert_eq!(timed("take_challenge", s.take_challenge(&k)).await.unwrap(), None);
+    assert!(
+        !timed(
+            "any_blacklisted",
+            s.any_blacklisted(std::slice::from_ref(&k))
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        timed("take_challenge", s.take_challenge(&k)).await.unwrap(),
+        None
+    );
     unavailable(
         "blacklist",
         timed("blacklist", s.blacklist(&k, Duration::from_secs(1))).await,
@@ -163,11 +202,20 @@ async fn error_policies_hold(url: &str) {
     };
     let s = store(url, all);
     let k = key("error");
-    unavailable("is_blacklisted", timed("is_blacklisted", s.is_blacklisted(&k)).await);
+    unavailable(
+        "is_blacklisted",
+        timed("is_blacklisted", s.is_blacklisted(&k)).await,
+    );
     unavailable("is_locked", timed("is_locked", s.is_locked(&k)).await);
-    unavailable("record_failure", timed("record_failure", s.record_failure(&k, LOCKOUT)).await);
+    unavailable(
+        "record_failure",
+        timed("record_failure", s.record_failure(&k, LOCKOUT)).await,
+    );
     unavailable("hit", timed("hit", s.hit(&k, RATE)).await);
-    unavailable("clear_lockout", timed("clear_lockout", s.clear_lockout(&k)).await);
+    unavailable(
+        "clear_lockout",
+        timed("clear_lockout", s.clear_lockout(&k)).await,
+    );
 }
 
 async fn all_policies(url: &str) {
@@ -214,14 +262,20 @@ async fn connect_reports_an_unreachable_server() {
 async fn bad_settings_are_refused() {
     assert!(matches!(
         RedisStore::open("not a url"),
-        Err(StoreError::InvalidInput { field: "redis_url", .. })
+        Err(StoreError::InvalidInput {
+            field: "redis_url",
+            ..
+        })
     ));
     assert!(matches!(
         RedisStore::builder()
             .cluster_hash_tags(true)
             .key_prefix("{app}:")
             .open("redis://127.0.0.1:1"),
-        Err(StoreError::InvalidInput { field: "key_prefix", .. })
+        Err(StoreError::InvalidInput {
+            field: "key_prefix",
+            ..
+        })
     ));
 }
 

@@ -49,39 +49,79 @@ async fn setup() -> Option<(RedisStore, MultiplexedConnection)> {
 
 #[tokio::test]
 async fn blacklist_entries_are_shared_with_the_reference() {
-    let Some((store, mut c)) = setup().await else { return };
+    let Some((store, mut c)) = setup().await else {
+        return;
+    };
     let jti = tag();
     let family = format!("family:{}", tag());
     // What Python's TokenBlacklist.add writes.
-    let _: () = cmd(&mut c, &["SET", &format!("fullauth:blacklist:{jti}"), "1", "EX", "60"]).await;
-    let _: () = cmd(&mut c, &["SET", &format!("fullauth:blacklist:{family}"), "1", "EX", "1830"]).await;
+    let _: () = cmd(
+        &mut c,
+        &["SET", &format!("fullauth:blacklist:{jti}"), "1", "EX", "60"],
+    )
+    .await;
+    let _: () = cmd(
+        &mut c,
+        &[
+            "SET",
+            &format!("fullauth:blacklist:{family}"),
+            "1",
+            "EX",
+            "1830",
+        ],
+    )
+    .await;
 
     assert!(store.is_blacklisted(&key(&jti)).await.unwrap());
     assert!(store.is_blacklisted(&key(&family)).await.unwrap());
-    assert!(store.any_blacklisted(&[key(&tag()), key(&family)]).await.unwrap());
-    assert!(!store.any_blacklisted(&[key(&tag()), key(&format!("family:{}", tag()))]).await.unwrap());
+    assert!(
+        store
+            .any_blacklisted(&[key(&tag()), key(&family)])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .any_blacklisted(&[key(&tag()), key(&format!("family:{}", tag()))])
+            .await
+            .unwrap()
+    );
 
     // What Python's is_blacklisted / is_any_blacklisted read of ours.
     let ours = tag();
-    store.blacklist(&key(&ours), Duration::from_millis(1500)).await.unwrap();
+    store
+        .blacklist(&key(&ours), Duration::from_millis(1500))
+        .await
+        .unwrap();
     let name = format!("fullauth:blacklist:{ours}");
     let value: String = cmd(&mut c, &["GET", &name]).await;
     assert_eq!(value, "1");
     let ttl: i64 = cmd(&mut c, &["TTL", &name]).await;
     assert_eq!(ttl, 2, "1.5 s rounds up to 2 s");
-    let exists: i64 = cmd(&mut c, &["EXISTS", &format!("fullauth:blacklist:{jti}"), &name]).await;
+    let exists: i64 = cmd(
+        &mut c,
+        &["EXISTS", &format!("fullauth:blacklist:{jti}"), &name],
+    )
+    .await;
     assert_eq!(exists, 2);
 
     let _: i64 = cmd(
         &mut c,
-        &["DEL", &format!("fullauth:blacklist:{jti}"), &format!("fullauth:blacklist:{family}"), &name],
+        &[
+            "DEL",
+            &format!("fullauth:blacklist:{jti}"),
+            &format!("fullauth:blacklist:{family}"),
+            &name,
+        ],
     )
     .await;
 }
 
 #[tokio::test]
 async fn lockout_entries_are_shared_with_the_reference() {
-    let Some((store, mut c)) = setup().await else { return };
+    let Some((store, mut c)) = setup().await else {
+        return;
+    };
     let policy = LockoutPolicy {
         max_attempts: 5,
         duration: Duration::from_secs(900),
@@ -96,7 +136,10 @@ async fn lockout_entries_are_shared_with_the_reference() {
     match store.record_failure(&key(&locked), policy).await.unwrap() {
         LockoutOutcome::AlreadyLocked { until } => {
             let left = before.until(until);
-            assert!(left > Duration::from_secs(895) && left <= Duration::from_secs(901), "{left:?}");
+            assert!(
+                left > Duration::from_secs(895) && left <= Duration::from_secs(901),
+                "{left:?}"
+            );
         }
         other => panic!("expected AlreadyLocked, got {other:?}"),
     }
@@ -136,12 +179,24 @@ async fn lockout_entries_are_shared_with_the_reference() {
     store.clear_lockout(&key(&counted)).await.unwrap();
     assert!(!store.is_locked(&key(&counted)).await.unwrap());
 
-    let _: i64 = cmd(&mut c, &["DEL", &locked_key, &attempts_key, &counted_lock, &fresh_attempts]).await;
+    let _: i64 = cmd(
+        &mut c,
+        &[
+            "DEL",
+            &locked_key,
+            &attempts_key,
+            &counted_lock,
+            &fresh_attempts,
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn rate_limit_entries_are_shared_with_the_reference() {
-    let Some((store, mut c)) = setup().await else { return };
+    let Some((store, mut c)) = setup().await else {
+        return;
+    };
     let route = format!("login:10.0.{}", tag());
     let name = format!("fullauth:ratelimit:{route}");
     // Three requests Python recorded: members "<time.time()>:<16 hex>".
@@ -183,8 +238,14 @@ async fn rate_limit_entries_are_shared_with_the_reference() {
     assert_eq!(hex.len(), 16);
     assert!(hex.chars().all(|ch| ch.is_ascii_hexdigit()));
     let member_time: f64 = time_part.parse().unwrap();
-    assert!((member_time - score).abs() < 1e-6, "the score is the member's time");
-    assert!((score - py_time()).abs() < 5.0, "the server's clock is the host's");
+    assert!(
+        (member_time - score).abs() < 1e-6,
+        "the score is the member's time"
+    );
+    assert!(
+        (score - py_time()).abs() < 5.0,
+        "the server's clock is the host's"
+    );
     let ttl: i64 = cmd(&mut c, &["TTL", &name]).await;
     assert!((59..=60).contains(&ttl));
 
@@ -196,7 +257,16 @@ async fn rate_limit_entries_are_shared_with_the_reference() {
     let other_route = format!("login:10.1.{}", tag());
     let other = format!("fullauth:ratelimit:{other_route}");
     let old = py_time() - 30.0;
-    let _: i64 = cmd(&mut c, &["ZADD", &other, &old.to_string(), &format!("{old}:0123456789abcdef")]).await;
+    let _: i64 = cmd(
+        &mut c,
+        &[
+            "ZADD",
+            &other,
+            &old.to_string(),
+            &format!("{old}:0123456789abcdef"),
+        ],
+    )
+    .await;
     assert!(store.hit(&key(&other_route), short).await.unwrap().allowed);
 
     store.reset_rate_limit(&key(&route)).await.unwrap();
@@ -207,21 +277,46 @@ async fn rate_limit_entries_are_shared_with_the_reference() {
 
 #[tokio::test]
 async fn challenges_are_shared_with_the_reference() {
-    let Some((store, mut c)) = setup().await else { return };
+    let Some((store, mut c)) = setup().await else {
+        return;
+    };
     // What Python's ChallengeStore.store writes for a registration ceremony.
     let reg = format!("passkey:reg:{}", tag());
     let value = "q3Vx0kJ4n1lGm8Yc2_7u-QpZr5T9aWbE";
-    let _: () = cmd(&mut c, &["SET", &format!("fullauth:challenge:{reg}"), value, "EX", "60"]).await;
+    let _: () = cmd(
+        &mut c,
+        &[
+            "SET",
+            &format!("fullauth:challenge:{reg}"),
+            value,
+            "EX",
+            "60",
+        ],
+    )
+    .await;
     assert_eq!(
-        store.take_challenge(&key(&reg)).await.unwrap().map(String::from).as_deref(),
+        store
+            .take_challenge(&key(&reg))
+            .await
+            .unwrap()
+            .map(String::from)
+            .as_deref(),
         Some(value)
     );
-    assert_eq!(store.take_challenge(&key(&reg)).await.unwrap(), None, "taken once");
+    assert_eq!(
+        store.take_challenge(&key(&reg)).await.unwrap(),
+        None,
+        "taken once"
+    );
 
     // What Python's pop (GETDEL) reads of ours.
     let auth = format!("passkey:auth:{}", tag());
     store
-        .put_challenge(&key(&auth), &Text::new(value).unwrap(), Duration::from_secs(60))
+        .put_challenge(
+            &key(&auth),
+            &Text::new(value).unwrap(),
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     let name = format!("fullauth:challenge:{auth}");

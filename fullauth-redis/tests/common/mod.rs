@@ -81,7 +81,11 @@ pub async fn cleanup(conn: &mut redis::aio::MultiplexedConnection, prefix: &str)
             .await
             .unwrap();
         if !keys.is_empty() {
-            let _: i64 = redis::cmd("DEL").arg(&keys).query_async(conn).await.unwrap();
+            let _: i64 = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(conn)
+                .await
+                .unwrap();
         }
         if next == 0 {
             break;
@@ -105,7 +109,11 @@ pub fn slot(key: &str) -> u16 {
     for &b in hashed {
         crc ^= u16::from(b) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc % 16384
