@@ -7,7 +7,7 @@
 //! copies nothing.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fullauth_api::Clock;
 use fullauth_api::{ExtraFields, Feature, Features, StoreError, StoreResult, Timestamp};
@@ -38,6 +38,12 @@ pub(crate) struct State {
     pub(crate) passkeys: Arc<Passkeys>,
     /// `fullauth_mfa`.
     pub(crate) mfa: Arc<Mfa>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("State { .. }")
+    }
 }
 
 /// What every operation of one store may consult: its configuration and clock.
@@ -98,6 +104,16 @@ pub(crate) fn unknown_column(name: &str) -> StoreError {
 /// so the data behind a poisoned lock is still consistent.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Shares a std read-write lock, ignoring poisoning (see [`lock`]).
+pub(crate) fn read_lock<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Takes a std read-write lock exclusively, ignoring poisoning (see [`lock`]).
+pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How often the short-lived maps are swept of expired entries (on the next

@@ -7,15 +7,15 @@
 //! store and a transaction — which differ only in their `read` and `write`
 //! methods:
 //!
-//! * on the store, `read` looks at the committed state under its mutex, and
-//!   `write` first takes the writer lock (so it waits while a transaction is
-//!   open) and then mutates the committed state under its mutex;
+//! * on the store, `read` looks at the committed state under its read lock,
+//!   and `write` first takes the writer lock (so it waits while a transaction
+//!   is open) and then mutates the committed state under its write lock;
 //! * on a transaction, both work on the transaction's private copy.
 //!
 //! Each operation runs entirely inside one critical section, which is what
 //! makes every compare-and-set step atomic under concurrency.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ use fullauth_api::{
 };
 use tracing::Instrument as _;
 
-use crate::state::{Ctx, ShortLived, State, lock};
+use crate::state::{Ctx, ShortLived, State, lock, read_lock, write_lock};
 use crate::transaction::MemoryTransaction;
 
 /// What every handle of one store shares.
@@ -34,19 +34,14 @@ use crate::transaction::MemoryTransaction;
 pub(crate) struct Shared {
     /// Configuration and clock.
     pub(crate) ctx: Ctx,
-    /// The committed durable state.
-    pub(crate) committed: Mutex<State>,
+    /// The committed durable state. Reads share it; a write holds the writer
+    /// lock first, so at most one thread ever waits for the write side.
+    pub(crate) committed: RwLock<State>,
     /// Serialises writers: held by a plain write for one operation, and by a
     /// transaction for its whole life.
     pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
     /// The short-lived state.
     pub(crate) short: Mutex<ShortLived>,
-}
-
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("State { .. }")
-    }
 }
 
 /// An in-process store serving every feature of fullauth: users, refresh
@@ -58,7 +53,8 @@ impl std::fmt::Debug for State {
 ///
 /// # Concurrency and transactions
 ///
-/// Each operation runs atomically. Reads never wait. Writes are serialised,
+/// Each operation runs atomically, inside one short critical section. Reads
+/// run in parallel and never wait for a transaction. Writes are serialised,
 /// and a transaction ([`DurableStore::begin`]) holds the right to write for
 /// its whole life: writes through the store (not through the transaction)
 /// wait until it commits, rolls back or is dropped. Do not write through the
@@ -93,7 +89,7 @@ impl MemoryStore {
         MemoryStore {
             shared: Arc::new(Shared {
                 ctx,
-                committed: Mutex::new(State::default()),
+                committed: RwLock::new(State::default()),
                 writer: Arc::new(tokio::sync::Mutex::new(())),
                 short: Mutex::new(ShortLived::default()),
             }),
@@ -114,7 +110,7 @@ impl MemoryStore {
         let cx = &self.shared.ctx;
         let _span = span(op).entered();
         cx.require(feature)?;
-        let st = lock(&self.shared.committed);
+        let st = read_lock(&self.shared.committed);
         f(&st, cx)
     }
 
@@ -133,7 +129,7 @@ impl MemoryStore {
         cx.require(feature)?;
         async move {
             let _writer = self.shared.writer.lock().await;
-            let mut st = lock(&self.shared.committed);
+            let mut st = write_lock(&self.shared.committed);
             f(&mut st, cx)
         }
         .instrument(span(op))
@@ -784,7 +780,7 @@ impl DurableStore for MemoryStore {
         self.shared.ctx.require(Feature::Core)?;
         async move {
             let writer = self.shared.writer.clone().lock_owned().await;
-            let snapshot = lock(&self.shared.committed).clone();
+            let snapshot = read_lock(&self.shared.committed).clone();
             let tx: Box<dyn Transaction> = Box::new(MemoryTransaction::new(
                 self.shared.clone(),
                 snapshot,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use fullauth_api::{DurableStore, Feature, Features, StoreResult, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::state::{Ctx, State, lock};
+use crate::state::{Ctx, State, lock, write_lock};
 use crate::store::{Shared, durable_traits, nesting, span};
 
 /// An open transaction of a [`crate::MemoryStore`].
@@ -94,7 +94,7 @@ impl Transaction for MemoryTransaction {
             _writer,
         } = *self;
         let state = state.into_inner().unwrap_or_else(|p| p.into_inner());
-        *lock(&shared.committed) = state;
+        *write_lock(&shared.committed) = state;
         drop(_writer);
         Ok(())
     }
