@@ -114,3 +114,11 @@ pub fn assert_invalid<T: std::fmt::Debug>(r: Result<T, StoreError>, field: &str)
         other => panic!("expected InvalidInput for `{field}`, got {other:?}"),
     }
 }
+
+/// Creates a user with this id and a fresh email (cascade cases recreate a
+/// deleted user's id to prove that no dependent row survived the deletion).
+pub async fn user_with_id(s: &Subject, id: UserId) -> Result<User, StoreError> {
+    let mut new = NewUser::new(email().as_str())?;
+    new.id = Some(id);
+    s.store.create_user(new).await
+}
