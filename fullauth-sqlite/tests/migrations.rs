@@ -1,0 +1,618 @@
+//! Migrations, adoption of fastapi-fullauth databases, application columns,
+//! transactions interrupted by errors, and the stored encodings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fullauth_api::{
+    ConflictKind, DurableStore, ExtraFields, FamilyId, Feature, Features, NewRefreshToken, NewUser,
+    NextRefreshToken, RefreshTokenStore, RoleStore, StoreError, Timestamp, TokenDigest, UserId,
+    UserLookup, UserPatch, UserStore,
+};
+use fullauth_sqlite::rusqlite::Connection;
+use fullauth_sqlite::{SqliteOptions, SqliteStore};
+
+const REFERENCE_0_18: &str = include_str!("fixtures/fastapi_fullauth_0_18.sql");
+const REFERENCE_0_16: &str = include_str!("fixtures/fastapi_fullauth_0_16.sql");
+const REFERENCE_0_13: &str = include_str!("fixtures/fastapi_fullauth_0_13.sql");
+
+/// A unique database path in the temp directory, removed on drop.
+struct TempDb(PathBuf);
+
+impl TempDb {
+    fn new() -> Self {
+        TempDb(std::env::temp_dir().join(format!(
+            "fullauth-migrations-{}.db",
+            uuid::Uuid::new_v4().simple()
+        )))
+    }
+
+    /// Creates the database with `sql` through a plain connection, as another
+    /// tool would.
+    fn with_sql(sql: &str) -> Self {
+        let db = TempDb::new();
+        let c = Connection::open(&db.0).unwrap();
+        c.execute_batch(sql).unwrap();
+        db
+    }
+
+    async fn store(&self, features: Features) -> SqliteStore {
+        SqliteStore::open(&self.0, SqliteOptions::new().features(features))
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for s in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{s}", self.0.display()));
+        }
+    }
+}
+
+/// Every schema object as (type, name, table, sql), sorted.
+fn schema(path: &Path) -> Vec<(String, String, String, Option<String>)> {
+    let c = Connection::open(path).unwrap();
+    let mut stmt = c
+        .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn names(s: &[(String, String, String, Option<String>)]) -> Vec<String> {
+    s.iter().map(|o| o.1.clone()).collect()
+}
+
+fn core() -> Features {
+    Features::from(Feature::Core)
+}
+
+#[tokio::test]
+async fn applying_twice_is_a_no_op() {
+    let db = TempDb::new();
+    let store = db.store(Features::all()).await;
+    let first = store.migrator().apply(Features::all()).await.unwrap();
+    assert_eq!(first.len(), 13);
+    let before = schema(&db.0);
+    let second = store.migrator().apply(Features::all()).await.unwrap();
+    assert!(second.is_empty(), "{second:?}");
+    assert_eq!(schema(&db.0), before);
+    let status = store.migrator().status(Features::all()).await.unwrap();
+    assert!(status.is_up_to_date(), "{status:?}");
+    assert_eq!(status.applied.len(), 13);
+    assert!(status.applied.iter().all(|a| !a.adopted));
+    // A second store on the same file sees the same.
+    let other = db.store(Features::all()).await;
+    assert!(
+        other
+            .migrator()
+            .plan(Features::all())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn adding_a_feature_later_creates_only_its_tables() {
+    let db = TempDb::new();
+    let store = db.store(Features::all()).await;
+    let applied = store.migrator().apply(core()).await.unwrap();
+    assert_eq!(
+        applied,
+        [
+            "0001_core_users",
+            "0002_core_refresh_tokens",
+            "0003_core_refresh_token_indexes"
+        ]
+    );
+    let before = names(&schema(&db.0));
+    assert!(!before.iter().any(|n| n.contains("roles")));
+
+    let with_roles = core().with(Feature::Roles);
+    let pending = store.migrator().plan(with_roles).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|m| m.id).collect::<Vec<_>>(),
+        ["0004_roles"]
+    );
+    assert_eq!(
+        store.migrator().apply(with_roles).await.unwrap(),
+        ["0004_roles"]
+    );
+    let after = names(&schema(&db.0));
+    let mut added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
+    added.sort();
+    // The two tables, the name index, and SQLite's automatic indexes for
+    // their (non-integer) primary keys.
+    assert_eq!(
+        added,
+        [
+            "fullauth_roles",
+            "fullauth_user_roles",
+            "ix_fullauth_roles_name",
+            "sqlite_autoindex_fullauth_roles_1",
+            "sqlite_autoindex_fullauth_user_roles_1"
+        ]
+    );
+    assert!(before.iter().all(|n| after.contains(n)));
+}
+
+#[tokio::test]
+async fn adopting_a_reference_database_records_it_and_changes_nothing_else() {
+    let db = TempDb::with_sql(REFERENCE_0_18);
+    let before = schema(&db.0);
+    let store = db.store(Features::durable()).await;
+    let report = store.migrator().adopt(Features::durable()).await.unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+    assert_eq!(report.adopted.len(), 9, "{report:?}");
+    assert!(report.notes.is_empty(), "{report:?}");
+
+    let after: Vec<_> = schema(&db.0)
+        .into_iter()
+        .filter(|o| o.2 != "fullauth_schema_migrations")
+        .collect();
+    assert_eq!(after, before, "adopt changed the reference's schema");
+
+    let status = store.migrator().status(Features::durable()).await.unwrap();
+    assert!(status.is_up_to_date(), "{status:?}");
+    assert!(status.applied.iter().all(|a| a.adopted));
+    assert!(
+        store
+            .migrator()
+            .apply(Features::durable())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Adopting again finds nothing to do.
+    let again = store.migrator().adopt(Features::durable()).await.unwrap();
+    assert!(again.adopted.is_empty() && again.applied.is_empty());
+
+    // And the store works on it.
+    let u = store
+        .create_user(NewUser::new("py@example.com").unwrap())
+        .await
+        .unwrap();
+    store
+        .assign_role(&u.id, &"editor".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(store.get_user_roles(&u.id).await.unwrap(), ["editor"]);
+}
+
+#[tokio::test]
+async fn applying_over_unrecorded_tables_points_to_adopt() {
+    let db = TempDb::with_sql(REFERENCE_0_18);
+    let store = db.store(Features::durable()).await;
+    let err = store
+        .migrator()
+        .apply(Features::durable())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("adopt"), "{err}");
+    // All or nothing: no record was left behind.
+    assert!(store.migrator().applied().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn adopting_a_0_16_database_creates_just_the_0_17_indexes_and_the_mfa_table() {
+    let db = TempDb::with_sql(REFERENCE_0_16);
+    let before = names(&schema(&db.0));
+    let store = db.store(Features::durable()).await;
+    let report = store.migrator().adopt(Features::durable()).await.unwrap();
+    assert_eq!(
+        report.applied,
+        [
+            "0003_core_refresh_token_indexes",
+            "0007_oauth_user_index",
+            "0009_mfa"
+        ],
+        "{report:?}"
+    );
+    assert_eq!(report.adopted.len(), 6);
+    let after = names(&schema(&db.0));
+    let mut added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
+    added.sort();
+    assert_eq!(
+        added,
+        [
+            "fullauth_mfa",
+            "fullauth_schema_migrations",
+            "ix_fullauth_mfa_user_id",
+            "ix_fullauth_oauth_accounts_user_id",
+            "ix_fullauth_refresh_tokens_expires_at",
+            "ix_fullauth_refresh_tokens_user_id",
+            "sqlite_autoindex_fullauth_mfa_1",
+            "sqlite_autoindex_fullauth_schema_migrations_1",
+        ]
+    );
+    // Only the durable features were asked for: no short-lived table.
+    assert!(!after.iter().any(|n| n == "fullauth_blacklist"));
+}
+
+#[tokio::test]
+async fn adopting_a_0_13_database_adds_the_session_columns() {
+    let db = TempDb::with_sql(REFERENCE_0_13);
+    let store = db.store(Features::durable()).await;
+    let report = store.migrator().adopt(Features::durable()).await.unwrap();
+    assert!(
+        report
+            .adopted
+            .contains(&"0002_core_refresh_tokens".to_string())
+    );
+    assert!(
+        report.notes.iter().any(|n| n.contains("user_agent"))
+            && report.notes.iter().any(|n| n.contains("ip_address")),
+        "{report:?}"
+    );
+    let c = Connection::open(&db.0).unwrap();
+    let cols: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('fullauth_refresh_tokens')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(cols.contains(&"user_agent".to_string()) && cols.contains(&"ip_address".to_string()));
+}
+
+#[tokio::test]
+async fn app_columns_round_trip_through_extra() {
+    let store = SqliteStore::open_temporary(SqliteOptions::new())
+        .await
+        .unwrap();
+    store.migrator().apply(Features::all()).await.unwrap();
+    store
+        .with_connection(|c| {
+            c.execute_batch(
+                "ALTER TABLE fullauth_users ADD COLUMN display_name VARCHAR(100);
+                 ALTER TABLE fullauth_users ADD COLUMN age INTEGER;
+                 ALTER TABLE fullauth_users ADD COLUMN score REAL;
+                 ALTER TABLE fullauth_users ADD COLUMN plan VARCHAR(20) NOT NULL DEFAULT 'free'",
+            )
+        })
+        .await
+        .unwrap();
+    let new = NewUser::new("ada@example.com")
+        .unwrap()
+        .with_extra("display_name", "Ada \u{202e} 'quoted' 🦀")
+        .unwrap()
+        .with_extra("age", 36)
+        .unwrap()
+        .with_extra("score", 2.5)
+        .unwrap();
+    let u = store.create_user(new).await.unwrap();
+    assert_eq!(
+        u.extra_field::<String>("display_name").unwrap().unwrap(),
+        "Ada \u{202e} 'quoted' 🦀"
+    );
+    assert_eq!(u.extra_field::<i64>("age").unwrap(), Some(36));
+    assert_eq!(u.extra_field::<f64>("score").unwrap(), Some(2.5));
+    // Not given: the database default.
+    assert_eq!(u.extra_field::<String>("plan").unwrap().unwrap(), "free");
+    assert_eq!(store.get_user(&u.id).await.unwrap().unwrap(), u);
+
+    let mut patch = UserPatch::new().with_extra("age", 37).unwrap();
+    patch
+        .extra
+        .insert("display_name", serde_json::Value::Null)
+        .unwrap();
+    let u2 = store.update_user(&u.id, patch).await.unwrap();
+    assert_eq!(u2.extra_field::<i64>("age").unwrap(), Some(37));
+    assert_eq!(u2.extra.get("display_name"), Some(&serde_json::Value::Null));
+
+    // Lookup by an app column.
+    let found = store
+        .get_user_by_field(&UserLookup::parse("age", 37).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, u.id);
+
+    // Booleans are stored as 0/1 and read back as numbers.
+    let u3 = store
+        .update_user(&u.id, UserPatch::new().with_extra("age", true).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(u3.extra.get("age"), Some(&serde_json::json!(1)));
+
+    // A column added while the store is open is found.
+    let outside = Connection::open(store.path()).unwrap();
+    outside
+        .execute_batch("ALTER TABLE fullauth_users ADD COLUMN nickname TEXT")
+        .unwrap();
+    let u4 = store
+        .update_user(
+            &u.id,
+            UserPatch::new().with_extra("nickname", "ada").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        u4.extra_field::<String>("nickname").unwrap().unwrap(),
+        "ada"
+    );
+
+    // Unknown and protected names.
+    let r = store
+        .update_user(
+            &u.id,
+            UserPatch::new().with_extra("no_such_column", 1).unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::UnknownField { ref field }) if field == "no_such_column"),
+        "{r:?}"
+    );
+    let r = store
+        .create_user(
+            NewUser::new("b@example.com")
+                .unwrap()
+                .with_extra("nope", 1)
+                .unwrap(),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::UnknownField { .. })), "{r:?}");
+    assert!(
+        store
+            .get_user_by_email(&"b@example.com".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        ExtraFields::new().insert("is_superuser", true),
+        Err(StoreError::ProtectedField { .. })
+    ));
+}
+
+fn token(user: UserId, now: Timestamp) -> NewRefreshToken {
+    NewRefreshToken {
+        digest: TokenDigest::of(&uuid::Uuid::new_v4().to_string()),
+        user_id: user,
+        family_id: FamilyId::generate(),
+        expires_at: now + Duration::from_secs(3600),
+        client: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_interrupted_by_an_error_leaves_nothing_behind() {
+    let store = SqliteStore::open_temporary(SqliteOptions::new())
+        .await
+        .unwrap();
+    store.migrator().apply(Features::all()).await.unwrap();
+    let email: fullauth_api::Email = "tx@example.com".parse().unwrap();
+
+    async fn work(store: &SqliteStore, email: &fullauth_api::Email) -> Result<(), StoreError> {
+        let tx = store.begin().await?;
+        let u = tx.create_user(NewUser::new(email.as_str())?).await?;
+        tx.store_refresh_token(token(u.id, Timestamp::now()))
+            .await?;
+        tx.assign_role(&u.id, &"auditor".parse()?).await?;
+        // Fails: the owner does not exist. `?` drops the transaction.
+        tx.store_refresh_token(token(UserId::generate(), Timestamp::now()))
+            .await?;
+        tx.commit().await
+    }
+    let r = work(&store, &email).await;
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.is_not_found(fullauth_api::Entity::User)),
+        "{r:?}"
+    );
+    assert!(store.get_user_by_email(&email).await.unwrap().is_none());
+    assert!(
+        !store
+            .list_roles()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r == "auditor")
+    );
+    // The writer is free again (the rollback ran).
+    let u = store
+        .create_user(NewUser::new(email.as_str()).unwrap())
+        .await
+        .unwrap();
+
+    // A failing atomic method changes nothing either: rotating into a digest
+    // already stored leaves the old token live.
+    let old = store
+        .store_refresh_token(token(u.id, Timestamp::now()))
+        .await
+        .unwrap();
+    let taken = store
+        .store_refresh_token(token(u.id, Timestamp::now()))
+        .await
+        .unwrap();
+    let r = store
+        .rotate_refresh_token(
+            &old.digest,
+            NextRefreshToken {
+                digest: taken.digest.clone(),
+                expires_at: Timestamp::now() + Duration::from_secs(60),
+                client: Default::default(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::Conflict {
+                what: ConflictKind::RefreshToken
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(
+        !store
+            .get_refresh_token(&old.digest)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+
+    // Explicit rollback and nesting.
+    let tx = store.begin().await.unwrap();
+    assert!(matches!(
+        tx.begin().await,
+        Err(StoreError::TransactionNesting)
+    ));
+    tx.mark_verified(&u.id).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(!store.get_user(&u.id).await.unwrap().unwrap().is_verified);
+}
+
+#[tokio::test]
+async fn plan_and_export_sql() {
+    let db = TempDb::new();
+    let store = db.store(Features::all()).await;
+    let plan = store.migrator().plan(Features::durable()).await.unwrap();
+    assert_eq!(plan.len(), 9);
+    assert!(plan[0].sql.contains("CREATE TABLE fullauth_users ("));
+    // Planning changes nothing.
+    assert!(schema(&db.0).is_empty());
+
+    let sql = store.migrator().export_sql(Features::all()).unwrap();
+    for m in fullauth_sqlite::Migrator::migrations() {
+        assert!(
+            sql.contains(m.id) && sql.contains(m.sql),
+            "{} missing",
+            m.id
+        );
+    }
+    // The exported SQL builds the same schema as apply (minus our records).
+    let exported = TempDb::with_sql(&sql);
+    store.migrator().apply(Features::all()).await.unwrap();
+    let applied: Vec<_> = schema(&db.0)
+        .into_iter()
+        .filter(|o| o.2 != "fullauth_schema_migrations")
+        .collect();
+    assert_eq!(schema(&exported.0), applied);
+    // Inconsistent feature sets are refused.
+    assert!(matches!(
+        store
+            .migrator()
+            .export_sql(Features::from(Feature::Permissions)),
+        Err(StoreError::InvalidInput { .. })
+    ));
+}
+
+#[tokio::test]
+async fn drift_is_reported_and_refused() {
+    let db = TempDb::new();
+    let store = db.store(Features::all()).await;
+    store.migrator().apply(core()).await.unwrap();
+    Connection::open(&db.0)
+        .unwrap()
+        .execute(
+            "UPDATE fullauth_schema_migrations SET checksum = 'edited' WHERE id = '0001_core_users'",
+            [],
+        )
+        .unwrap();
+    let status = store.migrator().status(Features::all()).await.unwrap();
+    assert_eq!(status.drifted, ["0001_core_users"]);
+    assert!(store.migrator().apply(Features::all()).await.is_err());
+}
+
+#[tokio::test]
+async fn values_are_stored_in_the_reference_encodings() {
+    let store = SqliteStore::open_temporary(SqliteOptions::new())
+        .await
+        .unwrap();
+    store.migrator().apply(Features::all()).await.unwrap();
+    let u = store
+        .create_user(NewUser::new("enc@example.com").unwrap())
+        .await
+        .unwrap();
+    store
+        .store_refresh_token(token(u.id, Timestamp::now()))
+        .await
+        .unwrap();
+    let c = Connection::open(store.path()).unwrap();
+    let (id, active, created): (String, i64, String) = c
+        .query_row(
+            "SELECT id, is_active, created_at FROM fullauth_users WHERE email = 'enc@example.com'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
+    assert_eq!(active, 1);
+    // YYYY-MM-DD HH:MM:SS.ffffff
+    assert_eq!(created.len(), 26);
+    assert_eq!(&created[10..11], " ");
+    assert_eq!(&created[19..20], ".");
+    let (user_id, revoked, expires): (String, i64, String) = c
+        .query_row(
+            "SELECT user_id, revoked, expires_at FROM fullauth_refresh_tokens",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(user_id, id);
+    assert_eq!(revoked, 0);
+    assert_eq!(expires.len(), 26);
+    let journal: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+}
+
+#[tokio::test]
+async fn short_lived_state_survives_a_restart() {
+    let db = TempDb::new();
+    {
+        let store = db.store(Features::all()).await;
+        store.migrator().apply(Features::all()).await.unwrap();
+        fullauth_api::BlacklistStore::blacklist(
+            &store,
+            &"jti-1".parse().unwrap(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    }
+    let store = db.store(Features::all()).await;
+    assert!(
+        fullauth_api::BlacklistStore::is_blacklisted(&store, &"jti-1".parse().unwrap())
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn features_not_configured_are_disabled() {
+    let store = SqliteStore::open_temporary(SqliteOptions::new().features(core()))
+        .await
+        .unwrap();
+    store.migrator().apply(core()).await.unwrap();
+    let r = store.list_roles().await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::FeatureDisabled {
+                feature: Feature::Roles,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(
+        SqliteStore::open_temporary(
+            SqliteOptions::new().features(Features::from(Feature::Permissions))
+        )
+        .await
+        .is_err()
+    );
+}
