@@ -10,7 +10,7 @@ use fullauth_api::{
 };
 
 use super::*;
-use crate::CaseResult;
+use crate::{CaseError, CaseResult};
 
 /// A fresh provider name (`google-1a2b…`).
 fn provider(prefix: &str) -> Result<ProviderName, StoreError> {
@@ -20,6 +20,11 @@ fn provider(prefix: &str) -> Result<ProviderName, StoreError> {
 /// A fresh id at the provider.
 fn pid() -> Result<ProviderUserId, StoreError> {
     ProviderUserId::new(format!("1{}", tag()))
+}
+
+/// The error of a case that expected a row and found none.
+fn missing(what: &str) -> CaseError {
+    CaseError(format!("expected a row: {what}"))
 }
 
 /// An identity to link for `user_id`, with every optional column filled.
@@ -75,7 +80,7 @@ pub async fn oauth_account_crud(s: Subject) -> CaseResult {
         .store
         .get_oauth_account(&p, &id)
         .await?
-        .expect("the link is found");
+        .ok_or_else(|| missing("the link is found"))?;
     assert_eq!(got, acc);
     assert_eq!(s.store.list_oauth_accounts(&u.id).await?, vec![acc.clone()]);
     let token = Text::new("new-access-token")?;
@@ -87,7 +92,7 @@ pub async fn oauth_account_crud(s: Subject) -> CaseResult {
         .store
         .update_oauth_account(&p, &id, patch)
         .await?
-        .expect("the link exists");
+        .ok_or_else(|| missing("the link exists"))?;
     assert_eq!(updated.access_token, Some(token));
     assert!(s.store.delete_oauth_account(&p, &id).await?);
     assert!(s.store.get_oauth_account(&p, &id).await?.is_none());
@@ -248,7 +253,7 @@ pub async fn update_some_none_clears(s: Subject) -> CaseResult {
         .store
         .update_oauth_account(&p, &id, patch)
         .await?
-        .expect("the link exists");
+        .ok_or_else(|| missing("the link exists"))?;
     assert_eq!(updated.access_token, None);
     assert_eq!(updated.expires_at, None);
     assert_eq!(updated.refresh_token, acc.refresh_token, "untouched");
@@ -290,7 +295,7 @@ pub async fn update_sets_every_column(s: Subject) -> CaseResult {
         .store
         .update_oauth_account(&p, &id, patch)
         .await?
-        .expect("the link exists");
+        .ok_or_else(|| missing("the link exists"))?;
     assert_eq!(updated.provider_email, Some(mail));
     assert_eq!(updated.access_token, Some(Text::new("at-2")?));
     assert_eq!(updated.refresh_token, Some(Text::new("rt-2")?));
@@ -473,7 +478,7 @@ pub async fn hostile_values_verbatim(s: Subject) -> CaseResult {
         .store
         .get_oauth_account(&p, &id)
         .await?
-        .expect("found by the exact identity");
+        .ok_or_else(|| missing("found by the exact identity"))?;
     assert_eq!(got.provider, p);
     assert_eq!(got.provider_user_id, id);
     assert_eq!(got.access_token, Some(token));
