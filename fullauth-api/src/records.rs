@@ -309,7 +309,7 @@ pub struct LockoutPolicy {
     /// Failures that lock the key (at least 1).
     pub max_attempts: u32,
     /// How long a lock lasts, and how long failures are remembered after the
-    /// last one (whole seconds, at least 1).
+    /// last one (at least one second; fractions are kept to the millisecond).
     pub duration: Duration,
 }
 

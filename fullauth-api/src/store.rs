@@ -8,7 +8,10 @@
 //! agree.
 //!
 //! Inputs arrive validated (see [`crate::validate`]); a store never has to
-//! check lengths or control characters itself. Times are read from the store's
+//! check lengths or control characters itself. Strings are stored and compared
+//! byte for byte (case-sensitive, no collation), and "sorted" means sorted by
+//! the bytes of the UTF-8 string, as Rust's `str` ordering and PostgreSQL's
+//! `COLLATE "C"` sort. Times are read from the store's
 //! clock; every timestamp a store returns is truncated to microseconds.
 
 use std::time::Duration;
@@ -213,7 +216,8 @@ pub trait RoleStore: Send + Sync {
     /// Gives the user the role, creating the role if missing. True when the
     /// user did not have it. Idempotent, also when several tasks do it at once.
     ///
-    /// Errors: [`StoreError::NotFound`] `User` (nothing is linked).
+    /// Errors: [`StoreError::NotFound`] `User` (nothing is linked; whether the
+    /// role itself was created is unspecified — roles are a catalogue).
     async fn assign_role(&self, user_id: &UserId, role: &RoleName) -> StoreResult<bool> {
         disabled!(Feature::Roles, user_id, role)
     }
@@ -257,6 +261,7 @@ pub trait PermissionStore: Send + Sync {
     }
 
     /// Withdraws the permission from the role. True when the role had it.
+    /// The permission itself stays in [`list_permissions`](Self::list_permissions).
     async fn remove_permission(
         &self,
         role: &RoleName,
@@ -279,7 +284,8 @@ pub trait PermissionStore: Send + Sync {
         disabled!(Feature::Permissions, roles)
     }
 
-    /// The union of the permissions of the user's roles, in one call.
+    /// The union of the permissions of the user's roles, in one call; empty
+    /// for an unknown user or a user without roles.
     async fn get_user_permissions(&self, user_id: &UserId) -> StoreResult<Vec<PermissionName>> {
         disabled!(Feature::Permissions, user_id)
     }
@@ -355,8 +361,8 @@ pub trait PasskeyStore: Send + Sync {
     /// the row.
     ///
     /// Errors: [`StoreError::Conflict`] `Credential`; [`StoreError::NotFound`]
-    /// `User`; [`StoreError::InvalidInput`] for a sign count over
-    /// [`crate::MAX_COUNTER`].
+    /// `User`; [`StoreError::InvalidInput`] with field `sign_count` for a sign
+    /// count over [`crate::MAX_COUNTER`].
     async fn store_passkey(&self, new: NewPasskey) -> StoreResult<Passkey> {
         disabled!(Feature::Passkeys, new)
     }
@@ -367,7 +373,8 @@ pub trait PasskeyStore: Send + Sync {
     /// count, and for an unknown credential (nothing touched). Of N concurrent
     /// updates to the same value exactly one wins.
     ///
-    /// Errors: [`StoreError::InvalidInput`] over [`crate::MAX_COUNTER`].
+    /// Errors: [`StoreError::InvalidInput`] with field `sign_count` over
+    /// [`crate::MAX_COUNTER`].
     async fn update_sign_count(
         &self,
         credential_id: &CredentialId,
@@ -429,7 +436,8 @@ pub trait MfaStore: Send + Sync {
     /// when strictly greater (true). False otherwise and when there is no
     /// factor. Of N concurrent calls with one value exactly one wins.
     ///
-    /// Errors: [`StoreError::InvalidInput`] over [`crate::MAX_COUNTER`].
+    /// Errors: [`StoreError::InvalidInput`] with field `counter` over
+    /// [`crate::MAX_COUNTER`].
     async fn advance_mfa_counter(&self, user_id: &UserId, counter: u32) -> StoreResult<bool> {
         disabled!(Feature::Mfa, user_id, counter)
     }
@@ -470,7 +478,9 @@ pub trait BlacklistStore: Send + Sync {
 ///
 /// Failures are counted per key; the count is forgotten `policy.duration`
 /// after the last failure. The failure that reaches `max_attempts` locks the
-/// key for `policy.duration` and resets the count.
+/// key for `policy.duration` and resets the count. Durations are honoured to
+/// the millisecond or better; lock deadlines ([`LockoutOutcome`]) are exact to
+/// within a second across backends (some compute them from a server clock).
 #[async_trait]
 pub trait LockoutStore: Send + Sync {
     /// Records one failure atomically. Of N concurrent failures on a fresh key
@@ -519,8 +529,10 @@ pub trait RateLimitStore: Send + Sync {
 /// One-time challenges ([`Feature::Challenges`], short-lived).
 #[async_trait]
 pub trait ChallengeStore: Send + Sync {
-    /// Stores `value` under `key` for `ttl` (replacing any previous value). A
-    /// zero TTL stores nothing that can be taken.
+    /// Stores `value` under `key` for `ttl`, replacing any previous value. A
+    /// zero TTL removes any previous value and stores nothing. Backends keep
+    /// at least millisecond precision, except Redis, which rounds the TTL up to
+    /// whole milliseconds too.
     async fn put_challenge(&self, key: &StateKey, value: &Text, ttl: Duration) -> StoreResult<()> {
         disabled!(Feature::Challenges, key, value, ttl)
     }
