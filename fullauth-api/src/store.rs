@@ -530,9 +530,8 @@ pub trait RateLimitStore: Send + Sync {
 #[async_trait]
 pub trait ChallengeStore: Send + Sync {
     /// Stores `value` under `key` for `ttl`, replacing any previous value. A
-    /// zero TTL removes any previous value and stores nothing. Backends keep
-    /// at least millisecond precision, except Redis, which rounds the TTL up to
-    /// whole milliseconds too.
+    /// zero TTL removes any previous value and stores nothing. TTLs are
+    /// honoured to the millisecond.
     async fn put_challenge(&self, key: &StateKey, value: &Text, ttl: Duration) -> StoreResult<()> {
         disabled!(Feature::Challenges, key, value, ttl)
     }
