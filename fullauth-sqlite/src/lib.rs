@@ -290,10 +290,11 @@ impl SqliteStore {
 /// writer connection, between `BEGIN IMMEDIATE` and `COMMIT`.
 ///
 /// Reads see the transaction's own writes; other handles see none of them
-/// until [`commit`](Transaction::commit). Every write method runs in a
-/// savepoint, so a failed call (a duplicate email in `create_user`, a lost
-/// `link_oauth_account` race, any error) undoes only itself and the
-/// transaction stays usable. Dropping the handle without committing rolls
+/// until [`commit`](Transaction::commit). A failed call undoes only itself
+/// and the transaction stays usable: methods of several statements
+/// (`link_oauth_account`, `rotate_refresh_token`, `assign_role`, …) run in a
+/// savepoint, and a single statement that fails (a duplicate email in
+/// `create_user`) is undone alone by SQLite's statement rollback. Dropping the handle without committing rolls
 /// back. While it is open it holds the store's writer: other writes of the
 /// store wait for it (up to the busy timeout).
 pub struct SqliteTransaction {

@@ -195,8 +195,10 @@ pub(crate) async fn create_user(h: &Handle, new: NewUser) -> StoreResult<User> {
         "INSERT INTO fullauth_users ({cols}) VALUES ({}) RETURNING *",
         marks.join(", ")
     );
-    // A savepoint inside a transaction: a duplicate email must not poison it.
-    h.atomic(move |c| {
+    // One statement, so atomic on its own; inside a transaction a failed
+    // statement (a duplicate email) is undone alone by SQLite and does not
+    // poison the transaction, exactly as a savepoint would.
+    h.write(move |c| {
         check_columns(&shared, c, names.iter().map(String::as_str))?;
         one_user(c, &sql, params_from_iter(values.iter()))?
             .ok_or_else(|| corrupt("fullauth_users", "INSERT … RETURNING returned no row"))
@@ -290,7 +292,8 @@ pub(crate) async fn update_user(h: &Handle, id: &UserId, patch: UserPatch) -> St
         sets.join(", ")
     );
     let shared = h.shared.clone();
-    h.atomic(move |c| {
+    // One statement: atomic on its own, nothing written on error.
+    h.write(move |c| {
         check_columns(&shared, c, names.iter().map(String::as_str))?;
         one_user(c, &sql, params_from_iter(values.iter()))?.ok_or(StoreError::NotFound {
             what: fullauth_api::Entity::User,
