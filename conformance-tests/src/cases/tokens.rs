@@ -256,6 +256,32 @@ pub async fn rotate_revoked_token_is_reuse(s: Subject) -> CaseResult {
     Ok(())
 }
 
+/// A revoked token is Reused even after it expired: revocation is checked before expiry.
+pub async fn rotate_revoked_expired_token_is_reuse(s: Subject) -> CaseResult {
+    let u = user(&s).await?;
+    let family = FamilyId::generate();
+    let old = token(&u.id, &family, ago_secs(&s, 60));
+    s.store.store_refresh_token(old.clone()).await?;
+    assert!(s.store.revoke_refresh_token(&old.digest).await?);
+    let live = token(&u.id, &family, in_secs(&s, 3600));
+    s.store.store_refresh_token(live.clone()).await?;
+    let n = next(in_secs(&s, 3600), ClientInfo::default());
+    let r = s.store.rotate_refresh_token(&old.digest, n.clone()).await?;
+    assert_eq!(
+        r,
+        Rotation::Reused {
+            family_id: family,
+            user_id: u.id
+        }
+    );
+    assert!(
+        row(&s, &live.digest).await?.revoked,
+        "the family is revoked"
+    );
+    assert!(s.store.get_refresh_token(&n.digest).await?.is_none());
+    Ok(())
+}
+
 /// Rotating an unrevoked but expired token is Expired and changes nothing.
 pub async fn rotate_expired_token(s: Subject) -> CaseResult {
     let u = user(&s).await?;
