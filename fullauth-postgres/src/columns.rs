@@ -1,0 +1,216 @@
+//! The application's own columns of `fullauth_users`: discovered from the
+//! catalog, read into [`User::extra`] and written from [`ExtraFields`].
+//!
+//! | PostgreSQL type | JSON value |
+//! | --- | --- |
+//! | text, varchar, char, name, citext | string |
+//! | smallint, integer, bigint | number |
+//! | real, double precision, numeric | number (string for NaN/Infinity) |
+//! | boolean | bool |
+//! | timestamptz, timestamp (taken as UTC) | RFC 3339 string with microseconds |
+//! | anything else | its text form, as a string |
+//!
+//! NULL reads as JSON null. Writes bind the JSON value as text and cast it to
+//! the column's type, so a value the type refuses is an
+//! [`StoreError::InvalidInput`] from the database, not a silent change.
+
+use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use time::OffsetDateTime;
+
+use crate::ctx::quote_ident;
+use crate::error::DbResult;
+
+/// The built-in columns of `fullauth_users`.
+pub(crate) const BUILTIN: [&str; 7] = [
+    "id",
+    "email",
+    "hashed_password",
+    "is_active",
+    "is_verified",
+    "is_superuser",
+    "created_at",
+];
+
+/// How a column's values travel as JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text,
+    Int,
+    Number,
+    Bool,
+    TimestampTz,
+    Timestamp,
+    Other,
+}
+
+/// One application column.
+#[derive(Clone, Debug)]
+pub(crate) struct ExtraColumn {
+    pub(crate) name: String,
+    pub(crate) quoted: String,
+    /// The type to cast a bound text value to (no type modifier, so that the
+    /// column's own length check applies on assignment).
+    pub(crate) cast_type: String,
+    pub(crate) kind: Kind,
+}
+
+impl ExtraColumn {
+    /// The expression that reads the column as its JSON-friendly type.
+    fn select_expr(&self, alias: &str) -> String {
+        let c = format!("{alias}.{}", self.quoted);
+        match self.kind {
+            Kind::Text | Kind::Number | Kind::Other => format!("{c}::text"),
+            Kind::Int => format!("{c}::int8"),
+            Kind::Bool => format!("{c}::boolean"),
+            Kind::TimestampTz => c,
+            Kind::Timestamp => format!("({c} AT TIME ZONE 'UTC')"),
+        }
+    }
+
+    /// The placeholder `$n` cast to the column's type.
+    pub(crate) fn bind_expr(&self, n: usize) -> String {
+        format!("CAST(CAST(${n} AS text) AS {})", self.cast_type)
+    }
+}
+
+/// The application columns of `fullauth_users`, in table order, and the
+/// select list that reads a whole user.
+#[derive(Clone, Debug)]
+pub(crate) struct UserColumns {
+    pub(crate) extras: Vec<ExtraColumn>,
+    /// `u.id, u.email, …` for a table aliased `u`.
+    pub(crate) select_list: String,
+}
+
+impl Default for UserColumns {
+    fn default() -> Self {
+        UserColumns::build(Vec::new())
+    }
+}
+
+impl UserColumns {
+    fn build(extras: Vec<ExtraColumn>) -> Self {
+        let mut list =
+            String::from("u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at");
+        for c in &extras {
+            list.push_str(", ");
+            list.push_str(&c.select_expr("u"));
+        }
+        UserColumns {
+            extras,
+            select_list: list,
+        }
+    }
+
+    /// The column named `name`, if the table has it.
+    pub(crate) fn get(&self, name: &str) -> Option<&ExtraColumn> {
+        self.extras.iter().find(|c| c.name == name)
+    }
+
+    /// Reads a user from a row made by [`UserColumns::select_list`].
+    pub(crate) fn decode(&self, row: &PgRow) -> DbResult<User> {
+        let id: uuid::Uuid = row.try_get(0)?;
+        let email: String = row.try_get(1)?;
+        let created_at: OffsetDateTime = row.try_get(5)?;
+        let mut extra = ExtraFields::new();
+        for (i, c) in self.extras.iter().enumerate() {
+            let idx = 6 + i;
+            let v = match c.kind {
+                Kind::Text | Kind::Other => row
+                    .try_get::<Option<String>, _>(idx)?
+                    .map_or(Value::Null, Value::String),
+                Kind::Number => row
+                    .try_get::<Option<String>, _>(idx)?
+                    .map_or(Value::Null, |s| {
+                        match serde_json::from_str::<serde_json::Number>(&s) {
+                            Ok(n) => Value::Number(n),
+                            Err(_) => Value::String(s),
+                        }
+                    }),
+                Kind::Int => row
+                    .try_get::<Option<i64>, _>(idx)?
+                    .map_or(Value::Null, |n| Value::Number(n.into())),
+                Kind::Bool => row
+                    .try_get::<Option<bool>, _>(idx)?
+                    .map_or(Value::Null, Value::Bool),
+                Kind::TimestampTz | Kind::Timestamp => row
+                    .try_get::<Option<OffsetDateTime>, _>(idx)?
+                    .map_or(Value::Null, |t| {
+                        Value::String(Timestamp::from_datetime(t).to_string())
+                    }),
+            };
+            extra.insert_stored(c.name.clone(), v);
+        }
+        Ok(User {
+            id: UserId::from_uuid(id),
+            email: fullauth_api::Email::new(&email)
+                .map_err(|e| StoreError::backend("a stored email does not validate", e))?,
+            is_active: row.try_get(2)?,
+            is_verified: row.try_get(3)?,
+            is_superuser: row.try_get(4)?,
+            created_at: Timestamp::from_datetime(created_at),
+            extra,
+        })
+    }
+}
+
+/// Renders a JSON scalar as the text bound for a column (`None` for null).
+pub(crate) fn json_to_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        // ExtraFields refuses arrays and objects; keep their JSON text anyway.
+        other => Some(other.to_string()),
+    }
+}
+
+fn kind_of(base_type: &str) -> Kind {
+    match base_type {
+        "text" | "varchar" | "bpchar" | "name" | "citext" => Kind::Text,
+        "int2" | "int4" | "int8" => Kind::Int,
+        "float4" | "float8" | "numeric" => Kind::Number,
+        "bool" => Kind::Bool,
+        "timestamptz" => Kind::TimestampTz,
+        "timestamp" => Kind::Timestamp,
+        _ => Kind::Other,
+    }
+}
+
+const DISCOVER: &str = "\
+SELECT a.attname::text AS name, format_type(a.atttypid, NULL) AS cast_type, \
+       bt.typname::text AS base_type \
+FROM pg_catalog.pg_attribute a \
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
+WHERE n.nspname = $1 AND c.relname = 'fullauth_users' AND c.relkind IN ('r', 'p') \
+  AND a.attnum > 0 AND NOT a.attisdropped \
+ORDER BY a.attnum";
+
+/// Reads the columns of `<schema>.fullauth_users` from the catalog. A table
+/// that does not exist gives no application columns.
+pub(crate) async fn discover(conn: &mut PgConnection, schema: &str) -> DbResult<UserColumns> {
+    let rows = sqlx::query(DISCOVER).bind(schema).fetch_all(conn).await?;
+    let mut extras = Vec::new();
+    for row in rows {
+        let name: String = row.try_get(0)?;
+        if BUILTIN.contains(&name.as_str()) || !fullauth_api::user::is_identifier(&name) {
+            continue;
+        }
+        let cast_type: String = row.try_get(1)?;
+        let base: String = row.try_get(2)?;
+        extras.push(ExtraColumn {
+            quoted: quote_ident(&name),
+            name,
+            cast_type,
+            kind: kind_of(&base),
+        });
+    }
+    Ok(UserColumns::build(extras))
+}

@@ -1,0 +1,339 @@
+//! `fullauth_refresh_tokens`: refresh tokens and the sessions they form
+//! ([`fullauth_api::RefreshTokenStore`]).
+
+use fullauth_api::{
+    FamilyId, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation, Session, StoreError,
+    Timestamp, TokenDigest, UserId,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use time::OffsetDateTime;
+
+use crate::ctx::Ctx;
+use crate::error::{DbResult, map_write_error};
+use crate::users::uuid_of;
+
+/// The columns of a token row, in the order [`decode`] reads them.
+macro_rules! token_cols {
+    () => {
+        "id, token, user_id, family_id, expires_at, revoked, user_agent, ip_address, created_at"
+    };
+}
+
+fn ts(row: &PgRow, i: usize) -> DbResult<Timestamp> {
+    Ok(Timestamp::from_datetime(
+        row.try_get::<OffsetDateTime, _>(i)?,
+    ))
+}
+
+fn family(s: String) -> DbResult<FamilyId> {
+    FamilyId::new(s)
+        .map_err(|e| StoreError::backend("a stored family id does not validate", e).into())
+}
+
+/// Reads a token row whose columns start at `at`.
+fn decode_at(row: &PgRow, at: usize) -> DbResult<RefreshToken> {
+    let digest: String = row.try_get(at + 1)?;
+    Ok(RefreshToken {
+        id: row.try_get(at)?,
+        digest: TokenDigest::from_hex(&digest)
+            .map_err(|e| StoreError::backend("a stored token digest does not validate", e))?,
+        user_id: UserId::from_uuid(row.try_get(at + 2)?),
+        family_id: family(row.try_get(at + 3)?)?,
+        expires_at: ts(row, at + 4)?,
+        revoked: row.try_get(at + 5)?,
+        user_agent: row.try_get(at + 6)?,
+        ip_address: row.try_get(at + 7)?,
+        created_at: ts(row, at + 8)?,
+    })
+}
+
+const INSERT: &str = concat!(
+    "INSERT INTO {s}.fullauth_refresh_tokens (",
+    token_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, false, $6, $7, $8) RETURNING ",
+    token_cols!()
+);
+
+pub(crate) async fn store(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    new: &NewRefreshToken,
+) -> DbResult<RefreshToken> {
+    let row = sqlx::query(ctx.sql(INSERT))
+        .bind(uuid::Uuid::now_v7())
+        .bind(new.digest.as_str())
+        .bind(uuid_of(&new.user_id)?)
+        .bind(new.family_id.as_str())
+        .bind(new.expires_at.to_datetime())
+        .bind(new.client.user_agent.as_deref())
+        .bind(new.client.ip_address.as_deref())
+        .bind(ctx.now().to_datetime())
+        .fetch_one(c)
+        .await
+        .map_err(|e| map_write_error(e.into()))?;
+    decode_at(&row, 0)
+}
+
+const GET: &str = concat!(
+    "SELECT ",
+    token_cols!(),
+    " FROM {s}.fullauth_refresh_tokens WHERE token = $1"
+);
+
+pub(crate) async fn get(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    digest: &TokenDigest,
+) -> DbResult<Option<RefreshToken>> {
+    let row = sqlx::query(ctx.sql(GET))
+        .bind(digest.as_str())
+        .fetch_optional(c)
+        .await?;
+    row.map(|r| decode_at(&r, 0)).transpose()
+}
+
+const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+                      WHERE token = $1 AND revoked IS false";
+
+pub(crate) async fn revoke(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    digest: &TokenDigest,
+) -> DbResult<bool> {
+    let r = sqlx::query(ctx.sql(REVOKE))
+        .bind(digest.as_str())
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// One statement decides a rotation.
+///
+/// * `old` reads the token as of the statement's snapshot.
+/// * `flip` revokes it if it is live (the row lock makes this the
+///   compare-and-set: of concurrent rotations one flips, the others re-check
+///   the updated row and flip nothing); `ins` then inserts the successor in
+///   the same family.
+/// * `fam` revokes the family when the snapshot already showed the token
+///   revoked (a replay), and reports how many live rows the snapshot showed
+///   (`fam_live`) and how many it revoked (`fam_revoked`).
+///
+/// Outcomes the snapshot cannot settle — the token was live but another
+/// rotation flipped it first, or a replay met rows that changed under it —
+/// are re-run as a new statement with a fresh snapshot (see [`rotate`]).
+const ROTATE: &str = concat!(
+    "WITH old AS (",
+    "  SELECT user_id, family_id, revoked, expires_at > $7 AS unexpired",
+    "  FROM {s}.fullauth_refresh_tokens WHERE token = $1",
+    "), flip AS (",
+    "  UPDATE {s}.fullauth_refresh_tokens SET revoked = true",
+    "  WHERE token = $1 AND revoked IS false AND expires_at > $7",
+    "  RETURNING user_id, family_id",
+    "), ins AS (",
+    "  INSERT INTO {s}.fullauth_refresh_tokens (",
+    token_cols!(),
+    ")  SELECT $2, $3, f.user_id, f.family_id, $4, false, $5, $6, $7 FROM flip f",
+    "  RETURNING ",
+    token_cols!(),
+    "), fam_live AS (",
+    "  SELECT count(*) AS n FROM {s}.fullauth_refresh_tokens",
+    "  WHERE family_id = (SELECT family_id FROM old) AND revoked IS false",
+    "    AND (SELECT revoked FROM old)",
+    "), fam AS (",
+    "  UPDATE {s}.fullauth_refresh_tokens SET revoked = true",
+    "  WHERE family_id = (SELECT family_id FROM old) AND revoked IS false",
+    "    AND (SELECT revoked FROM old)",
+    "  RETURNING 1",
+    ") SELECT o.user_id, o.family_id, o.revoked, o.unexpired,",
+    "  (SELECT n FROM fam_live) AS fam_live, (SELECT count(*) FROM fam) AS fam_revoked, i.*",
+    " FROM (SELECT 1) AS one",
+    " LEFT JOIN old o ON true",
+    " LEFT JOIN ins i ON true"
+);
+
+/// How many times a rotation whose snapshot was overtaken is re-run.
+const ROTATE_ATTEMPTS: usize = 8;
+
+pub(crate) async fn rotate(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    old: &TokenDigest,
+    next: &NextRefreshToken,
+) -> DbResult<Rotation> {
+    let mut reused: Option<Rotation> = None;
+    for _ in 0..ROTATE_ATTEMPTS {
+        let row = sqlx::query(ctx.sql(ROTATE))
+            .bind(old.as_str())
+            .bind(uuid::Uuid::now_v7())
+            .bind(next.digest.as_str())
+            .bind(next.expires_at.to_datetime())
+            .bind(next.client.user_agent.as_deref())
+            .bind(next.client.ip_address.as_deref())
+            .bind(ctx.now().to_datetime())
+            .fetch_one(&mut *c)
+            .await
+            .map_err(|e| map_write_error(e.into()))?;
+        let user: Option<uuid::Uuid> = row.try_get(0)?;
+        let Some(user) = user else {
+            // Unknown digest (or, after a replay was handled, a token pruned
+            // in between: the family was revoked all the same).
+            return Ok(reused.unwrap_or(Rotation::NotFound));
+        };
+        let family_id = family(row.try_get(1)?)?;
+        let revoked: bool = row.try_get(2)?;
+        let unexpired: bool = row.try_get(3)?;
+        let inserted: Option<uuid::Uuid> = row.try_get(6)?;
+        if inserted.is_some() {
+            return Ok(Rotation::Rotated(decode_at(&row, 6)?));
+        }
+        if revoked {
+            let live: Option<i64> = row.try_get(4)?;
+            let done: i64 = row.try_get(5)?;
+            let answer = Rotation::Reused {
+                family_id,
+                user_id: UserId::from_uuid(user),
+            };
+            if done >= live.unwrap_or(0) {
+                return Ok(answer);
+            }
+            // Some live rows of the family changed under the snapshot (a
+            // concurrent rotation may have inserted a successor the snapshot
+            // cannot see): run again until the family is revoked as a whole.
+            reused = Some(answer);
+            continue;
+        }
+        if !unexpired {
+            return Ok(reused.unwrap_or(Rotation::Expired));
+        }
+        // Live in the snapshot but flipped by a concurrent rotation first:
+        // re-run with a fresh snapshot, which sees it revoked (a replay).
+    }
+    match reused {
+        Some(r) => Ok(r),
+        None => Err(StoreError::Unavailable {
+            message: "the rotation kept racing with concurrent writes; try again".into(),
+            source: None,
+        }
+        .into()),
+    }
+}
+
+const REVOKE_FAMILY: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+                             WHERE family_id = $1 AND revoked IS false";
+
+pub(crate) async fn revoke_family(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    family_id: &FamilyId,
+) -> DbResult<u64> {
+    let r = sqlx::query(ctx.sql(REVOKE_FAMILY))
+        .bind(family_id.as_str())
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+const REVOKE_USER: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+                           WHERE user_id = $1 AND revoked IS false";
+
+pub(crate) async fn revoke_all_for_user(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    user_id: &UserId,
+) -> DbResult<u64> {
+    let r = sqlx::query(ctx.sql(REVOKE_USER))
+        .bind(uuid_of(user_id)?)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+const PRUNE: &str = "DELETE FROM {s}.fullauth_refresh_tokens WHERE expires_at < $1";
+
+pub(crate) async fn prune(c: &mut PgConnection, ctx: &Ctx, before: Timestamp) -> DbResult<u64> {
+    let r = sqlx::query(ctx.sql(PRUNE))
+        .bind(before.to_datetime())
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Sessions aggregated in SQL: one row per family with a live token; the
+/// per-session fields come from the newest live token (newest `created_at`,
+/// then greatest id).
+const LIST_SESSIONS: &str = "\
+SELECT family_id, min(created_at) AS created_at, max(created_at) AS last_used_at, \
+  (array_agg(expires_at ORDER BY created_at DESC, id DESC) \
+     FILTER (WHERE revoked IS false AND expires_at > $2))[1] AS expires_at, \
+  (array_agg(user_agent ORDER BY created_at DESC, id DESC) \
+     FILTER (WHERE revoked IS false AND expires_at > $2))[1] AS user_agent, \
+  (array_agg(ip_address ORDER BY created_at DESC, id DESC) \
+     FILTER (WHERE revoked IS false AND expires_at > $2))[1] AS ip_address \
+FROM {s}.fullauth_refresh_tokens WHERE user_id = $1 \
+GROUP BY family_id \
+HAVING bool_or(revoked IS false AND expires_at > $2) \
+ORDER BY last_used_at DESC, family_id COLLATE \"C\"";
+
+pub(crate) async fn list_sessions(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    user_id: &UserId,
+) -> DbResult<Vec<Session>> {
+    let rows = sqlx::query(ctx.sql(LIST_SESSIONS))
+        .bind(uuid_of(user_id)?)
+        .bind(ctx.now().to_datetime())
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Session {
+                family_id: family(r.try_get(0)?)?,
+                created_at: ts(r, 1)?,
+                last_used_at: ts(r, 2)?,
+                expires_at: ts(r, 3)?,
+                user_agent: r.try_get(4)?,
+                ip_address: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+const REVOKE_SESSION: &str = "\
+WITH upd AS (UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+  WHERE user_id = $1 AND family_id = $2 AND revoked IS false RETURNING 1) \
+SELECT EXISTS (SELECT 1 FROM {s}.fullauth_refresh_tokens WHERE user_id = $1 AND family_id = $2) \
+    OR EXISTS (SELECT 1 FROM upd)";
+
+pub(crate) async fn revoke_session(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    user_id: &UserId,
+    family_id: &FamilyId,
+) -> DbResult<bool> {
+    let (found,): (bool,) = sqlx::query_as(ctx.sql(REVOKE_SESSION))
+        .bind(uuid_of(user_id)?)
+        .bind(family_id.as_str())
+        .fetch_one(c)
+        .await?;
+    Ok(found)
+}
+
+const REVOKE_OTHERS: &str = "\
+WITH upd AS (UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+  WHERE user_id = $1 AND family_id <> $2 AND revoked IS false RETURNING family_id) \
+SELECT count(DISTINCT family_id) FROM upd";
+
+pub(crate) async fn revoke_other_sessions(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    user_id: &UserId,
+    keep: &FamilyId,
+) -> DbResult<u64> {
+    let (n,): (i64,) = sqlx::query_as(ctx.sql(REVOKE_OTHERS))
+        .bind(uuid_of(user_id)?)
+        .bind(keep.as_str())
+        .fetch_one(c)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
