@@ -1,9 +1,7 @@
 //! Login lockout counters ([`Feature::Lockout`](fullauth_api::Feature::Lockout)).
 
 use std::collections::HashMap;
-use std::time::Duration;
-
-use fullauth_api::{LockoutOutcome, LockoutPolicy, StateKey, Timestamp, ttl_seconds};
+use fullauth_api::{LockoutOutcome, LockoutPolicy, StateKey, Timestamp};
 
 /// The state of one key.
 #[derive(Debug, Clone, Copy)]
@@ -31,8 +29,8 @@ impl Lockouts {
         key: &StateKey,
         policy: LockoutPolicy,
     ) -> LockoutOutcome {
-        // Whole seconds, as every backend keeps them (rounded up).
-        let duration = Duration::from_secs(ttl_seconds(policy.duration));
+        // Kept as given: timestamps hold microseconds.
+        let duration = policy.duration;
         let entry = self.entries.entry(key.clone()).or_insert(Entry {
             failures: 0,
             failures_until: now,
