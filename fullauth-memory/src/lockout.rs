@@ -1,6 +1,7 @@
 //! Login lockout counters ([`Feature::Lockout`](fullauth_api::Feature::Lockout)).
 
 use std::collections::HashMap;
+
 use fullauth_api::{LockoutOutcome, LockoutPolicy, StateKey, Timestamp};
 
 /// The state of one key.
