@@ -77,7 +77,8 @@ pub trait UserStore: Send + Sync {
     }
 
     /// Applies a patch and returns the user as stored afterwards. An empty
-    /// patch writes nothing and returns the current row.
+    /// patch writes nothing and returns the current row (NotFound for an
+    /// unknown user all the same).
     ///
     /// Errors: [`StoreError::NotFound`] `User`; [`StoreError::Conflict`]
     /// `Email`; [`StoreError::UnknownField`]. Nothing is written on error.
@@ -168,7 +169,8 @@ pub trait RefreshTokenStore: Send + Sync {
         disabled!(Feature::Core, family_id)
     }
 
-    /// Revokes every token of the user. Returns how many changed.
+    /// Revokes every token of the user. Returns how many changed from
+    /// unrevoked to revoked.
     async fn revoke_all_for_user(&self, user_id: &UserId) -> StoreResult<u64> {
         disabled!(Feature::Core, user_id)
     }
@@ -181,7 +183,7 @@ pub trait RefreshTokenStore: Send + Sync {
     }
 
     /// The user's live sessions, newest `last_used_at` first (ties by family
-    /// id). A family is listed when at least one of its tokens is live;
+    /// id, ascending). A family is listed when at least one of its tokens is live;
     /// `created_at`/`last_used_at` are the oldest/newest `created_at` of all
     /// its tokens, the other fields come from its newest live token.
     async fn list_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>> {
