@@ -1,0 +1,2 @@
+//! The `fullauth` command (work in progress).
+fn main() {}
