@@ -54,7 +54,9 @@ pub(crate) const ROLLBACK_TO: &str =
 ///
 /// * On the pool: the body runs on a pooled connection; when it fails
 ///   because the connection was dead and the retry policy allows it, it runs
-///   once more on a fresh connection.
+///   again on another connection (at most once per pooled connection, plus
+///   one: after the server terminated every connection, each idle one fails
+///   once before the pool opens a new one).
 /// * In a transaction: the body runs on the transaction's connection; with
 ///   `savepoint = true` inside a savepoint, so that an expected failure
 ///   (conflict, missing user) leaves the transaction usable.
@@ -66,7 +68,9 @@ macro_rules! run {
         async {
             match h.conn {
                 $crate::handle::ConnRef::Pool(pool) => {
-                    let mut retried = false;
+                    // Every idle connection may be dead (the server terminated
+                    // them all): allow one retry per pooled connection, plus one.
+                    let mut retries_left = pool.options().get_max_connections().min(64) + 1;
                     loop {
                         let mut pooled = $crate::handle::acquire(pool).await?;
                         let result = {
@@ -79,8 +83,8 @@ macro_rules! run {
                                 if e.is_connection_failure() {
                                     pooled.close_on_drop();
                                 }
-                                if !retried && e.may_retry($retry) {
-                                    retried = true;
+                                if retries_left > 0 && e.may_retry($retry) {
+                                    retries_left -= 1;
                                     tracing::debug!(error = ?e, "connection lost; retrying once on a fresh one");
                                     continue;
                                 }
