@@ -1,7 +1,7 @@
 //! The whole conformance suite against PostgreSQL
 //! (`FULLAUTH_TEST_DATABASE_URL`), every feature, in a schema of this run's
 //! own (`fullauth_test_<time>_<random>`) with the suite's app column
-//! `display_name varchar(100)` added after migrating.
+//! `display_name text` added after migrating (see `common::shared_schema`).
 //!
 //! Each case gets a store with its own small pool (a sqlx pool belongs to the
 //! runtime that opened its connections, and each case runs on its own
