@@ -1,0 +1,212 @@
+//! `fullauth conformance`: the whole suite against a live server, in a
+//! throwaway schema / database file / Redis key prefix that is removed
+//! afterwards, whatever the outcome.
+
+use std::sync::Arc;
+
+use fullauth_api::{Features, Store, StoreError};
+use fullauth_conformance::{Outcome, Report, Subject, run_all};
+use fullauth_postgres::PgStore;
+use fullauth_postgres::sqlx::{self, postgres::PgPoolOptions};
+use fullauth_redis::RedisStore;
+use fullauth_redis::redis;
+use fullauth_sqlite::{SqliteOptions, SqliteStore};
+use serde_json::json;
+
+use super::Out;
+use crate::db::{Target, redact};
+use crate::error::{CliError, exit};
+use crate::output::json;
+
+struct Run {
+    label: String,
+    report: Report,
+}
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+async fn run_suite(store: Arc<dyn Store>, features: Features) -> Report {
+    run_all(
+        move || {
+            let store = store.clone();
+            async move { Subject::new(store) }
+        },
+        features,
+    )
+    .await
+}
+
+pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool) -> Out {
+    let mut runs = Vec::new();
+    match target {
+        Target::Postgres(url) => runs.push(postgres(url, as_json).await?),
+        Target::Sqlite(_) => runs.push(sqlite(as_json).await?),
+    }
+    if let Some(url) = redis_url {
+        runs.push(redis_run(url, as_json).await?);
+    }
+    let success = runs.iter().all(|r| r.report.is_success());
+    if as_json {
+        let items: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                let outcomes: Vec<_> = r
+                    .report
+                    .outcomes
+                    .iter()
+                    .map(|(name, o)| match o {
+                        Outcome::Passed => json!({"case": name, "outcome": "passed"}),
+                        Outcome::Failed(m) => {
+                            json!({"case": name, "outcome": "failed", "message": m})
+                        }
+                        Outcome::Skipped(m) => {
+                            json!({"case": name, "outcome": "skipped", "message": m})
+                        }
+                    })
+                    .collect();
+                json!({
+                    "run": r.label,
+                    "passed": r.report.passed(),
+                    "failed": r.report.failed(),
+                    "skipped": r.report.skipped(),
+                    "outcomes": outcomes,
+                })
+            })
+            .collect();
+        json(&json!({"success": success, "runs": items}))?;
+    } else {
+        for r in &runs {
+            println!("== {} ==", r.label);
+            println!("{}\n", r.report);
+        }
+        println!(
+            "{}",
+            if success {
+                "conformance: PASSED"
+            } else {
+                "conformance: FAILED"
+            }
+        );
+    }
+    Ok(if success { exit::OK } else { exit::FAILURE })
+}
+
+async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(30))
+        .connect(url)
+        .await
+        .map_err(|e| {
+            CliError::new(
+                exit::UNAVAILABLE,
+                format!("cannot connect to {}: {e}", redact(url)),
+            )
+            .hint("check that PostgreSQL is running and the URL is right")
+        })?;
+    let schema = format!("fullauth_conformance_{}", unique());
+    if !as_json {
+        eprintln!("running the suite on PostgreSQL in throwaway schema {schema}");
+    }
+    let outcome: Result<Report, StoreError> = async {
+        let store = PgStore::builder()
+            .schema(&schema)
+            .features(Features::all())
+            .migrate(true)
+            .open(pool.clone())
+            .await?;
+        Ok(run_suite(Arc::new(store), Features::all()).await)
+    }
+    .await;
+    // Remove the schema whatever happened; the suite's stores are gone now.
+    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&pool)
+    .await;
+    pool.close().await;
+    let report = outcome?;
+    dropped.map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            format!("cannot drop the throwaway schema {schema}: {e}"),
+        )
+        .hint(format!("drop it by hand: DROP SCHEMA \"{schema}\" CASCADE"))
+    })?;
+    Ok(Run {
+        label: format!("postgres (throwaway schema {schema}, removed)"),
+        report,
+    })
+}
+
+async fn sqlite(as_json: bool) -> Result<Run, CliError> {
+    let store = SqliteStore::open_temporary(SqliteOptions::new()).await?;
+    let path = store.path().display().to_string();
+    if !as_json {
+        eprintln!("running the suite on SQLite in throwaway file {path}");
+    }
+    store.migrator().apply(Features::all()).await?;
+    let report = run_suite(Arc::new(store), Features::all()).await;
+    Ok(Run {
+        label: format!("sqlite (throwaway file {path}, removed)"),
+        report,
+    })
+}
+
+async fn redis_run(url: &str, as_json: bool) -> Result<Run, CliError> {
+    let prefix = format!("fullauth-conformance-{}:", unique());
+    let store = RedisStore::builder()
+        .key_prefix(prefix.clone())
+        .connect(url)
+        .await
+        .map_err(|e| {
+            let mut err = CliError::from(e);
+            err.message = format!("{} ({})", err.message, redact(url));
+            err
+        })?;
+    if !as_json {
+        eprintln!("running the short-lived suite on Redis under key prefix {prefix}");
+    }
+    let mut conn = store.connection();
+    let report = run_suite(Arc::new(store), Features::short_lived()).await;
+    // Remove every key under the prefix.
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| {
+                CliError::new(
+                    exit::UNAVAILABLE,
+                    format!("cannot clean up Redis keys {prefix}*: {e}"),
+                )
+            })?;
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| {
+                    CliError::new(
+                        exit::UNAVAILABLE,
+                        format!("cannot delete Redis keys {prefix}*: {e}"),
+                    )
+                })?;
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    Ok(Run {
+        label: format!("redis (throwaway key prefix {prefix}, removed)"),
+        report,
+    })
+}
