@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use fullauth_api::{Features, Store, StoreError};
+use fullauth_api::{Clock, Features, Store, StoreError, Timestamp};
 use fullauth_conformance::{Outcome, Report, Subject, run_all};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx::{self, postgres::PgPoolOptions};
@@ -18,6 +18,10 @@ use crate::db::{Target, redact};
 use crate::error::{CliError, exit};
 use crate::output::json;
 
+/// The application column of `fullauth_users` the suite's extra-field cases
+/// write and read.
+const APP_COLUMN: &str = "display_name";
+
 struct Run {
     label: String,
     report: Report,
@@ -27,15 +31,18 @@ fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
-async fn run_suite(store: Arc<dyn Store>, features: Features) -> Report {
-    run_all(
-        move || {
-            let store = store.clone();
-            async move { Subject::new(store) }
-        },
-        features,
-    )
-    .await
+/// Runs the suite with a panic hook that prints nothing: a failing case's
+/// assertion message is in the report already.
+async fn run_suite<F, Fut>(factory: F, features: Features) -> Report
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Subject>,
+{
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let report = run_all(factory, features).await;
+    std::panic::set_hook(previous);
+    report
 }
 
 pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool) -> Out {
@@ -79,7 +86,17 @@ pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool)
     } else {
         for r in &runs {
             println!("== {} ==", r.label);
-            println!("{}\n", r.report);
+            for (name, o) in &r.report.outcomes {
+                if let Outcome::Failed(m) = o {
+                    println!("FAILED  {name}: {m}");
+                }
+            }
+            println!(
+                "{} passed, {} failed, {} skipped (features not under test)\n",
+                r.report.passed(),
+                r.report.failed(),
+                r.report.skipped()
+            );
         }
         println!(
             "{}",
@@ -111,13 +128,41 @@ async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
         eprintln!("running the suite on PostgreSQL in throwaway schema {schema}");
     }
     let outcome: Result<Report, StoreError> = async {
-        let store = PgStore::builder()
+        let first = PgStore::builder()
             .schema(&schema)
             .features(Features::all())
             .migrate(true)
             .open(pool.clone())
             .await?;
-        Ok(run_suite(Arc::new(store), Features::all()).await)
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE \"{schema}\".fullauth_users ADD COLUMN {APP_COLUMN} TEXT"
+        )))
+        .execute(&pool)
+        .await
+        .map_err(|e| StoreError::backend("cannot add the suite's app column", e))?;
+        first.refresh_user_columns().await?;
+        let fallback: Arc<dyn Store> = Arc::new(first);
+        // Each case gets its own manual clock (TTL cases move time instead of
+        // sleeping) on a store sharing the pool and the schema.
+        let factory = || {
+            let pool = pool.clone();
+            let schema = schema.clone();
+            let fallback = fallback.clone();
+            async move {
+                let clock = Clock::manual(Timestamp::now());
+                match PgStore::builder()
+                    .schema(schema)
+                    .features(Features::all())
+                    .clock(clock.clone())
+                    .open(pool)
+                    .await
+                {
+                    Ok(store) => Subject::new(Arc::new(store)).with_clock(clock),
+                    Err(_) => Subject::new(fallback),
+                }
+            }
+        };
+        Ok(run_suite(factory, Features::all()).await)
     }
     .await;
     // Remove the schema whatever happened; the suite's stores are gone now.
@@ -142,17 +187,43 @@ async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
 }
 
 async fn sqlite(as_json: bool) -> Result<Run, CliError> {
-    let store = SqliteStore::open_temporary(SqliteOptions::new()).await?;
-    let path = store.path().display().to_string();
+    // One throwaway file per case (each removed when its store is dropped),
+    // each on its own manual clock.
+    let fallback = Arc::new(sqlite_case_store(Clock::system()).await?);
     if !as_json {
-        eprintln!("running the suite on SQLite in throwaway file {path}");
+        eprintln!(
+            "running the suite on SQLite in throwaway files in {}",
+            std::env::temp_dir().display()
+        );
     }
-    store.migrator().apply(Features::all()).await?;
-    let report = run_suite(Arc::new(store), Features::all()).await;
+    let factory = || {
+        let fallback = fallback.clone();
+        async move {
+            let clock = Clock::manual(Timestamp::now());
+            match sqlite_case_store(clock.clone()).await {
+                Ok(store) => Subject::new(Arc::new(store)).with_clock(clock),
+                Err(_) => Subject::new(fallback),
+            }
+        }
+    };
+    let report = run_suite(factory, Features::all()).await;
     Ok(Run {
-        label: format!("sqlite (throwaway file {path}, removed)"),
+        label: "sqlite (throwaway database files, removed)".into(),
         report,
     })
+}
+
+async fn sqlite_case_store(clock: Clock) -> Result<SqliteStore, StoreError> {
+    let store = SqliteStore::open_temporary(SqliteOptions::new().clock(clock)).await?;
+    store.migrator().apply(Features::all()).await?;
+    store
+        .with_connection(|c| {
+            c.execute_batch(&format!(
+                "ALTER TABLE fullauth_users ADD COLUMN {APP_COLUMN} VARCHAR(100)"
+            ))
+        })
+        .await?;
+    Ok(store)
 }
 
 async fn redis_run(url: &str, as_json: bool) -> Result<Run, CliError> {
@@ -170,7 +241,12 @@ async fn redis_run(url: &str, as_json: bool) -> Result<Run, CliError> {
         eprintln!("running the short-lived suite on Redis under key prefix {prefix}");
     }
     let mut conn = store.connection();
-    let report = run_suite(Arc::new(store), Features::short_lived()).await;
+    let shared: Arc<dyn Store> = Arc::new(store);
+    let factory = || {
+        let shared = shared.clone();
+        async move { Subject::new(shared) }
+    };
+    let report = run_suite(factory, Features::short_lived()).await;
     // Remove every key under the prefix.
     let mut cursor: u64 = 0;
     loop {
