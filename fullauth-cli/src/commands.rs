@@ -409,6 +409,9 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             Ok(exit::OK)
         }
         UserCommand::List { limit, offset } => {
+            if !store.features().contains(Feature::Core) {
+                return Err(StoreError::feature_disabled(Feature::Core).into());
+            }
             let (users, total) = db.list_users(limit, offset).await?;
             if as_json {
                 json(&json!({"total": total, "limit": limit, "offset": offset, "users": users}))?;
@@ -732,14 +735,19 @@ async fn sessions(store: &Arc<dyn Store>, cmd: SessionsCommand, as_json: bool) -
                 if !store.revoke_session(&u.id, &fam).await? {
                     return Err(CliError::new(
                         exit::NOT_FOUND,
-                        format!("{} has no live session {fam}", u.email),
+                        format!("{} has no session {fam}", u.email),
                     )
                     .hint(format!(
                         "list the sessions with `fullauth sessions list {}`",
                         u.email
                     )));
                 }
-                1
+                if as_json {
+                    json(&json!({"user": u.id, "family_id": fam, "revoked": true}))?;
+                } else {
+                    println!("revoked session {fam} of {}", u.email);
+                }
+                return Ok(exit::OK);
             } else {
                 return Err(CliError::usage(
                     "name a session (family id), --all or --all-except",
@@ -748,7 +756,7 @@ async fn sessions(store: &Arc<dyn Store>, cmd: SessionsCommand, as_json: bool) -
             if as_json {
                 json(&json!({"user": u.id, "revoked": revoked}))?;
             } else {
-                println!("revoked {revoked} refresh token(s) of {}", u.email);
+                println!("revoked {revoked} live refresh token(s) of {}", u.email);
             }
             Ok(exit::OK)
         }
@@ -758,7 +766,11 @@ async fn sessions(store: &Arc<dyn Store>, cmd: SessionsCommand, as_json: bool) -
 async fn prune(db: &Db, as_json: bool) -> Out {
     let store = db.store();
     let now = Timestamp::now();
-    let tokens = store.prune_expired_refresh_tokens(now).await?;
+    let tokens = if store.features().contains(Feature::Core) {
+        store.prune_expired_refresh_tokens(now).await?
+    } else {
+        0
+    };
     let short_lived = db.purge_expired().await?;
     if as_json {
         json(&json!({"refresh_tokens": tokens, "short_lived_rows": short_lived}))?;

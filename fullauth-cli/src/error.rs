@@ -104,7 +104,7 @@ impl From<StoreError> for CliError {
             StoreError::Backend { .. } => {
                 let full = chain(&e);
                 let lower = full.to_ascii_lowercase();
-                if lower.contains("adopt") {
+                if lower.contains("adopt") || lower.contains("already exists") {
                     CliError::new(exit::SCHEMA, full).hint(
                         "the database already has fullauth tables that no migration recorded: \
                          run `fullauth adopt`",

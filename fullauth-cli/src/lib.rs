@@ -59,7 +59,7 @@ pub use crate::error::{CliError, exit};
 /// 4 conflict (already exists), 5 server unavailable, 6 database not migrated
 /// for the command (or drifted).
 #[derive(Debug, Parser)]
-#[command(name = "fullauth", version, about, long_about = None)]
+#[command(name = "fullauth", version)]
 pub struct Cli {
     /// Which database: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     #[arg(
