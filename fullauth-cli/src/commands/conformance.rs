@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use fullauth_api::{Clock, Features, Store, StoreError, Timestamp};
-use fullauth_conformance::{Outcome, Report, Subject, run_all};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fullauth_conformance::{Case, Outcome, Report, Subject, all_cases, run_case};
 use fullauth_postgres::PgStore;
-use fullauth_postgres::sqlx::{self, postgres::PgPoolOptions};
+use fullauth_postgres::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use fullauth_redis::RedisStore;
 use fullauth_redis::redis;
 use fullauth_sqlite::{SqliteOptions, SqliteStore};
@@ -31,18 +33,84 @@ fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
-/// Runs the suite with a panic hook that prints nothing: a failing case's
-/// assertion message is in the report already.
+/// Runs every case, four at a time, each on the subject `factory` makes for
+/// it, with a panic hook that prints nothing (a failing case's assertion
+/// message is in the report already).
 async fn run_suite<F, Fut>(factory: F, features: Features) -> Report
 where
-    F: Fn() -> Fut,
+    F: Fn(&Case) -> Fut,
     Fut: std::future::Future<Output = Subject>,
 {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let report = run_all(factory, features).await;
+    let permits = Arc::new(tokio::sync::Semaphore::new(4));
+    let mut running = Vec::new();
+    for case in all_cases() {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let subject = factory(&case).await;
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            run_case(&case, subject, features).await
+        });
+        running.push((case.full_name(), task));
+    }
+    let mut outcomes = Vec::with_capacity(running.len());
+    for (name, task) in running {
+        let outcome = task
+            .await
+            .unwrap_or_else(|e| Outcome::Failed(format!("the case task failed: {e}")));
+        outcomes.push((name, outcome));
+    }
     std::panic::set_hook(previous);
-    report
+    Report { outcomes }
+}
+
+/// Cases that prune refresh tokens by time delete other cases' expired
+/// tokens in a shared schema (pruning is global), so each gets a schema of
+/// its own.
+fn needs_own_schema(case: &Case) -> bool {
+    case.name.contains("prune")
+}
+
+/// Migrates `schema` (created if missing) with every feature, adds the
+/// suite's app column, and opens a store on `clock`.
+async fn pg_store(pool: &PgPool, schema: &str, clock: Clock) -> Result<PgStore, StoreError> {
+    let store = PgStore::builder()
+        .schema(schema)
+        .features(Features::all())
+        .clock(clock)
+        .migrate(true)
+        .open(pool.clone())
+        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE \"{schema}\".fullauth_users ADD COLUMN IF NOT EXISTS {APP_COLUMN} TEXT"
+    )))
+    .execute(pool)
+    .await
+    .map_err(|e| StoreError::backend("cannot add the suite's app column", e))?;
+    store.refresh_user_columns().await?;
+    Ok(store)
+}
+
+/// Drops `base` and every `base_*` schema.
+async fn drop_schemas(pool: &PgPool, base: &str) -> Result<(), sqlx::Error> {
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = $1 OR starts_with(nspname, $1 || '_')",
+    )
+    .bind(base)
+    .fetch_all(pool)
+    .await?;
+    for (name,) in names {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            name.replace('"', "\"\"")
+        )))
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool) -> Out {
@@ -113,7 +181,7 @@ pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool)
 async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
-        .acquire_timeout(std::time::Duration::from_secs(30))
+        .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(url)
         .await
         .map_err(|e| {
@@ -128,49 +196,41 @@ async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
         eprintln!("running the suite on PostgreSQL in throwaway schema {schema}");
     }
     let outcome: Result<Report, StoreError> = async {
-        let first = PgStore::builder()
-            .schema(&schema)
-            .features(Features::all())
-            .migrate(true)
-            .open(pool.clone())
-            .await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "ALTER TABLE \"{schema}\".fullauth_users ADD COLUMN {APP_COLUMN} TEXT"
-        )))
-        .execute(&pool)
-        .await
-        .map_err(|e| StoreError::backend("cannot add the suite's app column", e))?;
-        first.refresh_user_columns().await?;
-        let fallback: Arc<dyn Store> = Arc::new(first);
+        let shared: Arc<dyn Store> = Arc::new(pg_store(&pool, &schema, Clock::system()).await?);
+        let counter = Arc::new(AtomicUsize::new(0));
         // Each case gets its own manual clock (TTL cases move time instead of
-        // sleeping) on a store sharing the pool and the schema.
-        let factory = || {
+        // sleeping) on a store sharing the pool and the schema; pruning cases
+        // get a schema of their own.
+        let factory = |case: &Case| {
             let pool = pool.clone();
+            let own = needs_own_schema(case)
+                .then(|| format!("{schema}_{}", counter.fetch_add(1, Ordering::Relaxed)));
             let schema = schema.clone();
-            let fallback = fallback.clone();
+            let shared = shared.clone();
             async move {
                 let clock = Clock::manual(Timestamp::now());
-                match PgStore::builder()
-                    .schema(schema)
-                    .features(Features::all())
-                    .clock(clock.clone())
-                    .open(pool)
-                    .await
-                {
+                let store = match own {
+                    Some(own) => pg_store(&pool, &own, clock.clone()).await,
+                    None => {
+                        PgStore::builder()
+                            .schema(schema)
+                            .features(Features::all())
+                            .clock(clock.clone())
+                            .open(pool)
+                            .await
+                    }
+                };
+                match store {
                     Ok(store) => Subject::new(Arc::new(store)).with_clock(clock),
-                    Err(_) => Subject::new(fallback),
+                    Err(_) => Subject::new(shared),
                 }
             }
         };
         Ok(run_suite(factory, Features::all()).await)
     }
     .await;
-    // Remove the schema whatever happened; the suite's stores are gone now.
-    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-    )))
-    .execute(&pool)
-    .await;
+    // Remove the schemas whatever happened; the suite's stores are gone now.
+    let dropped = drop_schemas(&pool, &schema).await;
     pool.close().await;
     let report = outcome?;
     dropped.map_err(|e| {
@@ -196,7 +256,7 @@ async fn sqlite(as_json: bool) -> Result<Run, CliError> {
             std::env::temp_dir().display()
         );
     }
-    let factory = || {
+    let factory = |_: &Case| {
         let fallback = fallback.clone();
         async move {
             let clock = Clock::manual(Timestamp::now());
@@ -242,7 +302,7 @@ async fn redis_run(url: &str, as_json: bool) -> Result<Run, CliError> {
     }
     let mut conn = store.connection();
     let shared: Arc<dyn Store> = Arc::new(store);
-    let factory = || {
+    let factory = |_: &Case| {
         let shared = shared.clone();
         async move { Subject::new(shared) }
     };
