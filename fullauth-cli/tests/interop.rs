@@ -1,0 +1,422 @@
+//! Interoperability with the real Python library, fastapi-fullauth 0.18.0
+//! (its SQLAlchemy adapter and models, driven by `tests/interop/fastapi_side.py`
+//! in a virtualenv made once under the target dir), on SQLite and
+//! PostgreSQL, in both directions:
+//!
+//! 1. Python creates the tables and every kind of row; `fullauth adopt` takes
+//!    the database over; our stores read every row, verify the argon2-cffi
+//!    password, list the session and rotate the refresh token; Python then
+//!    sees the rotation.
+//! 2. `fullauth migrate --features all` creates the database; Python's adapter
+//!    registers a user, stores and revokes tokens and assigns roles; our
+//!    stores read all of it, and a password we set verifies in Python.
+//!
+//! Without Python or PyPI the tests say so loudly and skip, except under
+//! `CI=true`, where that is a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::Fixture;
+use fullauth_api::{
+    ClientInfo, Email, NextRefreshToken, PasswordHasher, Rotation, Timestamp, TokenDigest, UserId,
+};
+use serde_json::Value;
+
+const PACKAGES: [&str; 3] = [
+    "fastapi-fullauth[sqlalchemy]==0.18.0",
+    "aiosqlite",
+    "asyncpg",
+];
+
+fn skip_or_fail(why: &str) -> Option<PathBuf> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("interoperability tests cannot run under CI=true: {why}");
+    }
+    eprintln!(
+        "\n!!!!!!!! SKIPPED: the fastapi-fullauth interoperability tests did not run: {why} !!!!!!!!\n"
+    );
+    None
+}
+
+/// The virtualenv's python, made (and the packages installed) on first use.
+fn venv_python() -> Option<PathBuf> {
+    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fastapi-fullauth-0.18.0-venv");
+            let python = dir.join("bin").join("python");
+            let marker = dir.join("fullauth-installed");
+            if marker.exists() && python.exists() {
+                return Some(python);
+            }
+            let Some(base) = ["python3.11", "python3"].into_iter().find(|p| {
+                StdCommand::new(p)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            }) else {
+                return skip_or_fail("no python3 on PATH");
+            };
+            let _ = std::fs::remove_dir_all(&dir);
+            let venv = StdCommand::new(base)
+                .args(["-m", "venv"])
+                .arg(&dir)
+                .output();
+            if !venv.as_ref().is_ok_and(|o| o.status.success()) {
+                return skip_or_fail(&format!("`{base} -m venv` failed: {venv:?}"));
+            }
+            let pip = StdCommand::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(PACKAGES)
+                .output();
+            match pip {
+                Ok(o) if o.status.success() => {}
+                other => {
+                    return skip_or_fail(&format!(
+                        "pip install {PACKAGES:?} failed (is PyPI reachable?): {other:?}"
+                    ));
+                }
+            }
+            std::fs::write(&marker, PACKAGES.join("\n")).unwrap();
+            Some(python)
+        })
+        .clone()
+}
+
+/// The SQLAlchemy async URL of the fixture's database.
+fn sqlalchemy_url(f: &Fixture) -> String {
+    if f.is_pg() {
+        let rest = f
+            .url
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .unwrap_or(&f.url);
+        format!("postgresql+asyncpg://{rest}")
+    } else {
+        format!("sqlite+aiosqlite:///{}", f.sqlite_path().display())
+    }
+}
+
+/// Runs the Python side and returns its JSON.
+fn py(python: &Path, f: &Fixture, args: &[&str]) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/fastapi_side.py");
+    let mut cmd = StdCommand::new(python);
+    cmd.arg(script)
+        .arg(args[0])
+        .arg(sqlalchemy_url(f))
+        .args(&args[1..]);
+    if f.is_pg() {
+        cmd.args(["--schema", &f.schema]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "python {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap()
+}
+
+on_both!(python_creates_rust_adopts, rust_migrates_python_writes);
+
+fn python_creates_rust_adopts(f: &Fixture) {
+    let Some(python) = venv_python() else { return };
+    let data = py(&python, f, &["create"]);
+    let email = s(&data["email"]);
+    assert_eq!(email, "py.user@example.com");
+
+    // The CLI takes the database over.
+    let (code, out, err) = f.run(&["adopt"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0001_core"), "{out}");
+    assert!(out.contains("adopted (already there)"), "{out}");
+    assert_eq!(f.json(&["status"])["up_to_date"], true);
+
+    // The CLI reads it.
+    let (code, _, err) = f.run_stdin(
+        &["user", "check-password", email, "--password-stdin"],
+        &format!("{}\n", s(&data["password"])),
+    );
+    assert_eq!(code, 0, "{err}");
+    let show = f.json(&["user", "show", email]);
+    assert_eq!(show["id"], data["user_id"]);
+    assert_eq!(show["is_verified"], true);
+    assert_eq!(show["roles"], serde_json::json!(["editor"]));
+    assert_eq!(show["permissions"], serde_json::json!(["posts:write"]));
+    let sessions = f.json(&["sessions", "list", email]);
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+    assert_eq!(sessions[0]["family_id"], data["family_id"]);
+    assert_eq!(sessions[0]["user_agent"], data["user_agent"]);
+    assert_eq!(sessions[0]["ip_address"], data["ip_address"]);
+    let list = f.json(&["user", "list"]);
+    assert_eq!(list["users"][0]["email"], email);
+
+    // Our stores read every row and rotate the token.
+    let new_raw = format!("rust-refresh-{}", common::unique());
+    common::runtime().block_on(async {
+        let store = f.store().await;
+        let user = store
+            .get_user_by_email(&Email::new(email).unwrap())
+            .await
+            .unwrap()
+            .expect("the Python user");
+        let id: UserId = s(&data["user_id"]).parse().unwrap();
+        assert_eq!(user.id, id);
+        assert!(user.is_active && user.is_verified && !user.is_superuser);
+
+        let hash = store.get_password_hash(&id).await.unwrap().unwrap();
+        assert!(hash.as_str().starts_with("$argon2id$"), "{hash:?}");
+        let hasher = PasswordHasher::default();
+        assert!(hasher.verify(s(&data["password"]), &hash).await.unwrap());
+        assert!(!hasher.verify("wrong", &hash).await.unwrap());
+
+        assert_eq!(store.get_user_roles(&id).await.unwrap(), ["editor"]);
+        assert_eq!(
+            store.get_user_permissions(&id).await.unwrap(),
+            ["posts:write"]
+        );
+
+        let oauth = store.list_oauth_accounts(&id).await.unwrap();
+        assert_eq!(oauth.len(), 1);
+        assert_eq!(oauth[0].provider.as_str(), "github");
+        assert_eq!(oauth[0].provider_user_id.as_str(), "gh-4242");
+        assert_eq!(
+            oauth[0].provider_email.as_ref().map(|e| e.as_str()),
+            Some("py.user@example.com")
+        );
+        assert_eq!(
+            oauth[0].access_token.as_ref().map(|t| t.as_str()),
+            Some("gho_access")
+        );
+        assert!(oauth[0].refresh_token.is_none());
+        assert!(oauth[0].expires_at.is_some());
+
+        let passkeys = store.list_passkeys(&id).await.unwrap();
+        assert_eq!(passkeys.len(), 1);
+        let pk = &passkeys[0];
+        assert_eq!(pk.credential_id.as_str(), s(&data["credential_id"]));
+        assert_eq!(pk.id.to_string(), s(&data["passkey_id"]));
+        assert_eq!(pk.sign_count, 7);
+        assert_eq!(pk.device_name.as_str(), "YubiKey 5");
+        assert_eq!(pk.transports.as_slice(), ["usb", "nfc"]);
+        assert!(pk.backed_up);
+        assert_eq!(pk.public_key.as_str(), "pQECAyYgASFYIPublicKey");
+
+        let mfa = store.get_mfa(&id).await.unwrap().expect("the MFA factor");
+        assert_eq!(mfa.secret.as_str(), "JBSWY3DPEHPK3PXP");
+        assert!(mfa.confirmed_at.is_some());
+        let codes: Vec<&str> = mfa.recovery_codes.iter().map(|c| c.as_str()).collect();
+        let expected: Vec<&str> = data["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(s)
+            .collect();
+        assert_eq!(codes, expected);
+
+        let old = TokenDigest::of(s(&data["refresh_raw"]));
+        let token = store.get_refresh_token(&old).await.unwrap().unwrap();
+        assert!(!token.revoked);
+        assert_eq!(token.family_id.as_str(), s(&data["family_id"]));
+        assert_eq!(token.user_agent.as_deref(), Some(s(&data["user_agent"])));
+        assert_eq!(token.ip_address.as_deref(), Some(s(&data["ip_address"])));
+        assert!(token.expires_at > Timestamp::now());
+
+        let sessions = store.list_sessions(&id).await.unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].family_id.as_str(), s(&data["family_id"]));
+
+        let next = NextRefreshToken {
+            digest: TokenDigest::of(&new_raw),
+            expires_at: Timestamp::now() + Duration::from_secs(30 * 86_400),
+            client: ClientInfo::new(Some("rust-interop/1"), Some("192.0.2.1")),
+        };
+        match store.rotate_refresh_token(&old, next).await.unwrap() {
+            Rotation::Rotated(t) => {
+                assert_eq!(t.family_id.as_str(), s(&data["family_id"]));
+                assert_eq!(t.user_id, id);
+            }
+            other => panic!("expected a rotation, got {other:?}"),
+        }
+    });
+
+    // Python sees the rotation: old revoked, new live in the same family.
+    let seen = py(
+        &python,
+        f,
+        &[
+            "rotation",
+            "--old",
+            s(&data["refresh_raw"]),
+            "--new",
+            &new_raw,
+        ],
+    );
+    assert_eq!(seen["old_revoked"], true, "{seen}");
+    assert_eq!(seen["new_revoked"], false, "{seen}");
+    assert_eq!(seen["new_family"], data["family_id"], "{seen}");
+    assert_eq!(seen["old_family"], data["family_id"], "{seen}");
+    assert_eq!(seen["new_user_agent"], "rust-interop/1", "{seen}");
+    assert_eq!(seen["new_expires_in_future"], true, "{seen}");
+    assert_eq!(
+        seen["sessions"],
+        serde_json::json!([data["family_id"]]),
+        "{seen}"
+    );
+
+    // A replay of the old token, seen by our store, revokes the family for
+    // Python too.
+    common::runtime().block_on(async {
+        let store = f.store().await;
+        let next = NextRefreshToken {
+            digest: TokenDigest::of("never-stored"),
+            expires_at: Timestamp::now() + Duration::from_secs(60),
+            client: ClientInfo::default(),
+        };
+        let old = TokenDigest::of(s(&data["refresh_raw"]));
+        assert!(matches!(
+            store.rotate_refresh_token(&old, next).await.unwrap(),
+            Rotation::Reused { .. }
+        ));
+    });
+    let seen = py(
+        &python,
+        f,
+        &[
+            "rotation",
+            "--old",
+            s(&data["refresh_raw"]),
+            "--new",
+            &new_raw,
+        ],
+    );
+    assert_eq!(seen["new_revoked"], true, "{seen}");
+    assert_eq!(seen["sessions"], serde_json::json!([]), "{seen}");
+}
+
+fn rust_migrates_python_writes(f: &Fixture) {
+    let Some(python) = venv_python() else { return };
+    let (code, _, err) = f.run(&["migrate", "--features", "all"]);
+    assert_eq!(code, 0, "{err}");
+    let data = py(&python, f, &["use-ours"]);
+    let email = s(&data["email"]);
+    assert_eq!(data["roles"], serde_json::json!(["admin", "viewer"]));
+
+    common::runtime().block_on(async {
+        let store = f.store().await;
+        let user = store
+            .get_user_by_email(&Email::new(email).unwrap())
+            .await
+            .unwrap()
+            .expect("the Python user");
+        assert_eq!(user.id.to_string(), s(&data["user_id"]));
+        assert!(user.is_active && !user.is_verified);
+        let hash = store.get_password_hash(&user.id).await.unwrap().unwrap();
+        assert!(
+            PasswordHasher::default()
+                .verify(s(&data["password"]), &hash)
+                .await
+                .unwrap()
+        );
+
+        let live = store
+            .get_refresh_token(&TokenDigest::of(s(&data["live_raw"])))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!live.revoked);
+        assert_eq!(live.family_id.as_str(), s(&data["family_id"]));
+        assert_eq!(live.user_agent.as_deref(), Some("python-httpx/0.28"));
+        assert_eq!(live.ip_address.as_deref(), Some("198.51.100.4"));
+        let revoked = store
+            .get_refresh_token(&TokenDigest::of(s(&data["revoked_raw"])))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(revoked.revoked);
+        let sessions = store.list_sessions(&user.id).await.unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].family_id.as_str(), s(&data["family_id"]));
+
+        assert_eq!(
+            store.get_user_roles(&user.id).await.unwrap(),
+            ["admin", "viewer"]
+        );
+        assert_eq!(
+            store.get_user_permissions(&user.id).await.unwrap(),
+            ["users:read"]
+        );
+        let mut roles = store.list_roles().await.unwrap();
+        roles.sort();
+        assert_eq!(roles, ["admin", "viewer"]);
+    });
+
+    // The CLI sees it too, and a password it sets verifies in Python.
+    let list = f.json(&["user", "list"]);
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["users"][0]["email"], email);
+    assert_eq!(
+        f.json(&["role", "list", email]),
+        serde_json::json!(["admin", "viewer"])
+    );
+    assert_eq!(
+        f.json(&["permission", "list", "--user", email]),
+        serde_json::json!(["users:read"])
+    );
+    let (code, _, err) = f.run_stdin(
+        &["user", "set-password", email, "--password-stdin"],
+        "set by rust\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let seen = py(
+        &python,
+        f,
+        &[
+            "check-password",
+            "--email",
+            email,
+            "--password",
+            "set by rust",
+        ],
+    );
+    assert_eq!(seen["matches"], true, "{seen}");
+    // A deactivation by the CLI is what Python reads.
+    assert_eq!(f.run(&["user", "deactivate", email]).0, 0);
+    let seen = py(
+        &python,
+        f,
+        &[
+            "check-password",
+            "--email",
+            email,
+            "--password",
+            "set by rust",
+        ],
+    );
+    assert_eq!(seen["is_active"], false, "{seen}");
+    let revoked = common::runtime().block_on(async {
+        let store = f.store().await;
+        store
+            .get_refresh_token(&TokenDigest::of(s(&data["live_raw"])))
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    });
+    assert!(revoked, "deactivate revokes the user's tokens");
+}
