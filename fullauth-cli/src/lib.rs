@@ -34,9 +34,11 @@
 //! use clap::Parser as _;
 //! use fullauth_cli::{Cli, exit};
 //!
-//! let cli = Cli::try_parse_from(["fullauth", "export-sql", "--dialect", "sqlite", "--features", "core"])
-//!     .expect("valid arguments");
+//! let cli = Cli::try_parse_from([
+//!     "fullauth", "export-sql", "--dialect", "sqlite", "--features", "core",
+//! ])?;
 //! assert_eq!(fullauth_cli::run(cli), exit::OK); // prints the CREATE TABLE statements
+//! # Ok::<(), clap::Error>(())
 //! ```
 
 #![forbid(unsafe_code)]

@@ -30,7 +30,12 @@ struct Run {
 }
 
 fn unique() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+    uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .take(12)
+        .collect()
 }
 
 /// Runs every case, four at a time, each on the subject `factory` makes for
