@@ -461,3 +461,55 @@ pub enum Dialect {
     /// PostgreSQL.
     Postgres,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(
+            Target::parse("sqlite://fullauth.db").unwrap(),
+            Target::Sqlite("fullauth.db".into())
+        );
+        assert_eq!(
+            Target::parse("sqlite:///var/lib/auth.db?mode=rwc").unwrap(),
+            Target::Sqlite("/var/lib/auth.db".into())
+        );
+        assert_eq!(
+            Target::parse("sqlite:auth.db").unwrap(),
+            Target::Sqlite("auth.db".into())
+        );
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db"] {
+            assert_eq!(
+                Target::parse(url).unwrap(),
+                Target::Postgres(url.to_string())
+            );
+        }
+        for bad in ["mysql://x/y", "sqlite://", "sqlite::memory:", "auth.db"] {
+            let e = Target::parse(bad).unwrap_err();
+            assert_eq!(e.code, exit::USAGE, "{bad}");
+            assert!(e.hint.is_some());
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        let e = Target::parse("mysql://root:hunter2@h/db").unwrap_err();
+        assert!(!e.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn export_needs_consistent_features() {
+        let sql = export_sql(Dialect::Sqlite, Features::from(Feature::Core), "public").unwrap();
+        assert!(sql.contains("fullauth_users"));
+        let e =
+            export_sql(Dialect::Postgres, Features::from(Feature::Roles), "public").unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+    }
+}

@@ -147,3 +147,43 @@ fn chain(e: &dyn std::error::Error) -> String {
 pub(crate) fn migrate_hint() -> &'static str {
     MIGRATE_HINT
 }
+
+#[cfg(test)]
+mod tests {
+    use fullauth_api::{ConflictKind, Entity, Feature};
+
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_exit_codes_with_hints() {
+        let code = |e: StoreError| CliError::from(e).code;
+        assert_eq!(
+            code(StoreError::Conflict {
+                what: ConflictKind::Email
+            }),
+            exit::CONFLICT
+        );
+        assert_eq!(
+            code(StoreError::NotFound { what: Entity::User }),
+            exit::NOT_FOUND
+        );
+        assert_eq!(code(StoreError::invalid("email", "too long")), exit::USAGE);
+        let e = CliError::from(StoreError::feature_disabled(Feature::Mfa));
+        assert_eq!(e.code, exit::SCHEMA);
+        assert!(e.hint.unwrap().contains("fullauth migrate --features mfa"));
+        let e = CliError::from(StoreError::unavailable(
+            "down",
+            std::io::Error::other("refused"),
+        ));
+        assert_eq!(e.code, exit::UNAVAILABLE);
+        assert!(e.hint.is_some());
+        let e = CliError::from(StoreError::Backend {
+            message: "migration 0001 failed: table fullauth_users already exists".into(),
+            source: None,
+        });
+        assert_eq!(e.code, exit::SCHEMA);
+        assert!(e.hint.unwrap().contains("fullauth adopt"));
+        let shown = CliError::usage("bad").hint("do this").to_string();
+        assert_eq!(shown, "error: bad\nhint: do this");
+    }
+}

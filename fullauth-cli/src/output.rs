@@ -58,3 +58,23 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<(), CliError> {
 pub fn yes_no(b: bool) -> String {
     if b { "yes".into() } else { "no".into() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_aligned() {
+        let out = render_table(
+            &["ID", "EMAIL"],
+            &[
+                vec!["1".into(), "ada@example.com".into()],
+                vec!["12345".into(), "é@example.com".into()],
+            ],
+        );
+        assert_eq!(
+            out,
+            "ID     EMAIL\n1      ada@example.com\n12345  é@example.com\n"
+        );
+    }
+}
