@@ -122,3 +122,14 @@ pub async fn user_with_id(s: &Subject, id: UserId) -> Result<User, StoreError> {
     new.id = Some(id);
     s.store.create_user(new).await
 }
+
+/// Serialises the cases that prune. Pruning is global — it deletes every
+/// token expiring before the cutoff, whoever made it — so two pruning cases
+/// running at once on a shared store could delete the rows the other one
+/// checks. Every pruning case holds this guard for its whole run, and uses
+/// cutoffs at least 30 days in the past, older than any expired token a
+/// non-pruning case makes (those expire at most minutes ago).
+pub async fn prune_guard() -> tokio::sync::MutexGuard<'static, ()> {
+    static PRUNERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    PRUNERS.lock().await
+}

@@ -429,6 +429,7 @@ pub async fn revoke_all_for_user(s: Subject) -> CaseResult {
 
 /// Reference 15: of live, revoked-live, expired and expired-revoked tokens, prune removes exactly the expired two.
 pub async fn prune_removes_only_expired(s: Subject) -> CaseResult {
+    let _only_pruner = prune_guard().await;
     let u = user(&s).await?;
     let family = FamilyId::generate();
     // Expired long ago, so a cutoff just after them touches no other case's rows.
@@ -470,6 +471,7 @@ pub async fn prune_removes_only_expired(s: Subject) -> CaseResult {
 
 /// prune deletes strictly before the cutoff: a token expiring exactly at it stays.
 pub async fn prune_cutoff_is_strict(s: Subject) -> CaseResult {
+    let _only_pruner = prune_guard().await;
     let u = user(&s).await?;
     let at = s.clock.now() - Duration::from_secs(86_400 * 40 + u64::from(rand_u16()));
     let edge = token(&u.id, &FamilyId::generate(), at);
