@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! FULLAUTH_TEST_DATABASE_URL=postgres://root@127.0.0.1:5432/test \
-//!     cargo run --release -p fullauth-postgres --example measure
+//!     cargo run --release -p fullauth-postgres --example pg_throughput
 //! ```
 
 use std::sync::Arc;

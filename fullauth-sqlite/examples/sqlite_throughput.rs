@@ -4,7 +4,7 @@
 //! straight on one rusqlite connection.
 //!
 //! ```sh
-//! cargo run --release -p fullauth-sqlite --example measure [-- N]
+//! cargo run --release -p fullauth-sqlite --example sqlite_throughput [-- N]
 //! ```
 
 use std::sync::Arc;
