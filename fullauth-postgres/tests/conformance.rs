@@ -14,16 +14,12 @@ use std::sync::Arc;
 
 use fullauth_conformance::{Subject, conformance_tests};
 
-async fn subject() -> Subject {
-    let Some(url) = common::database_url() else {
-        // The harness cannot skip a test from inside it: end the test binary
-        // successfully after the loud message.
-        std::process::exit(0);
-    };
+async fn subject() -> Option<Subject> {
+    let url = common::database_url()?; // None: not configured here (a CI run panics instead)
     let schema = common::shared_schema(&url);
     let clock = common::test_clock();
     let store = common::store(&url, schema, clock.clone()).await;
-    Subject::new(Arc::new(store)).with_clock(clock)
+    Some(Subject::new(Arc::new(store)).with_clock(clock))
 }
 
 conformance_tests!(subject);

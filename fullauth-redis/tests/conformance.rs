@@ -13,13 +13,11 @@ use fullauth_conformance::{Subject, conformance_tests};
 
 static PREFIX: LazyLock<String> = LazyLock::new(common::random_prefix);
 
-async fn subject() -> Subject {
-    let Some(url) = common::redis_url() else {
-        // The harness has no way to skip a test from inside it: end the test
-        // binary successfully after the loud message above.
-        std::process::exit(0);
-    };
-    Subject::new(Arc::new(common::store(&url, &PREFIX, false).await))
+async fn subject() -> Option<Subject> {
+    let url = common::redis_url()?; // None: not configured here (a CI run panics instead)
+    Some(Subject::new(Arc::new(
+        common::store(&url, &PREFIX, false).await,
+    )))
 }
 
 conformance_tests!(
