@@ -1,12 +1,24 @@
-//! A quick throughput measurement: operations per second for create user,
-//! rotate and permission lookup, at concurrency 1 and 16, against
+//! A throughput measurement of the store against the same statements written
+//! straight on sqlx: operations per second for create user, rotate and
+//! permission lookup, at concurrency 1 and 16, against
 //! `FULLAUTH_TEST_DATABASE_URL` in a schema of its own (dropped at the end).
+//!
+//! Each operation runs through the store and then as a raw-sqlx baseline:
+//! the SQL text the store runs, bound the same way, on a second `PgPool` of
+//! the same size and settings (no ping before acquire, a 256-statement cache),
+//! with no store layer in between. Store and raw runs alternate for several
+//! rounds and the median of each side is reported with their ratio; the goal
+//! is a ratio of at least 0.9.
 //!
 //! ```text
 //! FULLAUTH_TEST_DATABASE_URL=postgres://root@127.0.0.1:5432/test \
 //!     cargo run --release -p fullauth-postgres --example pg_throughput
 //! ```
+//!
+//! `FULLAUTH_MEASURE_SECS` sets the length of one round (default 2 s) and
+//! `FULLAUTH_MEASURE_ROUNDS` the number of rounds per side (default 3).
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,15 +28,79 @@ use fullauth_api::{
     RefreshTokenStore, RoleName, RoleStore, Rotation, StoreError, TokenDigest, UserStore,
 };
 use fullauth_postgres::PgStore;
+use fullauth_postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use fullauth_postgres::sqlx::{self, AssertSqlSafe, Row};
+use time::OffsetDateTime;
 
-const RUN_FOR: Duration = Duration::from_secs(3);
+const POOL_SIZE: u32 = 16;
 
-async fn measure<F, Fut>(label: &str, concurrency: usize, op: F) -> Result<(), StoreError>
+/// The store's user insert (no application columns in this schema).
+const CREATE_USER: &str = "INSERT INTO {s}.fullauth_users AS u (id, email, hashed_password, \
+     is_active, is_verified, is_superuser, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     RETURNING u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at";
+
+/// The store's token columns.
+macro_rules! token_cols {
+    () => {
+        "id, token, user_id, family_id, expires_at, revoked, user_agent, ip_address, created_at"
+    };
+}
+
+/// The store's single-statement rotation.
+const ROTATE: &str = concat!(
+    "WITH old AS (",
+    "  SELECT user_id, family_id, revoked, expires_at > $7 AS unexpired",
+    "  FROM {s}.fullauth_refresh_tokens WHERE token = $1",
+    "), flip AS (",
+    "  UPDATE {s}.fullauth_refresh_tokens SET revoked = true",
+    "  WHERE token = $1 AND revoked IS false AND expires_at > $7",
+    "  RETURNING user_id, family_id",
+    "), ins AS (",
+    "  INSERT INTO {s}.fullauth_refresh_tokens (",
+    token_cols!(),
+    ")  SELECT $2, $3, f.user_id, f.family_id, $4, false, $5, $6, $7 FROM flip f",
+    "  RETURNING ",
+    token_cols!(),
+    "), fam_live AS (",
+    "  SELECT count(*) AS n FROM {s}.fullauth_refresh_tokens",
+    "  WHERE family_id = (SELECT family_id FROM old) AND revoked IS false",
+    "    AND (SELECT revoked FROM old)",
+    "), fam AS (",
+    "  UPDATE {s}.fullauth_refresh_tokens SET revoked = true",
+    "  WHERE family_id = (SELECT family_id FROM old) AND revoked IS false",
+    "    AND (SELECT revoked FROM old)",
+    "  RETURNING 1",
+    ") SELECT o.user_id, o.family_id, o.revoked, o.unexpired,",
+    "  (SELECT n FROM fam_live) AS fam_live, (SELECT count(*) FROM fam) AS fam_revoked, i.*",
+    " FROM (SELECT 1) AS one",
+    " LEFT JOIN old o ON true",
+    " LEFT JOIN ins i ON true"
+);
+
+/// The store's permission lookup.
+const USER_PERMISSIONS: &str = "SELECT p.name FROM {s}.fullauth_user_roles ur \
+  JOIN {s}.fullauth_role_permissions rp ON rp.role_id = ur.role_id \
+  JOIN {s}.fullauth_permissions p ON p.id = rp.permission_id \
+  WHERE ur.user_id = $1 GROUP BY p.name ORDER BY p.name COLLATE \"C\"";
+
+fn raw_err(e: sqlx::Error) -> StoreError {
+    StoreError::backend("raw sqlx", e)
+}
+
+/// Settings of one measurement.
+#[derive(Clone, Copy)]
+struct Plan {
+    round: Duration,
+    rounds: usize,
+}
+
+/// Runs `op` from `concurrency` tasks for `run_for`; returns operations per
+/// second. Each task numbers its calls `worker * 1_000_000 + i`.
+async fn rate<F, Fut>(concurrency: usize, run_for: Duration, op: Arc<F>) -> Result<f64, StoreError>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), StoreError>> + Send,
 {
-    let op = Arc::new(op);
     let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -33,7 +109,7 @@ where
         let done = done.clone();
         tasks.push(tokio::spawn(async move {
             let mut i = 0;
-            while start.elapsed() < RUN_FOR {
+            while start.elapsed() < run_for {
                 op(worker * 1_000_000 + i).await?;
                 done.fetch_add(1, Ordering::Relaxed);
                 i += 1;
@@ -46,12 +122,53 @@ where
             .map_err(|e| StoreError::backend("a worker failed", e))??;
     }
     let n = done.load(Ordering::Relaxed);
-    let secs = start.elapsed().as_secs_f64();
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Measures the store's and the raw version of an operation in alternating
+/// rounds (so that load from elsewhere on the machine hits both alike) and
+/// prints the medians and their ratio.
+async fn compare<S, SF, R, RF>(
+    label: &str,
+    concurrency: usize,
+    plan: Plan,
+    store_op: S,
+    raw_op: R,
+) -> Result<(), StoreError>
+where
+    S: Fn(usize) -> SF + Send + Sync + 'static,
+    SF: std::future::Future<Output = Result<(), StoreError>> + Send,
+    R: Fn(usize) -> RF + Send + Sync + 'static,
+    RF: std::future::Future<Output = Result<(), StoreError>> + Send,
+{
+    let (store_op, raw_op) = (Arc::new(store_op), Arc::new(raw_op));
+    // Warm up: every pooled connection prepares the statements.
+    let warm = Duration::from_millis(300);
+    rate(concurrency, warm, store_op.clone()).await?;
+    rate(concurrency, warm, raw_op.clone()).await?;
+    let (mut store, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..plan.rounds {
+        store.push(rate(concurrency, plan.round, store_op.clone()).await?);
+        raw.push(rate(concurrency, plan.round, raw_op.clone()).await?);
+    }
+    let (s, r) = (median(store), median(raw));
     println!(
-        "{label:<18} concurrency {concurrency:>2}: {:>8.0} ops/s ({n} ops in {secs:.1} s)",
-        n as f64 / secs
+        "{label:<18} {concurrency:>11} {s:>12.0} {r:>12.0} {:>7.3}",
+        s / r
     );
     Ok(())
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main]
@@ -60,6 +177,10 @@ async fn main() -> Result<(), StoreError> {
         eprintln!("set FULLAUTH_TEST_DATABASE_URL, e.g. postgres://root@127.0.0.1:5432/test");
         return Ok(());
     };
+    let plan = Plan {
+        round: Duration::from_millis(env_number("FULLAUTH_MEASURE_SECS", 2).max(1) * 1000),
+        rounds: env_number("FULLAUTH_MEASURE_ROUNDS", 3).max(1) as usize,
+    };
     let schema = format!(
         "fullauth_measure_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
@@ -67,21 +188,71 @@ async fn main() -> Result<(), StoreError> {
     let store = Arc::new(
         PgStore::builder()
             .schema(schema.clone())
-            .max_connections(16)
+            .max_connections(POOL_SIZE)
             .migrate(true)
             .connect(&url)
             .await?,
     );
+    // The baseline's pool: the same size and settings as the store's own.
+    let options = PgConnectOptions::from_str(&url)
+        .map_err(raw_err)?
+        .application_name("fullauth_raw_baseline")
+        .statement_cache_capacity(256);
+    let pool = PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .map_err(raw_err)?;
+    let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+    let sql = |template: &str| -> Arc<str> { template.replace("{s}", &quoted).into() };
     let run = format!("{}", uuid::Uuid::new_v4().simple());
 
+    println!(
+        "{:<18} {:>11} {:>12} {:>12} {:>7}",
+        "operation", "concurrency", "store ops/s", "raw ops/s", "ratio"
+    );
+
+    let create_sql = sql(CREATE_USER);
     for c in [1, 16] {
-        let s = store.clone();
-        let run = run.clone();
-        measure("create_user", c, move |i| {
-            let s = s.clone();
-            let email = format!("m-{run}-{c}-{i}@example.test");
-            async move { s.create_user(NewUser::new(email)?).await.map(|_| ()) }
-        })
+        let (s, run_s) = (store.clone(), run.clone());
+        let (p, run_r, q) = (pool.clone(), run.clone(), create_sql.clone());
+        compare(
+            "create_user",
+            c,
+            plan,
+            move |i| {
+                let s = s.clone();
+                let email = format!("s-{run_s}-{c}-{i}-{}@example.test", uuid::Uuid::new_v4());
+                async move { s.create_user(NewUser::new(email)?).await.map(|_| ()) }
+            },
+            move |i| {
+                let (p, q) = (p.clone(), q.clone());
+                let email = format!("r-{run_r}-{c}-{i}-{}@example.test", uuid::Uuid::new_v4());
+                async move {
+                    let row = sqlx::query(AssertSqlSafe(q))
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(email.as_str())
+                        .bind(None::<&str>)
+                        .bind(true)
+                        .bind(false)
+                        .bind(false)
+                        .bind(OffsetDateTime::now_utc())
+                        .fetch_one(&p)
+                        .await
+                        .map_err(raw_err)?;
+                    let _user: (uuid::Uuid, String, bool, bool, bool, OffsetDateTime) = (
+                        row.try_get(0).map_err(raw_err)?,
+                        row.try_get(1).map_err(raw_err)?,
+                        row.try_get(2).map_err(raw_err)?,
+                        row.try_get(3).map_err(raw_err)?,
+                        row.try_get(4).map_err(raw_err)?,
+                        row.try_get(5).map_err(raw_err)?,
+                    );
+                    Ok(())
+                }
+            },
+        )
         .await?;
     }
 
@@ -89,9 +260,10 @@ async fn main() -> Result<(), StoreError> {
     let user = store
         .create_user(NewUser::new(format!("rot-{run}@example.test"))?)
         .await?;
+    let rotate_sql = sql(ROTATE);
     for c in [1, 16] {
         let mut heads = Vec::new();
-        for _ in 0..c {
+        for _ in 0..2 * c {
             let d = TokenDigest::of(&uuid::Uuid::new_v4().to_string());
             store
                 .store_refresh_token(NewRefreshToken {
@@ -104,31 +276,84 @@ async fn main() -> Result<(), StoreError> {
                 .await?;
             heads.push(tokio::sync::Mutex::new(d));
         }
-        let heads = Arc::new(heads);
+        let raw_heads = Arc::new(heads.split_off(c));
+        let store_heads = Arc::new(heads);
         let s = store.clone();
-        measure("rotate", c, move |i| {
-            let s = s.clone();
-            let heads = heads.clone();
-            async move {
-                let mut head = heads[i / 1_000_000].lock().await;
-                let next = TokenDigest::of(&uuid::Uuid::new_v4().to_string());
-                let r = s
-                    .rotate_refresh_token(
-                        &head,
-                        NextRefreshToken {
-                            digest: next.clone(),
-                            expires_at: s.clock().now() + Duration::from_secs(3600),
-                            client: Default::default(),
-                        },
-                    )
-                    .await?;
-                if !matches!(r, Rotation::Rotated(_)) {
-                    return Err(StoreError::invalid("rotation", format!("{r:?}")));
+        let (p, q) = (pool.clone(), rotate_sql.clone());
+        compare(
+            "rotate",
+            c,
+            plan,
+            move |i| {
+                let s = s.clone();
+                let heads = store_heads.clone();
+                async move {
+                    let mut head = heads[i / 1_000_000].lock().await;
+                    let next = TokenDigest::of(&uuid::Uuid::new_v4().to_string());
+                    let r = s
+                        .rotate_refresh_token(
+                            &head,
+                            NextRefreshToken {
+                                digest: next.clone(),
+                                expires_at: s.clock().now() + Duration::from_secs(3600),
+                                client: Default::default(),
+                            },
+                        )
+                        .await?;
+                    if !matches!(r, Rotation::Rotated(_)) {
+                        return Err(StoreError::invalid("rotation", format!("{r:?}")));
+                    }
+                    *head = next;
+                    Ok(())
                 }
-                *head = next;
-                Ok(())
-            }
-        })
+            },
+            move |i| {
+                let (p, q) = (p.clone(), q.clone());
+                let heads = raw_heads.clone();
+                async move {
+                    let mut head = heads[i / 1_000_000].lock().await;
+                    let next = TokenDigest::of(&uuid::Uuid::new_v4().to_string());
+                    let now = OffsetDateTime::now_utc();
+                    let row = sqlx::query(AssertSqlSafe(q))
+                        .bind(head.as_str())
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(next.as_str())
+                        .bind(now + Duration::from_secs(3600))
+                        .bind(None::<&str>)
+                        .bind(None::<&str>)
+                        .bind(now)
+                        .fetch_one(&p)
+                        .await
+                        .map_err(raw_err)?;
+                    let inserted: Option<uuid::Uuid> = row.try_get(6).map_err(raw_err)?;
+                    if inserted.is_none() {
+                        return Err(StoreError::invalid("rotation", "raw rotation failed"));
+                    }
+                    type Token = (
+                        String,
+                        uuid::Uuid,
+                        String,
+                        OffsetDateTime,
+                        bool,
+                        Option<String>,
+                        Option<String>,
+                        OffsetDateTime,
+                    );
+                    let _token: Token = (
+                        row.try_get(7).map_err(raw_err)?,
+                        row.try_get(8).map_err(raw_err)?,
+                        row.try_get(9).map_err(raw_err)?,
+                        row.try_get(10).map_err(raw_err)?,
+                        row.try_get(11).map_err(raw_err)?,
+                        row.try_get(12).map_err(raw_err)?,
+                        row.try_get(13).map_err(raw_err)?,
+                        row.try_get(14).map_err(raw_err)?,
+                    );
+                    *head = next;
+                    Ok(())
+                }
+            },
+        )
         .await?;
     }
 
@@ -145,18 +370,44 @@ async fn main() -> Result<(), StoreError> {
                 .await?;
         }
     }
+    let uid = u
+        .id
+        .as_uuid()
+        .ok_or_else(|| StoreError::invalid("user_id", "not a UUID"))?;
+    let perm_sql = sql(USER_PERMISSIONS);
     for c in [1, 16] {
         let s = store.clone();
         let id = u.id;
-        measure("user_permissions", c, move |_| {
-            let s = s.clone();
-            async move { s.get_user_permissions(&id).await.map(|_| ()) }
-        })
+        let (p, q) = (pool.clone(), perm_sql.clone());
+        compare(
+            "user_permissions",
+            c,
+            plan,
+            move |_| {
+                let s = s.clone();
+                async move { s.get_user_permissions(&id).await.map(|_| ()) }
+            },
+            move |_| {
+                let (p, q) = (p.clone(), q.clone());
+                async move {
+                    let names: Vec<String> = sqlx::query_scalar(AssertSqlSafe(q))
+                        .bind(uid)
+                        .fetch_all(&p)
+                        .await
+                        .map_err(raw_err)?;
+                    if names.len() != 5 {
+                        return Err(StoreError::invalid("permissions", "raw lookup"));
+                    }
+                    Ok(())
+                }
+            },
+        )
         .await?;
     }
 
-    let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-    fullauth_postgres::sqlx::raw_sql(fullauth_postgres::sqlx::AssertSqlSafe(drop))
+    pool.close().await;
+    let drop = format!("DROP SCHEMA {quoted} CASCADE");
+    sqlx::raw_sql(AssertSqlSafe(drop))
         .execute(store.pool())
         .await
         .map_err(|e| StoreError::backend("drop the schema", e))?;
