@@ -6,17 +6,22 @@
 //! Each operation runs through the store and then as a raw-sqlx baseline:
 //! the SQL text the store runs, bound the same way, on a second `PgPool` of
 //! the same size and settings (no ping before acquire, a 256-statement cache),
-//! with no store layer in between. Store and raw runs alternate for several
-//! rounds and the median of each side is reported with their ratio; the goal
-//! is a ratio of at least 0.9.
+//! with no store layer in between. Store and raw runs alternate in paired
+//! rounds (each round's order swapped), so that other load on the machine
+//! hits both alike. Printed per operation and concurrency: the median rate
+//! of each side, `ratio` (the median of the per-round store / raw ratios;
+//! the goal is at least 0.9), and the client process's CPU microseconds per
+//! operation of each side (Linux only), which shows the cost of the store
+//! layer itself independently of the database's speed.
 //!
 //! ```text
 //! FULLAUTH_TEST_DATABASE_URL=postgres://root@127.0.0.1:5432/test \
 //!     cargo run --release -p fullauth-postgres --example pg_throughput
 //! ```
 //!
-//! `FULLAUTH_MEASURE_SECS` sets the length of one round (default 2 s) and
-//! `FULLAUTH_MEASURE_ROUNDS` the number of rounds per side (default 3).
+//! `FULLAUTH_MEASURE_MS` sets the length of one round in milliseconds
+//! (default 1000) and `FULLAUTH_MEASURE_ROUNDS` the number of rounds per side
+//! (default 7).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -94,14 +99,40 @@ struct Plan {
     rounds: usize,
 }
 
-/// Runs `op` from `concurrency` tasks for `run_for`; returns operations per
-/// second. Each task numbers its calls `worker * 1_000_000 + i`.
-async fn rate<F, Fut>(concurrency: usize, run_for: Duration, op: Arc<F>) -> Result<f64, StoreError>
+/// The process's CPU time so far (user + system), where the platform tells
+/// it (`/proc/self/stat` on Linux), in seconds.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses): utime is the
+    // 12th and stime the 13th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// One timed run: operations per second, operations done, and the client
+/// CPU seconds spent (when known).
+struct Sample {
+    rate: f64,
+    ops: usize,
+    cpu: Option<f64>,
+}
+
+/// Runs `op` from `concurrency` tasks for `run_for`. Each task numbers its
+/// calls `worker * 1_000_000 + i`.
+async fn sample<F, Fut>(
+    concurrency: usize,
+    run_for: Duration,
+    op: Arc<F>,
+) -> Result<Sample, StoreError>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), StoreError>> + Send,
 {
     let done = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..concurrency {
@@ -121,8 +152,16 @@ where
         t.await
             .map_err(|e| StoreError::backend("a worker failed", e))??;
     }
-    let n = done.load(Ordering::Relaxed);
-    Ok(n as f64 / start.elapsed().as_secs_f64())
+    let ops = done.load(Ordering::Relaxed);
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    Ok(Sample {
+        rate: ops as f64 / secs,
+        ops,
+        cpu,
+    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -130,9 +169,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// Measures the store's and the raw version of an operation in alternating
-/// rounds (so that load from elsewhere on the machine hits both alike) and
-/// prints the medians and their ratio.
+/// Client CPU microseconds per operation over all samples, as text.
+fn cpu_per_op(samples: &[Sample]) -> String {
+    let ops: usize = samples.iter().map(|s| s.ops).sum();
+    let cpu: Option<f64> = samples.iter().map(|s| s.cpu).sum();
+    match cpu {
+        Some(cpu) if ops > 0 => format!("{:.0}", cpu * 1e6 / ops as f64),
+        _ => "-".into(),
+    }
+}
+
+/// Measures the store's and the raw version of an operation in paired
+/// rounds, alternating which side goes first, so that load from elsewhere on
+/// the machine hits both alike. Prints the median rate of each side, the
+/// median of the per-round ratios (store / raw), and the client CPU time per
+/// operation of each side.
 async fn compare<S, SF, R, RF>(
     label: &str,
     concurrency: usize,
@@ -149,17 +200,31 @@ where
     let (store_op, raw_op) = (Arc::new(store_op), Arc::new(raw_op));
     // Warm up: every pooled connection prepares the statements.
     let warm = Duration::from_millis(300);
-    rate(concurrency, warm, store_op.clone()).await?;
-    rate(concurrency, warm, raw_op.clone()).await?;
+    sample(concurrency, warm, store_op.clone()).await?;
+    sample(concurrency, warm, raw_op.clone()).await?;
     let (mut store, mut raw) = (Vec::new(), Vec::new());
-    for _ in 0..plan.rounds {
-        store.push(rate(concurrency, plan.round, store_op.clone()).await?);
-        raw.push(rate(concurrency, plan.round, raw_op.clone()).await?);
+    for round in 0..plan.rounds {
+        if round % 2 == 0 {
+            store.push(sample(concurrency, plan.round, store_op.clone()).await?);
+            raw.push(sample(concurrency, plan.round, raw_op.clone()).await?);
+        } else {
+            raw.push(sample(concurrency, plan.round, raw_op.clone()).await?);
+            store.push(sample(concurrency, plan.round, store_op.clone()).await?);
+        }
     }
-    let (s, r) = (median(store), median(raw));
+    let ratio = median(
+        store
+            .iter()
+            .zip(&raw)
+            .map(|(s, r)| s.rate / r.rate)
+            .collect(),
+    );
     println!(
-        "{label:<18} {concurrency:>11} {s:>12.0} {r:>12.0} {:>7.3}",
-        s / r
+        "{label:<18} {concurrency:>4} {:>12.0} {:>12.0} {ratio:>7.3} {:>10} {:>10}",
+        median(store.iter().map(|s| s.rate).collect()),
+        median(raw.iter().map(|s| s.rate).collect()),
+        cpu_per_op(&store),
+        cpu_per_op(&raw),
     );
     Ok(())
 }
@@ -178,8 +243,8 @@ async fn main() -> Result<(), StoreError> {
         return Ok(());
     };
     let plan = Plan {
-        round: Duration::from_millis(env_number("FULLAUTH_MEASURE_SECS", 2).max(1) * 1000),
-        rounds: env_number("FULLAUTH_MEASURE_ROUNDS", 3).max(1) as usize,
+        round: Duration::from_millis(env_number("FULLAUTH_MEASURE_MS", 1000).max(100)),
+        rounds: env_number("FULLAUTH_MEASURE_ROUNDS", 7).max(1) as usize,
     };
     let schema = format!(
         "fullauth_measure_{}",
@@ -209,8 +274,8 @@ async fn main() -> Result<(), StoreError> {
     let run = format!("{}", uuid::Uuid::new_v4().simple());
 
     println!(
-        "{:<18} {:>11} {:>12} {:>12} {:>7}",
-        "operation", "concurrency", "store ops/s", "raw ops/s", "ratio"
+        "{:<18} {:>4} {:>12} {:>12} {:>7} {:>10} {:>10}",
+        "operation", "conc", "store ops/s", "raw ops/s", "ratio", "store µs", "raw µs"
     );
 
     let create_sql = sql(CREATE_USER);
@@ -370,10 +435,9 @@ async fn main() -> Result<(), StoreError> {
                 .await?;
         }
     }
-    let uid = u
-        .id
-        .as_uuid()
-        .ok_or_else(|| StoreError::invalid("user_id", "not a UUID"))?;
+    let uid =
+        u.id.as_uuid()
+            .ok_or_else(|| StoreError::invalid("user_id", "not a UUID"))?;
     let perm_sql = sql(USER_PERMISSIONS);
     for c in [1, 16] {
         let s = store.clone();
