@@ -261,7 +261,7 @@ impl SqliteStore {
             .await
     }
 
-    /// Runs `f` on the writer connection, on the blocking pool: an escape
+    /// Runs `f` on the writer connection, on its thread: an escape
     /// hatch for the app's own statements on the same database (its own
     /// migrations, reports). Not inside any transaction of the store.
     ///
