@@ -84,10 +84,13 @@
 //! switches and 700–4 000 CPU migrations before, about 76 000 and under 250
 //! after (`perf stat`).
 //!
-//! What remains between the store and the bare driver is mostly the two thread
+//! What remains between the store and the bare driver is the two thread
 //! wake-ups per call (the connection thread, then the waiting task), which a
-//! loaded machine makes expensive; running SQLite on the caller's thread would
-//! avoid them only by blocking an async worker, which this store never does.
+//! loaded machine makes expensive, and SQLite's own work: in a profile of the
+//! pinned run the async side of the calls (building the job, queuing it,
+//! waiting) is about a tenth of the CPU time, the rest is in SQLite and the
+//! kernel. Running SQLite on the caller's thread would save the wake-ups only
+//! by blocking an async worker, which this store never does.
 //!
 //! Every connection runs with `journal_mode=WAL`, `synchronous=NORMAL`,
 //! `foreign_keys=ON` and the configured busy timeout, and caches its prepared
@@ -129,20 +132,22 @@ struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread that owns `conn` and runs the jobs sent to it. The
+    /// Starts the thread that owns `conn` and runs the jobs sent to it,
+    /// lingering up to `linger` for the next one before it sleeps. The
     /// thread ends (closing the connection) when the sender is dropped and
     /// the queued jobs are done; `temp` is released after the connection is
     /// closed.
     fn spawn(
         name: &str,
         mut conn: Connection,
+        linger: Duration,
         temp: Option<Arc<TempFiles>>,
     ) -> StoreResult<(Worker, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
-                while let Ok(job) = rx.recv() {
+                while let Some(job) = next_job(&rx, linger) {
                     // A panicking job drops its answer channel, which the
                     // caller reports as an error; the thread keeps serving.
                     let _ = catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
@@ -179,8 +184,56 @@ impl Worker {
     }
 }
 
-/// Waits for the answer of a submitted job.
-async fn answer<T>(rx: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
+/// How long a connection thread, and a task waiting for an answer, keep
+/// checking before they go to sleep, when the machine has more than one CPU.
+const LINGER: Duration = Duration::from_micros(50);
+
+/// The linger of this machine: [`LINGER`] with two CPUs or more, none with
+/// one (where checking would only take the CPU from the thread it waits for).
+fn linger() -> Duration {
+    match std::thread::available_parallelism() {
+        Ok(n) if n.get() > 1 => LINGER,
+        _ => Duration::ZERO,
+    }
+}
+
+/// The next job, or `None` once the store is gone. A caller running calls
+/// back to back sends the next job within microseconds of getting an answer,
+/// so the thread first checks for up to `linger`, yielding the CPU in
+/// between, before it sleeps on the channel: that saves a sleep and a
+/// wake-up per call.
+fn next_job(rx: &mpsc::Receiver<Job>, linger: Duration) -> Option<Job> {
+    let start = std::time::Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if start.elapsed() < linger => {
+                std::thread::yield_now();
+            }
+            Err(mpsc::TryRecvError::Empty) => return rx.recv().ok(),
+        }
+    }
+}
+
+/// Waits for the answer of a submitted job. Most jobs take a few tens of
+/// microseconds, so the task first checks for up to `linger`, yielding to
+/// the runtime's other tasks in between (never blocking the thread), before
+/// it sleeps until the answer wakes it: that saves the runtime thread a sleep
+/// and a wake-up per call.
+async fn answer<T>(mut rx: oneshot::Receiver<StoreResult<T>>, linger: Duration) -> StoreResult<T> {
+    if !linger.is_zero() {
+        let start = std::time::Instant::now();
+        loop {
+            match rx.try_recv() {
+                Ok(out) => return out,
+                Err(oneshot::error::TryRecvError::Empty) if start.elapsed() < linger => {
+                    tokio::task::yield_now().await;
+                }
+                Err(_) => break,
+            }
+        }
+    }
     match rx.await {
         Ok(out) => out,
         Err(_) => Err(StoreError::Backend {
@@ -204,6 +257,8 @@ pub(crate) struct Shared {
     pub(crate) ephemeral_writes: AtomicU64,
     /// The connection threads, joined when the store is dropped.
     threads: Vec<JoinHandle<()>>,
+    /// How long a waiting call checks for its answer before sleeping.
+    linger: Duration,
 }
 
 /// The reader threads, with a free-list of the idle ones.
@@ -214,6 +269,21 @@ struct ReaderPool {
     idle: Arc<StdMutex<Vec<usize>>>,
     /// Round-robin cursor for when every reader is busy.
     next: AtomicUsize,
+}
+
+/// Returns a reader taken from the free-list when dropped.
+struct BackToIdle {
+    idle: Arc<StdMutex<Vec<usize>>>,
+    reader: usize,
+}
+
+impl Drop for BackToIdle {
+    fn drop(&mut self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(self.reader);
+    }
 }
 
 /// Removes a temporary database and its WAL files when dropped (after the
@@ -311,10 +381,16 @@ impl Shared {
         let (path, writer, columns, conns) = opened?;
         let mut threads = Vec::with_capacity(readers + 1);
         let mut workers = Vec::with_capacity(readers);
-        let (writer, t) = Worker::spawn("fullauth-sqlite-writer", writer, temp.clone())?;
+        let linger = linger();
+        let (writer, t) = Worker::spawn("fullauth-sqlite-writer", writer, linger, temp.clone())?;
         threads.push(t);
         for (i, conn) in conns.into_iter().enumerate() {
-            let (w, t) = Worker::spawn(&format!("fullauth-sqlite-reader-{i}"), conn, temp.clone())?;
+            let (w, t) = Worker::spawn(
+                &format!("fullauth-sqlite-reader-{i}"),
+                conn,
+                linger,
+                temp.clone(),
+            )?;
             workers.push(w);
             threads.push(t);
         }
@@ -335,6 +411,7 @@ impl Shared {
             user_columns: RwLock::new(Arc::new(columns)),
             ephemeral_writes: AtomicU64::new(0),
             threads,
+            linger,
         }))
     }
 
@@ -451,7 +528,7 @@ impl Handle {
         T: Send + 'static,
     {
         if let Some(tx) = &self.tx {
-            return run_on_tx(tx, f).await;
+            return run_on_tx(tx, self.shared.linger, f).await;
         }
         let pool = &self.shared.readers;
         let n = pool.workers.len();
@@ -466,15 +543,17 @@ impl Handle {
                 source: None,
             });
         };
-        let idle = pool.idle.clone();
-        let submitted = worker.submit(move |c| {
-            let out = f(c);
-            if from_idle {
-                idle.lock().unwrap_or_else(|p| p.into_inner()).push(i);
-            }
-            out
+        let back = from_idle.then(|| BackToIdle {
+            idle: pool.idle.clone(),
+            reader: i,
         });
-        answer(submitted?).await
+        let submitted = worker.submit(move |c| {
+            // Puts the reader back on the free-list when the job ends (even
+            // by a panic), before the answer is sent.
+            let _back = back;
+            f(c)
+        });
+        answer(submitted?, self.shared.linger).await
     }
 
     /// Runs a write of one statement (or statements whose partial effect is
@@ -485,7 +564,7 @@ impl Handle {
         T: Send + 'static,
     {
         if let Some(tx) = &self.tx {
-            return run_on_tx(tx, f).await;
+            return run_on_tx(tx, self.shared.linger, f).await;
         }
         // The lock is needed only to queue the job: the writer thread runs
         // jobs one by one in queue order, so releasing it before the answer
@@ -494,7 +573,7 @@ impl Handle {
             rollback_leftover(c);
             f(c)
         })?;
-        answer(rx).await
+        answer(rx, self.shared.linger).await
     }
 
     /// Runs several statements as one unit: `BEGIN IMMEDIATE … COMMIT` on the
@@ -554,7 +633,7 @@ impl Handle {
             rollback_leftover(c);
             c.execute_batch("BEGIN IMMEDIATE").db()
         })?;
-        answer(rx).await?;
+        answer(rx, self.shared.linger).await?;
         Ok(Handle {
             shared: self.shared.clone(),
             tx: Some(Arc::new(TxSlot {
@@ -587,7 +666,7 @@ impl Handle {
             }
         })?;
         drop(guard);
-        answer(rx).await
+        answer(rx, self.shared.linger).await
     }
 }
 
@@ -599,7 +678,7 @@ fn finished() -> StoreError {
 }
 
 /// Queues `f` on the writer thread on behalf of the transaction `tx`.
-async fn run_on_tx<T, F>(tx: &TxSlot, f: F) -> StoreResult<T>
+async fn run_on_tx<T, F>(tx: &TxSlot, linger: Duration, f: F) -> StoreResult<T>
 where
     F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     T: Send + 'static,
@@ -608,5 +687,5 @@ where
         Some(guard) => guard.submit(move |c| f(c))?,
         None => return Err(finished()),
     };
-    answer(rx).await
+    answer(rx, linger).await
 }
