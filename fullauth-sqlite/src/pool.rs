@@ -53,44 +53,51 @@
 //! `tokio::task::spawn_blocking` (the owned writer guard travelling with it).
 //! That is correct, but each call paid for spawning a blocking task, the
 //! blocking pool's shared queue and condition variable, a join handle, a
-//! reader checkout/checkin and, for reads, a semaphore. A dedicated thread
-//! per connection costs one boxed closure, one channel send and one oneshot
-//! per call, and a reader free-list of plain indexes; the connection also
-//! stays on one thread, warm in that thread's caches.
+//! reader checkout/checkin and, for reads, a semaphore; and a write held the
+//! writer until its answer came back. A dedicated thread per connection costs
+//! one boxed closure, one channel send and one oneshot per call, and a reader
+//! free-list of plain indexes; writes queue back to back on the writer thread;
+//! and the connection stays on one thread, warm in its caches.
+//!
+//! What costs most, though, is not bookkeeping but sleeping: a call made the
+//! connection thread wake up, then put the waiting runtime thread to sleep
+//! until the answer woke it again, and on a machine with idle CPUs each of
+//! those wake-ups costs more than a small query. So on machines with more
+//! than one CPU, a connection thread that runs out of jobs keeps checking for
+//! the next one for a short while (50 µs, yielding the CPU in between)
+//! before it sleeps, and a waiting call checks for its answer for as long,
+//! yielding to the runtime's other tasks (it never blocks the thread), before
+//! it sleeps. Calls made back to back then hand over without sleeping. With
+//! a single CPU there is no lingering: checking would only take the CPU from
+//! the thread it waits for.
 //!
 //! Measured with `cargo run --release -p fullauth-sqlite --example
-//! sqlite_throughput` (5 000 operations, one task, ratio of the store's
-//! throughput to the same SQL straight on one rusqlite connection) on a shared,
-//! busy 2-core machine:
+//! sqlite_throughput` (5 000 operations each; rows/s through the store, rows/s
+//! of the same SQL straight on one rusqlite connection, and their ratio) on a
+//! shared, busy 2-core machine, alternating the two builds; medians of 8 runs
+//! each, one task:
 //!
-//! | 1 task, rows/s (ratio to raw)  | `spawn_blocking`  | thread per connection |
-//! |--------------------------------|-------------------|-----------------------|
-//! | pinned to one CPU: create user | 12 301 (0.57)     | 18 620 (0.53)         |
-//! | pinned: rotate refresh token   | 3 527 (0.64)      | 4 876 (0.69)          |
-//! | pinned: permission lookup      | 17 940 (0.26)     | 41 114 (0.65)         |
-//! | unpinned: create user          | 8 711 (0.31)      | 8 281 (0.44)          |
-//! | unpinned: rotate refresh token | 3 780 (0.59)      | 2 893 (0.50)          |
-//! | unpinned: permission lookup    | 21 202 (0.38)     | 19 469 (0.36)         |
+//! | operation            | `spawn_blocking`     | thread per connection |
+//! |----------------------|----------------------|-----------------------|
+//! | create user          | 9 218 / 31 681, 0.28 | 12 116 / 30 780, 0.40 |
+//! | rotate refresh token | 3 841 / 6 341, 0.64  | 3 797 / 6 259, 0.59   |
+//! | permission lookup    | 19 138 / 41 876, 0.46 | 31 846 / 45 346, 0.66 |
 //!
-//! (Medians: 3 alternating runs of each version under `taskset -c 1`, which
-//! takes cross-CPU wake-ups out of the picture and shows the per-call cost;
-//! 17 alternating runs of each without pinning, where single runs of the
-//! *same* build range from 0.17 to 0.97 as other work comes and goes.)
-//! Pinned, the new design was faster than the old in every run for all three
-//! operations. With 8 tasks, where writes now queue on the writer thread
-//! instead of each waiting for its own blocking task, creating users went from
-//! 6 222 to 14 260 rows/s and permission lookups from 25 254 to 31 964
-//! (unpinned medians). A whole run of the example made about 120 000 context
-//! switches and 700–4 000 CPU migrations before, about 76 000 and under 250
-//! after (`perf stat`).
+//! Single runs of the same build vary a lot (permission lookups from 0.42 to
+//! 1.17 of the baseline) as other work on the machine comes and goes; the
+//! rotation, which spends most of its time in SQLite, is unchanged within that
+//! noise. With 8 tasks, creating users went from 5 973 to 18 773 rows/s
+//! (writes no longer wait for each other's answers) and permission lookups
+//! from 28 080 to 29 143. A whole run of the example made about 120 000
+//! context switches before and about 25 000 after (`perf stat`, one run
+//! each). Pinned to one CPU (`taskset -c 1`, so no lingering), 3 alternating
+//! runs each, the thread design alone did 18 620 / 4 876 / 41 114 rows/s
+//! against 12 301 / 3 527 / 17 940 (medians; create, rotate, permissions).
 //!
-//! What remains between the store and the bare driver is the two thread
-//! wake-ups per call (the connection thread, then the waiting task), which a
-//! loaded machine makes expensive, and SQLite's own work: in a profile of the
-//! pinned run the async side of the calls (building the job, queuing it,
-//! waiting) is about a tenth of the CPU time, the rest is in SQLite and the
-//! kernel. Running SQLite on the caller's thread would save the wake-ups only
-//! by blocking an async worker, which this store never does.
+//! What remains between the store and the bare driver is SQLite's own work
+//! on separate connections and the hand-over between threads. Running SQLite
+//! on the caller's thread would remove the hand-over only by blocking an
+//! async worker, which this store never does.
 //!
 //! Every connection runs with `journal_mode=WAL`, `synchronous=NORMAL`,
 //! `foreign_keys=ON` and the configured busy timeout, and caches its prepared
