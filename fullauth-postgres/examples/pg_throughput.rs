@@ -44,49 +44,8 @@ const CREATE_USER: &str = "INSERT INTO {s}.fullauth_users AS u (id, email, hashe
      is_active, is_verified, is_superuser, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
      RETURNING u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at";
 
-/// The store's token columns.
-macro_rules! token_cols {
-    () => {
-        "id, token, user_id, family_id, expires_at, revoked, user_agent, ip_address, created_at"
-    };
-}
-
-/// The store's single-statement rotation.
-const ROTATE: &str = concat!(
-    "WITH old AS (",
-    "  SELECT user_id, family_id, revoked, expires_at > $7 AS unexpired",
-    "  FROM {s}.fullauth_refresh_tokens WHERE token = $1",
-    "), flip AS (",
-    "  UPDATE {s}.fullauth_refresh_tokens SET revoked = true",
-    "  WHERE token = $1 AND revoked IS false AND expires_at > $7",
-    "  RETURNING user_id, family_id",
-    "), ins AS (",
-    "  INSERT INTO {s}.fullauth_refresh_tokens (",
-    token_cols!(),
-    ")  SELECT $2, $3, f.user_id, f.family_id, $4, false, $5, $6, $7 FROM flip f",
-    "  RETURNING ",
-    token_cols!(),
-    "), fam_live AS (",
-    "  SELECT count(*) AS n FROM {s}.fullauth_refresh_tokens",
-    "  WHERE family_id = (SELECT family_id FROM old) AND revoked IS false",
-    "    AND (SELECT revoked FROM old)",
-    "), fam AS (",
-    "  UPDATE {s}.fullauth_refresh_tokens SET revoked = true",
-    "  WHERE family_id = (SELECT family_id FROM old) AND revoked IS false",
-    "    AND (SELECT revoked FROM old)",
-    "  RETURNING 1",
-    ") SELECT o.user_id, o.family_id, o.revoked, o.unexpired,",
-    "  (SELECT n FROM fam_live) AS fam_live, (SELECT count(*) FROM fam) AS fam_revoked, i.*",
-    " FROM (SELECT 1) AS one",
-    " LEFT JOIN old o ON true",
-    " LEFT JOIN ins i ON true"
-);
-
-/// The store's permission lookup.
-const USER_PERMISSIONS: &str = "SELECT p.name FROM {s}.fullauth_user_roles ur \
-  JOIN {s}.fullauth_role_permissions rp ON rp.role_id = ur.role_id \
-  JOIN {s}.fullauth_permissions p ON p.id = rp.permission_id \
-  WHERE ur.user_id = $1 GROUP BY p.name ORDER BY p.name COLLATE \"C\"";
+/// The store's own statements, so the baseline runs exactly the same SQL.
+use fullauth_postgres::hot_sql::{ROTATE, USER_PERMISSIONS};
 
 fn raw_err(e: sqlx::Error) -> StoreError {
     StoreError::backend("raw sqlx", e)

@@ -641,3 +641,12 @@ impl ChallengeStore for PgStore {
         )
     }
 }
+
+/// The fixed statements of two hot operations exactly as the store runs them
+/// (`{s}` stands for the quoted schema), so a benchmark can run the same SQL
+/// straight on sqlx. Not part of the stable API.
+#[doc(hidden)]
+pub mod hot_sql {
+    pub use crate::permissions::FOR_USER as USER_PERMISSIONS;
+    pub use crate::tokens::ROTATE;
+}

@@ -103,7 +103,7 @@ pub(crate) async fn for_role(
 }
 
 /// A user's permissions: one join from the user's role links.
-const FOR_USER: &str = "SELECT p.name FROM {s}.fullauth_user_roles ur \
+pub const FOR_USER: &str = "SELECT p.name FROM {s}.fullauth_user_roles ur \
   JOIN {s}.fullauth_role_permissions rp ON rp.role_id = ur.role_id \
   JOIN {s}.fullauth_permissions p ON p.id = rp.permission_id \
   WHERE ur.user_id = $1 GROUP BY p.name ORDER BY p.name COLLATE \"C\"";

@@ -121,8 +121,8 @@ pub(crate) async fn revoke(
 ///
 /// Outcomes the snapshot cannot settle — the token was live but another
 /// rotation flipped it first, or a replay met rows that changed under it —
-/// are re-run as a new statement with a fresh snapshot (see [`rotate`]).
-const ROTATE: &str = concat!(
+/// are re-run as a new statement with a fresh snapshot (see `rotate`).
+pub const ROTATE: &str = concat!(
     "WITH old AS (",
     "  SELECT user_id, family_id, revoked, expires_at > $7 AS unexpired",
     "  FROM {s}.fullauth_refresh_tokens WHERE token = $1",
