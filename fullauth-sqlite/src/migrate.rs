@@ -134,23 +134,33 @@ pub fn migrations_for(features: Features) -> StoreResult<Vec<&'static Migration>
 
 /// The SQL of every migration of `features`, with a comment before each,
 /// for apps whose own migration tool (sqlx-cli, refinery, Alembic) owns the
-/// schema. It does not create `fullauth_schema_migrations`.
+/// schema. The script runs in one transaction, creates
+/// `fullauth_schema_migrations` if missing and records each migration in it
+/// (with its checksum), so `status` then reports the database up to date —
+/// as the PostgreSQL export does.
 ///
 /// # Errors
 /// As [`migrations_for`].
 pub fn export_sql(features: Features) -> StoreResult<String> {
-    let mut out =
-        String::from("-- fullauth schema for SQLite (compatible with fastapi-fullauth 0.18)\n");
+    let mut out = format!(
+        "-- fullauth schema for SQLite (compatible with fastapi-fullauth 0.18), features: {features}\n\
+         BEGIN;\n{CREATE_MIGRATIONS_TABLE};\n"
+    );
     for m in migrations_for(features)? {
         out.push_str(&format!(
-            "\n-- {} ({}): {}\n-- checksum {}\n{}",
+            "\n-- {} ({}): {}\n{}\nINSERT INTO fullauth_schema_migrations \
+             (id, feature, checksum, applied_at, adopted) VALUES ('{}', '{}', '{}', \
+             strftime('%Y-%m-%d %H:%M:%f', 'now') || '000', 0);\n",
             m.id,
             m.feature,
             m.description,
+            m.sql.trim_end(),
+            m.id,
+            m.feature.name(),
             m.checksum(),
-            m.sql
         ));
     }
+    out.push_str("\nCOMMIT;\n");
     Ok(out)
 }
 

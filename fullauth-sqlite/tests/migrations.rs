@@ -487,14 +487,18 @@ async fn plan_and_export_sql() {
             m.id
         );
     }
-    // The exported SQL builds the same schema as apply (minus our records).
+    // The exported SQL builds the same schema as apply, records every
+    // migration, and a store on it finds nothing pending or drifted.
     let exported = TempDb::with_sql(&sql);
     store.migrator().apply(Features::all()).await.unwrap();
-    let applied: Vec<_> = schema(&db.0)
-        .into_iter()
-        .filter(|o| o.2 != "fullauth_schema_migrations")
-        .collect();
-    assert_eq!(schema(&exported.0), applied);
+    assert_eq!(schema(&exported.0), schema(&db.0));
+    let on_export = exported.store(Features::all()).await;
+    let status = on_export.migrator().status(Features::all()).await.unwrap();
+    assert!(status.is_up_to_date(), "{status:?}");
+    assert_eq!(
+        status.applied.len(),
+        fullauth_sqlite::Migrator::migrations().len()
+    );
     // Inconsistent feature sets are refused.
     assert!(matches!(
         store
