@@ -31,7 +31,7 @@
 //!
 //! ```no_run
 //! # async fn demo(subject: fullauth_conformance::Subject) {
-//! let report = fullauth_conformance::run_all(|| {
+//! let report = fullauth_conformance::run_all(|_case| {
 //!     let s = subject.clone();
 //!     async move { s }
 //! }, fullauth_api::Features::all()).await;
@@ -266,27 +266,35 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "the case panicked".to_string())
 }
 
-/// Runs every case, each on a subject from `factory`, four at a time, and
-/// returns the report. Cases of features not in `features` are skipped.
+/// Runs every case, four at a time, each on the subject `factory` makes for
+/// it (so a runner can give a case a store of its own), and returns the
+/// report. A subject is made only when its case is about to run. Cases of
+/// features not in `features` are skipped.
 pub async fn run_all<F, Fut>(factory: F, features: Features) -> Report
 where
-    F: Fn() -> Fut,
+    F: Fn(&Case) -> Fut,
     Fut: Future<Output = Subject>,
 {
-    use futures::stream::{self, StreamExt as _};
-    let cases = all_cases();
-    let mut jobs = Vec::with_capacity(cases.len());
-    for case in &cases {
-        let subject = factory().await;
-        let case = *case;
-        jobs.push(async move {
-            let outcome = tokio::spawn(async move { run_case(&case, subject, features).await })
-                .await
-                .unwrap_or_else(|e| Outcome::Failed(format!("the case task failed: {e}")));
-            (case.full_name(), outcome)
+    let permits = Arc::new(tokio::sync::Semaphore::new(4));
+    let mut running = Vec::new();
+    for case in all_cases() {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let subject = factory(&case).await;
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            run_case(&case, subject, features).await
         });
+        running.push((case.full_name(), task));
     }
-    let outcomes = stream::iter(jobs).buffered(4).collect().await;
+    let mut outcomes = Vec::with_capacity(running.len());
+    for (name, task) in running {
+        let outcome = task
+            .await
+            .unwrap_or_else(|e| Outcome::Failed(format!("the case task failed: {e}")));
+        outcomes.push((name, outcome));
+    }
     Report { outcomes }
 }
 

@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use fullauth_api::{Clock, Features, Store, StoreError, Timestamp};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fullauth_conformance::{Case, Outcome, Report, Subject, all_cases, run_case};
+use fullauth_conformance::{Case, Outcome, Report, Subject, run_all};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use fullauth_redis::RedisStore;
@@ -38,9 +37,8 @@ fn unique() -> String {
         .collect()
 }
 
-/// Runs every case, four at a time, each on the subject `factory` makes for
-/// it, with a panic hook that prints nothing (a failing case's assertion
-/// message is in the report already).
+/// Runs the suite with [`run_all`] under a panic hook that prints nothing (a
+/// failing case's assertion message is in the report already).
 async fn run_suite<F, Fut>(factory: F, features: Features) -> Report
 where
     F: Fn(&Case) -> Fut,
@@ -48,35 +46,9 @@ where
 {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let permits = Arc::new(tokio::sync::Semaphore::new(4));
-    let mut running = Vec::new();
-    for case in all_cases() {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
-        };
-        let subject = factory(&case).await;
-        let task = tokio::spawn(async move {
-            let _permit = permit;
-            run_case(&case, subject, features).await
-        });
-        running.push((case.full_name(), task));
-    }
-    let mut outcomes = Vec::with_capacity(running.len());
-    for (name, task) in running {
-        let outcome = task
-            .await
-            .unwrap_or_else(|e| Outcome::Failed(format!("the case task failed: {e}")));
-        outcomes.push((name, outcome));
-    }
+    let report = run_all(factory, features).await;
     std::panic::set_hook(previous);
-    Report { outcomes }
-}
-
-/// Cases that prune refresh tokens by time delete other cases' expired
-/// tokens in a shared schema (pruning is global), so each gets a schema of
-/// its own.
-fn needs_own_schema(case: &Case) -> bool {
-    case.name.contains("prune")
+    report
 }
 
 /// Migrates `schema` (created if missing) with every feature, adds the
@@ -99,23 +71,15 @@ async fn pg_store(pool: &PgPool, schema: &str, clock: Clock) -> Result<PgStore, 
     Ok(store)
 }
 
-/// Drops `base` and every `base_*` schema.
-async fn drop_schemas(pool: &PgPool, base: &str) -> Result<(), sqlx::Error> {
-    let names: Vec<(String,)> = sqlx::query_as(
-        "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = $1 OR starts_with(nspname, $1 || '_')",
-    )
-    .bind(base)
-    .fetch_all(pool)
-    .await?;
-    for (name,) in names {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-            name.replace('"', "\"\"")
-        )))
-        .execute(pool)
-        .await?;
-    }
-    Ok(())
+/// Drops the throwaway schema with everything in it.
+async fn drop_schema(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+        schema.replace('"', "\"\"")
+    )))
+    .execute(pool)
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool) -> Out {
@@ -202,29 +166,21 @@ async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
     }
     let outcome: Result<Report, StoreError> = async {
         let shared: Arc<dyn Store> = Arc::new(pg_store(&pool, &schema, Clock::system()).await?);
-        let counter = Arc::new(AtomicUsize::new(0));
         // Each case gets its own manual clock (TTL cases move time instead of
-        // sleeping) on a store sharing the pool and the schema; pruning cases
-        // get a schema of their own.
-        let factory = |case: &Case| {
+        // sleeping) on a store sharing the pool and the schema. The suite
+        // itself keeps its pruning cases from disturbing each other.
+        let factory = |_: &Case| {
             let pool = pool.clone();
-            let own = needs_own_schema(case)
-                .then(|| format!("{schema}_{}", counter.fetch_add(1, Ordering::Relaxed)));
             let schema = schema.clone();
             let shared = shared.clone();
             async move {
                 let clock = Clock::manual(Timestamp::now());
-                let store = match own {
-                    Some(own) => pg_store(&pool, &own, clock.clone()).await,
-                    None => {
-                        PgStore::builder()
-                            .schema(schema)
-                            .features(Features::all())
-                            .clock(clock.clone())
-                            .open(pool)
-                            .await
-                    }
-                };
+                let store = PgStore::builder()
+                    .schema(schema)
+                    .features(Features::all())
+                    .clock(clock.clone())
+                    .open(pool)
+                    .await;
                 match store {
                     Ok(store) => Subject::new(Arc::new(store)).with_clock(clock),
                     Err(_) => Subject::new(shared),
@@ -234,8 +190,8 @@ async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
         Ok(run_suite(factory, Features::all()).await)
     }
     .await;
-    // Remove the schemas whatever happened; the suite's stores are gone now.
-    let dropped = drop_schemas(&pool, &schema).await;
+    // Remove the schema whatever happened; the suite's stores are gone now.
+    let dropped = drop_schema(&pool, &schema).await;
     pool.close().await;
     let report = outcome?;
     dropped.map_err(|e| {
