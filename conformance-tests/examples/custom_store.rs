@@ -1,17 +1,27 @@
-//! A store of your own, run through the whole conformance suite.
+//! Stores of your own, run through the conformance suite.
 //!
 //! This is the path a user follows to plug fullauth into storage we do not
 //! ship: implement the traits of the features you serve, report them in
-//! `features()`, and let `conformance_tests!` prove the store right. Here the
-//! "legacy" storage is a pair of maps behind a mutex; yours would be DynamoDB,
-//! MySQL or an existing user table.
+//! `StoreInfo::features()`, and let `conformance_tests!` prove the store
+//! right. Every feature a store does not serve keeps the traits' default
+//! bodies, which answer `StoreError::FeatureDisabled`; the suite generates
+//! those cases as ignored.
 //!
-//! The store serves Core (users, passwords, refresh tokens, sessions, with
-//! transactions), the token blacklist and one-time challenges. Every other
-//! feature keeps the traits' default bodies, which answer
-//! `StoreError::FeatureDisabled`; the suite generates those cases as ignored.
+//! Two stores are here:
 //!
-//! Run the suite against it with
+//! * `LegacyStore`: a "legacy" storage made of maps behind a mutex (yours
+//!   would be DynamoDB, MySQL or an existing user table). It serves Core
+//!   (users with three typed application columns, passwords, refresh tokens,
+//!   sessions, with transactions), the token blacklist and one-time
+//!   challenges.
+//! * `AppMfaStore`: only MFA, over a user table the application owns. The
+//!   application creates and deletes its users itself; fullauth only keeps
+//!   their TOTP factors, in a table whose rows point to the app's users (a
+//!   foreign key with `ON DELETE CASCADE`, in SQL terms). Its suite is given
+//!   a user factory (`Subject::with_user_factory`) that inserts a user in the
+//!   app's table, since the store cannot create users.
+//!
+//! Run the suites against them with
 //! `cargo test -p fullauth-conformance --example custom_store`, and the demo with
 //! `cargo run -p fullauth-conformance --example custom_store`.
 
@@ -21,16 +31,35 @@ use std::time::Duration;
 
 use fullauth_api::{
     BlacklistStore, ChallengeStore, Clock, ConflictKind, DurableStore, Email, Entity, ExtraFields,
-    FamilyId, Feature, Features, HashedPassword, LockoutStore, MfaStore, NewRefreshToken, NewUser,
-    NextRefreshToken, OAuthStore, PasskeyStore, PermissionStore, RateLimitStore, RefreshToken,
-    RefreshTokenStore, RoleStore, Rotation, Session, StateKey, StoreError, StoreResult, Text,
-    Timestamp, TokenDigest, Transaction, User, UserId, UserLookup, UserPatch, UserStore,
-    async_trait, new_record_id, ttl_seconds,
+    FamilyId, Feature, Features, HashedPassword, LockoutStore, MAX_COUNTER, MfaFactor, MfaSecret,
+    MfaStore, NewRefreshToken, NewUser, NextRefreshToken, OAuthStore, PasskeyStore,
+    PermissionStore, RateLimitStore, RefreshToken, RefreshTokenStore, RoleStore, Rotation, Session,
+    StateKey, StoreError, StoreInfo, StoreResult, Text, Timestamp, TokenDigest, Transaction, User,
+    UserId, UserLookup, UserPatch, UserStore, async_trait, new_record_id, ttl_seconds,
 };
 use serde_json::Value;
 
-/// The one application column of our legacy user table.
-const APP_COLUMN: &str = "display_name";
+/// Which JSON values (besides null) an application column takes.
+type Accepts = fn(&Value) -> bool;
+
+/// The application columns of our legacy user table, each with the JSON
+/// values it takes besides null (a typed column, as in SQL).
+const APP_COLUMNS: [(&str, Accepts); 3] = [
+    ("display_name", Value::is_string),
+    ("newsletter", Value::is_boolean),
+    ("login_count", Value::is_i64),
+];
+
+/// The text column the demo writes.
+const DISPLAY_NAME: &str = APP_COLUMNS[0].0;
+
+/// The type check of an application column; `None` for an unknown column.
+fn app_column(name: &str) -> Option<Accepts> {
+    APP_COLUMNS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, accepts)| *accepts)
+}
 
 /// Everything durable. Cloned whole when a transaction begins.
 #[derive(Clone, Default)]
@@ -115,10 +144,8 @@ impl LegacyStore {
 
 fn find_user<'a>(t: &'a Tables, lookup: &UserLookup) -> StoreResult<Option<&'a User>> {
     if let UserLookup::Extra { column, .. } = lookup {
-        if column != APP_COLUMN {
-            return Err(StoreError::UnknownField {
-                field: column.clone(),
-            });
+        if app_column(column).is_none() {
+            return Err(StoreError::unknown_field(column.clone()));
         }
     }
     let matches = |u: &User| -> bool {
@@ -129,7 +156,6 @@ fn find_user<'a>(t: &'a Tables, lookup: &UserLookup) -> StoreResult<Option<&'a U
             UserLookup::IsVerified(b) => u.is_verified == *b,
             UserLookup::IsSuperuser(b) => u.is_superuser == *b,
             UserLookup::Extra { column, value } => u.extra.get(column) == Some(value),
-            _ => false,
         }
     };
     let mut found: Option<&User> = None;
@@ -143,10 +169,15 @@ fn find_user<'a>(t: &'a Tables, lookup: &UserLookup) -> StoreResult<Option<&'a U
 
 fn apply_extra(user: &mut User, extra: &ExtraFields) -> StoreResult<()> {
     for (name, value) in extra.iter() {
-        if name != APP_COLUMN {
-            return Err(StoreError::UnknownField {
-                field: name.clone(),
-            });
+        let Some(accepts) = app_column(name) else {
+            return Err(StoreError::unknown_field(name.clone()));
+        };
+        if !value.is_null() && !accepts(value) {
+            // The storage refuses the value: a backend error, not InvalidInput
+            // (which only ever means fullauth-api's own validation).
+            return Err(StoreError::backend_message(format!(
+                "column `{name}` cannot hold {value}"
+            )));
         }
         user.extra.insert_stored(name.clone(), value.clone());
     }
@@ -159,7 +190,7 @@ fn user_mut<'a>(
 ) -> StoreResult<&'a mut (User, Option<HashedPassword>)> {
     t.users
         .get_mut(id)
-        .ok_or(StoreError::NotFound { what: Entity::User })
+        .ok_or_else(|| StoreError::not_found(Entity::User))
 }
 
 #[async_trait]
@@ -169,14 +200,10 @@ impl UserStore for LegacyStore {
         self.write(|t| {
             let id = new.id.unwrap_or_else(UserId::generate);
             if t.users.contains_key(&id) {
-                return Err(StoreError::Conflict {
-                    what: ConflictKind::UserId,
-                });
+                return Err(StoreError::conflict(ConflictKind::UserId));
             }
             if t.users.values().any(|(u, _)| u.email == new.email) {
-                return Err(StoreError::Conflict {
-                    what: ConflictKind::Email,
-                });
+                return Err(StoreError::conflict(ConflictKind::Email));
             }
             let mut user = User {
                 id,
@@ -187,7 +214,9 @@ impl UserStore for LegacyStore {
                 created_at: now,
                 extra: ExtraFields::new(),
             };
-            user.extra.insert_stored(APP_COLUMN, Value::Null);
+            for (name, _) in APP_COLUMNS {
+                user.extra.insert_stored(name, Value::Null);
+            }
             apply_extra(&mut user, &new.extra)?;
             t.users.insert(id, (user.clone(), new.hashed_password));
             Ok(user)
@@ -215,9 +244,7 @@ impl UserStore for LegacyStore {
                     .values()
                     .any(|(u, _)| u.email == *email && u.id != *id)
                 {
-                    return Err(StoreError::Conflict {
-                        what: ConflictKind::Email,
-                    });
+                    return Err(StoreError::conflict(ConflictKind::Email));
                 }
             }
             let (user, _) = user_mut(t, id)?;
@@ -245,7 +272,7 @@ impl UserStore for LegacyStore {
     async fn get_password_hash(&self, id: &UserId) -> StoreResult<Option<HashedPassword>> {
         self.read(|t| match t.users.get(id) {
             Some((_, hash)) => Ok(hash.clone()),
-            None => Err(StoreError::NotFound { what: Entity::User }),
+            None => Err(StoreError::not_found(Entity::User)),
         })
         .await
     }
@@ -273,12 +300,10 @@ impl UserStore for LegacyStore {
 
 fn insert_token(t: &mut Tables, token: RefreshToken) -> StoreResult<RefreshToken> {
     if t.tokens.contains_key(&token.digest) {
-        return Err(StoreError::Conflict {
-            what: ConflictKind::RefreshToken,
-        });
+        return Err(StoreError::conflict(ConflictKind::RefreshToken));
     }
     if !t.users.contains_key(&token.user_id) {
-        return Err(StoreError::NotFound { what: Entity::User });
+        return Err(StoreError::not_found(Entity::User));
     }
     t.tokens.insert(token.digest.clone(), token.clone());
     Ok(token)
@@ -500,8 +525,7 @@ impl MfaStore for LegacyStore {}
 impl LockoutStore for LegacyStore {}
 impl RateLimitStore for LegacyStore {}
 
-#[async_trait]
-impl DurableStore for LegacyStore {
+impl StoreInfo for LegacyStore {
     fn features(&self) -> Features {
         [Feature::Core, Feature::Blacklist, Feature::Challenges]
             .into_iter()
@@ -511,10 +535,13 @@ impl DurableStore for LegacyStore {
     fn backend_name(&self) -> &'static str {
         "legacy-example"
     }
+}
 
+#[async_trait]
+impl DurableStore for LegacyStore {
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
         if matches!(self.access, Access::Tx { .. }) {
-            return Err(StoreError::TransactionNesting);
+            return Err(StoreError::transaction_nesting());
         }
         let writer = self.shared.writer.clone().lock_owned().await;
         let snapshot = lock(&self.shared.committed).clone();
@@ -538,10 +565,9 @@ impl Transaction for LegacyStore {
                     tables.into_inner().unwrap_or_else(|p| p.into_inner());
                 Ok(())
             }
-            Access::Direct => Err(StoreError::Backend {
-                message: "commit called on a store handle, not a transaction".into(),
-                source: None,
-            }),
+            Access::Direct => Err(StoreError::backend_message(
+                "commit called on a store handle, not a transaction",
+            )),
         }
     }
 
@@ -551,11 +577,214 @@ impl Transaction for LegacyStore {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The second store: MFA only, over the application's own user table.
+
+/// A user of the application's own table. fullauth never creates one.
+#[derive(Clone, Debug)]
+pub struct AppUser {
+    /// Whatever the application keeps about its users.
+    pub name: String,
+}
+
+/// The application's database: its own user table, and the table of MFA
+/// factors that `AppMfaStore` keeps for those users.
+#[derive(Default)]
+struct AppTables {
+    users: HashMap<UserId, AppUser>,
+    /// One factor per user; rows point to `users` and go with them.
+    factors: HashMap<UserId, MfaFactor>,
+}
+
+/// A handle on the application's database, shared by the application and
+/// the store.
+#[derive(Clone, Default)]
+pub struct AppDb(Arc<Mutex<AppTables>>);
+
+impl AppDb {
+    /// The application registers a user in its own table.
+    pub fn create_user(&self, name: &str) -> UserId {
+        let id = UserId::generate();
+        lock(&self.0).users.insert(
+            id,
+            AppUser {
+                name: name.to_string(),
+            },
+        );
+        id
+    }
+
+    /// The application deletes a user; the user's factor goes with it (what
+    /// `ON DELETE CASCADE` does in SQL).
+    pub fn delete_user(&self, id: &UserId) -> bool {
+        let mut tables = lock(&self.0);
+        tables.factors.remove(id);
+        tables.users.remove(id).is_some()
+    }
+
+    /// The application's own data about a user.
+    pub fn user(&self, id: &UserId) -> Option<AppUser> {
+        lock(&self.0).users.get(id).cloned()
+    }
+}
+
+/// A store serving one durable feature, MFA, for the users of [`AppDb`].
+///
+/// `begin()` answers `FeatureDisabled(Core)`: every MFA operation is atomic
+/// on its own (one lock), the application runs its own transactions on its
+/// own tables, and the flows of fullauth that need a store transaction
+/// (sign-up, OAuth sign-in) are Core flows, which this store does not serve.
+/// The suite accepts either answer from a store without Core.
+pub struct AppMfaStore {
+    db: AppDb,
+    clock: Clock,
+}
+
+impl AppMfaStore {
+    /// The MFA store of the application's database, reading time from `clock`.
+    pub fn new(db: AppDb, clock: Clock) -> Self {
+        AppMfaStore { db, clock }
+    }
+
+    /// Runs `f` on the tables, under the one lock (so each call is atomic),
+    /// and names this store and `op` in its error.
+    fn with_tables<R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut AppTables) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        f(&mut lock(&self.db.0)).map_err(|e| e.with_context(self.backend_name(), op))
+    }
+}
+
+impl StoreInfo for AppMfaStore {
+    fn features(&self) -> Features {
+        Feature::Mfa.into()
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "app-mfa-example"
+    }
+}
+
+#[async_trait]
+impl MfaStore for AppMfaStore {
+    async fn get_mfa(&self, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
+        self.with_tables("get_mfa", |t| Ok(t.factors.get(user_id).cloned()))
+    }
+
+    async fn store_mfa(&self, user_id: &UserId, secret: &MfaSecret) -> StoreResult<MfaFactor> {
+        let now = self.clock.now();
+        self.with_tables("store_mfa", |t| {
+            // The foreign key to the application's user table.
+            if !t.users.contains_key(user_id) {
+                return Err(StoreError::not_found(Entity::User));
+            }
+            let factor = MfaFactor {
+                id: new_record_id(),
+                user_id: *user_id,
+                secret: secret.clone(),
+                confirmed_at: None,
+                last_counter: 0,
+                recovery_codes: Vec::new(),
+                created_at: now,
+            };
+            t.factors.insert(*user_id, factor.clone());
+            Ok(factor)
+        })
+    }
+
+    async fn confirm_mfa(
+        &self,
+        user_id: &UserId,
+        recovery_codes: &[TokenDigest],
+    ) -> StoreResult<bool> {
+        let now = self.clock.now();
+        self.with_tables("confirm_mfa", |t| {
+            Ok(match t.factors.get_mut(user_id) {
+                Some(f) => {
+                    f.confirmed_at = Some(now);
+                    f.recovery_codes = recovery_codes.to_vec();
+                    true
+                }
+                None => false,
+            })
+        })
+    }
+
+    async fn delete_mfa(&self, user_id: &UserId) -> StoreResult<bool> {
+        self.with_tables("delete_mfa", |t| Ok(t.factors.remove(user_id).is_some()))
+    }
+
+    async fn advance_mfa_counter(&self, user_id: &UserId, counter: u32) -> StoreResult<bool> {
+        self.with_tables("advance_mfa_counter", |t| {
+            if counter > MAX_COUNTER {
+                return Err(StoreError::invalid(
+                    "counter",
+                    format!("must be at most {MAX_COUNTER}"),
+                ));
+            }
+            Ok(match t.factors.get_mut(user_id) {
+                Some(f) if counter > f.last_counter => {
+                    f.last_counter = counter;
+                    true
+                }
+                _ => false,
+            })
+        })
+    }
+
+    async fn consume_recovery_code(
+        &self,
+        user_id: &UserId,
+        code: &TokenDigest,
+    ) -> StoreResult<bool> {
+        self.with_tables("consume_recovery_code", |t| {
+            let Some(f) = t.factors.get_mut(user_id) else {
+                return Ok(false);
+            };
+            Ok(match f.recovery_codes.iter().position(|c| c == code) {
+                Some(i) => {
+                    f.recovery_codes.remove(i);
+                    true
+                }
+                None => false,
+            })
+        })
+    }
+}
+
+// Every other feature: the default bodies answer FeatureDisabled.
+impl UserStore for AppMfaStore {}
+impl RefreshTokenStore for AppMfaStore {}
+impl RoleStore for AppMfaStore {}
+impl PermissionStore for AppMfaStore {}
+impl OAuthStore for AppMfaStore {}
+impl PasskeyStore for AppMfaStore {}
+impl BlacklistStore for AppMfaStore {}
+impl LockoutStore for AppMfaStore {}
+impl RateLimitStore for AppMfaStore {}
+impl ChallengeStore for AppMfaStore {}
+
+#[async_trait]
+impl DurableStore for AppMfaStore {
+    /// No store transactions: see the type's docs.
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        Err(StoreError::feature_disabled(Feature::Core).with_context(self.backend_name(), "begin"))
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), StoreError> {
+    legacy_demo().await?;
+    app_mfa_demo().await
+}
+
+/// Users and a rotation on the legacy store.
+async fn legacy_demo() -> Result<(), StoreError> {
     let store = LegacyStore::new(Clock::system());
     let ada = store
-        .create_user(NewUser::new("ada@example.com")?.with_extra(APP_COLUMN, "Ada")?)
+        .create_user(NewUser::new("ada@example.com")?.with_extra(DISPLAY_NAME, "Ada")?)
         .await?;
     println!("created {} ({})", ada.email, ada.id);
     let family = FamilyId::generate();
@@ -589,19 +818,80 @@ async fn main() -> Result<(), StoreError> {
     Ok(())
 }
 
+/// MFA for a user of the application's own table.
+async fn app_mfa_demo() -> Result<(), StoreError> {
+    let db = AppDb::default();
+    let store = AppMfaStore::new(db.clone(), Clock::system());
+    let grace = db.create_user("Grace");
+    let factor = store
+        .store_mfa(&grace, &MfaSecret::new("JBSWY3DPEHPK3PXP")?)
+        .await?;
+    let code = TokenDigest::of("recovery-code-1");
+    store
+        .confirm_mfa(&grace, std::slice::from_ref(&code))
+        .await?;
+    println!(
+        "{}: factor {} confirmed; recovery code used: {}, again: {}",
+        db.user(&grace).map(|u| u.name).unwrap_or_default(),
+        factor.id,
+        store.consume_recovery_code(&grace, &code).await?,
+        store.consume_recovery_code(&grace, &code).await?,
+    );
+    match store.get_user(&grace).await {
+        Err(e) => println!("users are the app's: {e}"),
+        Ok(u) => println!("unexpected: {u:?}"),
+    }
+    db.delete_user(&grace);
+    println!(
+        "after the app deleted the user: {:?}",
+        store.get_mfa(&grace).await?
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod conformance {
     use std::sync::Arc;
 
     use fullauth_api::{Clock, Timestamp};
-    use fullauth_conformance::{Subject, conformance_tests};
+    use fullauth_conformance::{ColumnKind, Subject, conformance_tests};
 
     use super::LegacyStore;
 
     async fn subject() -> Subject {
         let clock = Clock::manual(Timestamp::now());
-        Subject::new(Arc::new(LegacyStore::new(clock.clone()))).with_clock(clock)
+        Subject::new(Arc::new(LegacyStore::new(clock.clone())))
+            .with_clock(clock)
+            .with_app_column("display_name", ColumnKind::Text)
+            .with_app_column("newsletter", ColumnKind::Boolean)
+            .with_app_column("login_count", ColumnKind::Integer)
     }
 
     conformance_tests!(subject, features = [Core, Blacklist, Challenges]);
+}
+
+#[cfg(test)]
+mod mfa_conformance {
+    use std::sync::Arc;
+
+    use fullauth_api::{Clock, Timestamp};
+    use fullauth_conformance::{Subject, conformance_tests};
+
+    use super::{AppDb, AppMfaStore};
+
+    /// The MFA store on a fresh application database; the suite's users are
+    /// made in the application's table.
+    async fn subject() -> Subject {
+        let clock = Clock::manual(Timestamp::now());
+        let db = AppDb::default();
+        let store = AppMfaStore::new(db.clone(), clock.clone());
+        Subject::new(Arc::new(store))
+            .with_clock(clock)
+            .with_user_factory(move || {
+                let db = db.clone();
+                async move { Ok(db.create_user("conformance")) }
+            })
+    }
+
+    conformance_tests!(subject, features = [Mfa]);
 }

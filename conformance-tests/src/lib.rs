@@ -1,60 +1,5 @@
-//! The conformance suite of the fullauth family.
-//!
-//! One suite proves that every store — ours and yours — behaves as the
-//! contract of `fullauth-api` says: every case of the reference library's own
-//! suite, every contract clause of every trait, races of many tasks on each
-//! atomic step, cascades, expiry, transactions, hostile input and the TTLs of
-//! the short-lived stores.
-//!
-//! Run it in your store's `tests/conformance.rs`. The macro expands to one
-//! `#[test]` per case, named `group::case`, so `cargo test` can filter them:
-//!
-//! ```no_run
-//! // tests/conformance.rs
-//! use std::sync::Arc;
-//! use fullauth_conformance::{Subject, conformance_tests};
-//! # mod my_crate { pub fn open() -> std::sync::Arc<dyn fullauth_api::Store> { unimplemented!() } }
-//!
-//! async fn subject() -> Subject {
-//!     Subject::new(my_crate::open())
-//! }
-//!
-//! // Every feature the store reports must pass:
-//! conformance_tests!(subject);
-//! // or only some; cases of the others are generated as ignored, with a reason:
-//! // conformance_tests!(subject, features = [Blacklist, Lockout, RateLimit, Challenges]);
-//! # fn main() {}
-//! ```
-//!
-//! Or run it from code and get a [`Report`] (this is what `fullauth
-//! conformance` does):
-//!
-//! ```no_run
-//! # async fn demo(subject: fullauth_conformance::Subject) {
-//! let report = fullauth_conformance::run_all(|_case| {
-//!     let s = subject.clone();
-//!     async move { s }
-//! }, fullauth_api::Features::all()).await;
-//! println!("{report}");
-//! assert!(report.is_success());
-//! # }
-//! ```
-//!
-//! # What the suite expects of the store under test
-//!
-//! * Cases never assume an empty store and never count global rows: they use
-//!   random emails, ids, family ids and keys, so the suite can run against a
-//!   shared database, in parallel, again and again.
-//! * The user table must have an application column `display_name`: text,
-//!   nullable or with a default (the reference's fixtures have the same
-//!   column). The extra-field cases write and read it.
-//! * The store's clock and [`Subject::clock`] must agree. A store with a
-//!   manual [`Clock`] lets TTL and expiry cases run without sleeping; on the
-//!   system clock those cases sleep for a few seconds.
-//!
-//! An example of a store of your own that runs the whole suite is in this
-//! crate's `examples/custom_store.rs`.
-
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -67,11 +12,32 @@ use std::time::Duration;
 
 use futures::FutureExt as _;
 
-pub use fullauth_api::{Clock, Feature, Features, Store, StoreError};
+pub use fullauth_api::{Clock, Feature, Features, Store, StoreError, StoreResult, UserId};
 
 pub mod cases;
 
-/// The store under test, with the clock it reads time from.
+/// The type of an application column of `fullauth_users` that a subject
+/// declares with [`Subject::with_app_column`]. It says how the store must
+/// type the column's values in [`User::extra`](fullauth_api::User::extra).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ColumnKind {
+    /// Text (`TEXT`, `VARCHAR(n)`): a JSON string. The suite writes at most
+    /// 100 characters to it.
+    Text,
+    /// `BOOLEAN`: a JSON boolean, also on SQLite, which stores 0/1.
+    Boolean,
+    /// `INTEGER` (32-bit on PostgreSQL): a JSON integer. The suite writes
+    /// values within `i32`.
+    Integer,
+}
+
+/// How a subject makes a user id for a store that does not serve Core.
+type UserFactory =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = StoreResult<UserId>> + Send>> + Send + Sync>;
+
+/// The store under test, with the clock it reads time from, the application
+/// columns its user table has, and how to make a user when it serves no
+/// users itself.
 #[derive(Clone)]
 pub struct Subject {
     /// The store.
@@ -79,14 +45,19 @@ pub struct Subject {
     /// The store's clock: cases read "now" from it and move it with
     /// [`Clock::advance`] (which sleeps on the system clock).
     pub clock: Clock,
+    app_columns: Vec<(String, ColumnKind)>,
+    user_factory: Option<UserFactory>,
 }
 
 impl Subject {
-    /// A store on the system clock.
+    /// A store on the system clock, with no application column declared and
+    /// no user factory.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Subject {
             store,
             clock: Clock::system(),
+            app_columns: Vec::new(),
+            user_factory: None,
         }
     }
 
@@ -96,9 +67,69 @@ impl Subject {
         self
     }
 
+    /// Declares an application column of fullauth_users the store serves in
+    /// `User::extra`: nullable, without a default (so a user created without
+    /// it reads back JSON null). The cases of application columns run only
+    /// when the subject declares the columns they need (the first declared
+    /// column of each kind is used) and are skipped otherwise. Declaring a
+    /// name again replaces its kind.
+    ///
+    /// # Panics
+    /// When `name` could never be an application column: a protected field
+    /// (`email`, `is_active`, …) or not an SQL identifier.
+    pub fn with_app_column(mut self, name: &str, kind: ColumnKind) -> Self {
+        if let Err(e) = fullauth_api::user::check_field_name(name) {
+            panic!("Subject::with_app_column({name:?}): {e}");
+        }
+        match self.app_columns.iter_mut().find(|(n, _)| n == name) {
+            Some(column) => column.1 = kind,
+            None => self.app_columns.push((name.to_string(), kind)),
+        }
+        self
+    }
+
+    /// How to make a user id when the store does not serve Core (the app's
+    /// own user table): every case of a feature other than Core that needs
+    /// "some user" calls `f` for one. The id must be a user the store under
+    /// test accepts as an owner (for example a row the factory inserted in
+    /// the app's table that the store's foreign keys point to). When set, the
+    /// factory is used even if the store serves Core; without it, such cases
+    /// create the user with `create_user`, and fail on a store without Core.
+    pub fn with_user_factory<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = StoreResult<UserId>> + Send + 'static,
+    {
+        self.user_factory = Some(Arc::new(move || Box::pin(f())));
+        self
+    }
+
     /// The features the store reports.
     pub fn features(&self) -> Features {
         self.store.features()
+    }
+
+    /// The application columns declared with
+    /// [`with_app_column`](Self::with_app_column), in declaration order.
+    pub fn app_columns(&self) -> impl Iterator<Item = (&str, ColumnKind)> {
+        self.app_columns.iter().map(|(n, k)| (n.as_str(), *k))
+    }
+
+    /// The first declared application column of this kind.
+    pub fn app_column(&self, kind: ColumnKind) -> Option<&str> {
+        self.app_columns().find(|(_, k)| *k == kind).map(|(n, _)| n)
+    }
+
+    /// True when a user factory was given with
+    /// [`with_user_factory`](Self::with_user_factory).
+    pub fn has_user_factory(&self) -> bool {
+        self.user_factory.is_some()
+    }
+
+    /// A user id from the factory, or `None` when there is none.
+    pub(crate) async fn user_from_factory(&self) -> Option<StoreResult<UserId>> {
+        let factory = self.user_factory.as_ref()?;
+        Some(factory().await)
     }
 }
 
@@ -108,23 +139,44 @@ impl fmt::Debug for Subject {
             .field("backend", &self.store.backend_name())
             .field("features", &self.store.features())
             .field("clock", &self.clock)
+            .field("app_columns", &self.app_columns)
+            .field("user_factory", &self.user_factory.is_some())
             .finish()
     }
 }
 
-/// Why a case failed (besides a panic of one of its assertions).
+/// Why a case did not pass (besides a panic of one of its assertions).
 #[derive(Debug)]
-pub struct CaseError(pub String);
+pub enum CaseError {
+    /// The case failed: an unexpected error or a broken expectation.
+    Failed(String),
+    /// The case cannot run against this subject (an application column it
+    /// needs is not declared), with the reason. Reported as
+    /// [`Outcome::Skipped`].
+    Skipped(String),
+}
+
+impl CaseError {
+    /// The message or the reason.
+    pub fn message(&self) -> &str {
+        match self {
+            CaseError::Failed(m) | CaseError::Skipped(m) => m,
+        }
+    }
+}
 
 impl fmt::Display for CaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            CaseError::Failed(m) => f.write_str(m),
+            CaseError::Skipped(r) => write!(f, "skipped: {r}"),
+        }
     }
 }
 
 impl From<StoreError> for CaseError {
     fn from(e: StoreError) -> Self {
-        CaseError(format!("unexpected store error: {e} ({e:?})"))
+        CaseError::Failed(format!("unexpected store error: {e} ({e:?})"))
     }
 }
 
@@ -178,7 +230,8 @@ pub enum Outcome {
     Passed,
     /// An assertion failed, an unexpected error came back, or it timed out.
     Failed(String),
-    /// Not run, with the reason (a feature not under test).
+    /// Not run, with the reason: a feature not under test, or an application
+    /// column the case needs that the subject does not declare.
     Skipped(String),
 }
 
@@ -239,7 +292,9 @@ fn missing(case: &Case, features: Features) -> Option<Feature> {
 }
 
 /// Runs one case against a subject: skipped when a feature it needs is not in
-/// `features`; a panic, an error or a timeout is a failure.
+/// `features`, or when the case finds the subject lacks what it needs (an
+/// application column, [`CaseError::Skipped`]); a panic, an error or a
+/// timeout is a failure.
 pub async fn run_case(case: &Case, subject: Subject, features: Features) -> Outcome {
     if let Some(f) = missing(case, features) {
         return Outcome::Skipped(format!("feature `{f}` is not under test"));
@@ -253,7 +308,8 @@ pub async fn run_case(case: &Case, subject: Subject, features: Features) -> Outc
     match tokio::time::timeout(CASE_TIMEOUT, fut).await {
         Err(_) => Outcome::Failed(format!("timed out after {CASE_TIMEOUT:?}")),
         Ok(Err(panic)) => Outcome::Failed(panic_message(&panic)),
-        Ok(Ok(Err(e))) => Outcome::Failed(e.0),
+        Ok(Ok(Err(CaseError::Failed(m)))) => Outcome::Failed(m),
+        Ok(Ok(Err(CaseError::Skipped(r)))) => Outcome::Skipped(r),
         Ok(Ok(Ok(()))) => Outcome::Passed,
     }
 }
@@ -339,8 +395,26 @@ where
         .unwrap_or_else(|e| panic!("cannot build a tokio runtime: {e}"));
     let outcome = rt.block_on(async move {
         let subject = factory().await.into_subject()?;
-        let features = features.unwrap_or_else(|| subject.features());
-        Some(run_case(&case, subject, features).await)
+        let under_test = match features {
+            Some(f) => f,
+            None => {
+                // `conformance_tests!(factory)`: the features the store
+                // reports are under test; a case of another one is skipped.
+                let reported = subject.features();
+                if let Some(f) = missing(&case, reported) {
+                    return Some(Outcome::Skipped(format!(
+                        "feature `{f}` is not reported by the store"
+                    )));
+                }
+                reported
+            }
+        };
+        if let Some(f) = missing(&case, under_test) {
+            panic!(
+                "{group}::{name} needs feature `{f}`, which is not under test, but was generated as a test"
+            );
+        }
+        Some(run_case(&case, subject, under_test).await)
     });
     let Some(outcome) = outcome else {
         eprintln!("NOT RUN {group}::{name}: the factory gave no subject (service not configured)");
@@ -349,16 +423,25 @@ where
     match outcome {
         Outcome::Passed => {}
         Outcome::Failed(m) => panic!("{group}::{name} failed: {m}"),
-        Outcome::Skipped(r) => panic!("{group}::{name} was skipped but generated as a test: {r}"),
+        Outcome::Skipped(r) => {
+            // Straight to the process's stderr, past the test harness's
+            // output capture, so the skip shows in a plain `cargo test`.
+            use std::io::Write as _;
+            let line = format!("SKIPPED {group}::{name}: {r}\n");
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
     }
 }
 
 /// Expands to one `#[test]` per case of the suite, in one module per group.
 ///
-/// `conformance_tests!(factory)` tests every feature the store reports;
-/// `conformance_tests!(factory, features = [Core, Roles])` tests those features
-/// and generates the cases of the others as `#[ignore]`d, with the reason, so
-/// `cargo test` lists them as not run. The factory is an async function or a
+/// `conformance_tests!(factory)` tests every feature the store reports (a
+/// case of a feature it does not report prints `SKIPPED group::case: reason`
+/// to stderr and passes); `conformance_tests!(factory, features = [Core,
+/// Roles])` tests those features and generates the cases of the others as
+/// `#[ignore]`d, with the reason, so `cargo test` lists them as not run. A
+/// case that finds at run time that the subject lacks what it needs (an
+/// application column) prints the same `SKIPPED` line and passes. The factory is an async function or a
 /// closure returning a future of a [`Subject`] (or of `Option<Subject>`, see
 /// [`IntoSubject`]); it is called once per case.
 #[macro_export]

@@ -158,6 +158,11 @@ impl Features {
         Features(self.0 | other.0)
     }
 
+    /// The features in both sets.
+    pub fn intersection(self, other: Features) -> Self {
+        Features(self.0 & other.0)
+    }
+
     /// True if `feature` is in the set.
     pub fn contains(self, feature: Feature) -> bool {
         self.0 & feature.bit() != 0
@@ -178,23 +183,14 @@ impl Features {
         Feature::ALL.into_iter().filter(move |f| self.contains(*f))
     }
 
-    /// Checks the dependencies between features: Permissions needs Roles, and
-    /// every durable feature needs Core.
+    /// Checks the dependencies between features: Permissions needs Roles.
+    /// Every other feature stands alone (a store may serve only MFA over the
+    /// app's own user table, or only the blacklist).
     pub fn validate(self) -> Result<(), StoreError> {
         if self.contains(Feature::Permissions) && !self.contains(Feature::Roles) {
             return Err(StoreError::invalid(
                 "features",
                 "permissions needs roles: add Feature::Roles",
-            ));
-        }
-        if let Some(f) = self
-            .iter()
-            .find(|f| !f.is_short_lived() && *f != Feature::Core)
-            .filter(|_| !self.contains(Feature::Core))
-        {
-            return Err(StoreError::invalid(
-                "features",
-                format!("{f} needs core: add Feature::Core"),
             ));
         }
         Ok(())

@@ -9,7 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::digest::TokenDigest;
-use crate::features::Feature;
+use crate::error::StoreError;
+use crate::features::{Feature, Features};
 use crate::timestamp::Timestamp;
 
 /// One embedded migration.
@@ -75,4 +76,30 @@ pub struct AdoptReport {
     /// Observations worth a human's attention (a missing index created, an
     /// unexpected column kept, ...).
     pub notes: Vec<String>,
+}
+
+/// Checks a feature set for the SQL schema of the reference: besides
+/// [`Features::validate`] (Permissions needs Roles), every durable table
+/// references `fullauth_users`, so a SQL migration of any durable feature
+/// needs [`Feature::Core`]'s tables. (A store of the contract may serve a
+/// durable feature without Core over the app's own user table; the
+/// reference's SQL schema cannot.)
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] (field `features`) naming what to add.
+pub fn check_sql_features(features: Features) -> Result<(), StoreError> {
+    features.validate()?;
+    if let Some(f) = features
+        .iter()
+        .find(|f| !f.is_short_lived() && *f != Feature::Core)
+        .filter(|_| !features.contains(Feature::Core))
+    {
+        return Err(StoreError::invalid(
+            "features",
+            format!(
+                "the {f} tables reference fullauth_users: migrate core too (add Feature::Core)"
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -31,10 +31,7 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as
 use crate::error::StoreError;
 use crate::validate::HashedPassword;
 
-/// Passwords longer than this many characters are refused before hashing
-/// (the reference's `PASSWORD_MAX_LENGTH`), so nobody can make the server hash
-/// megabytes.
-pub const MAX_PASSWORD_CHARS: usize = 4096;
+pub use crate::validate::MAX_PASSWORD_CHARS;
 
 /// Hashes and verifies passwords with argon2id. Cheap to clone.
 #[derive(Clone)]
@@ -111,10 +108,7 @@ impl PasswordHasher {
         let phc = self
             .argon2()
             .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| StoreError::Backend {
-                message: format!("argon2 hashing failed: {e}"),
-                source: None,
-            })?
+            .map_err(|e| StoreError::backend_message(format!("argon2 hashing failed: {e}")))?
             .to_string();
         HashedPassword::new(phc)
     }
@@ -204,10 +198,7 @@ where
         Ok(handle) => handle
             .spawn_blocking(f)
             .await
-            .map_err(|e| StoreError::Backend {
-                message: format!("password hashing task failed: {e}"),
-                source: None,
-            }),
+            .map_err(|e| StoreError::backend_message(format!("password hashing task failed: {e}"))),
         Err(_) => Ok(f()),
     }
 }

@@ -93,8 +93,9 @@ pub struct NextRefreshToken {
 }
 
 /// The answer of [`crate::RefreshTokenStore::rotate_refresh_token`].
+///
+/// Exhaustive on purpose: a security decision must be matched fully.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Rotation {
     /// The old token was live and is now revoked; the new one is stored in the
     /// same family.

@@ -4,7 +4,7 @@
 //! `Arc<dyn Store>` and as a generic bound. Every method has a default body that
 //! answers [`StoreError::FeatureDisabled`] for its feature, so a store
 //! implements the methods of the features it serves and reports exactly those
-//! in [`DurableStore::features`]; the conformance suite checks that the two
+//! in [`StoreInfo::features`]; the conformance suite checks that the two
 //! agree.
 //!
 //! Inputs arrive validated (see [`crate::validate`]); a store never has to
@@ -42,9 +42,22 @@ macro_rules! disabled {
     }};
 }
 
+/// What every store says about itself: the features it serves and its
+/// backend's name. The supertrait of every storage trait.
+pub trait StoreInfo: Send + Sync {
+    /// The features this store serves. Methods of every other feature answer
+    /// [`StoreError::FeatureDisabled`]; the conformance suite checks that the
+    /// two agree.
+    fn features(&self) -> Features;
+
+    /// A short name of the backend for logs, errors and reports (`memory`,
+    /// `sqlite`, `postgres`, `redis`, `composed`).
+    fn backend_name(&self) -> &'static str;
+}
+
 /// Users and their password hashes ([`Feature::Core`]).
 #[async_trait]
-pub trait UserStore: Send + Sync {
+pub trait UserStore: StoreInfo {
     /// Inserts a user and returns it as stored (id generated as UUIDv7 unless
     /// given; `created_at` from the store's clock; application columns not
     /// given read back as the database default).
@@ -124,7 +137,7 @@ pub trait UserStore: Send + Sync {
 /// A session is a token family: the first token of a sign-in and every token
 /// that rotation derived from it.
 #[async_trait]
-pub trait RefreshTokenStore: Send + Sync {
+pub trait RefreshTokenStore: StoreInfo {
     /// Stores a new, unrevoked token and returns the row.
     ///
     /// Errors: [`StoreError::Conflict`] `RefreshToken` for a digest already
@@ -208,7 +221,7 @@ pub trait RefreshTokenStore: Send + Sync {
 ///
 /// Names are compared exactly (case-sensitive). Lists are sorted by name.
 #[async_trait]
-pub trait RoleStore: Send + Sync {
+pub trait RoleStore: StoreInfo {
     /// Creates the role if missing. True when it was created. Idempotent under
     /// concurrency.
     async fn create_role(&self, role: &RoleName) -> StoreResult<bool> {
@@ -251,7 +264,7 @@ pub trait RoleStore: Send + Sync {
 ///
 /// Lists are sorted by name and free of duplicates.
 #[async_trait]
-pub trait PermissionStore: Send + Sync {
+pub trait PermissionStore: StoreInfo {
     /// Grants the permission to the role, creating either if missing. True
     /// when the role did not have it. Idempotent under concurrency.
     async fn assign_permission(
@@ -300,7 +313,7 @@ pub trait PermissionStore: Send + Sync {
 
 /// OAuth account links ([`Feature::OAuth`]).
 #[async_trait]
-pub trait OAuthStore: Send + Sync {
+pub trait OAuthStore: StoreInfo {
     /// The link of this identity, or `None`.
     async fn get_oauth_account(
         &self,
@@ -348,7 +361,7 @@ pub trait OAuthStore: Send + Sync {
 
 /// WebAuthn passkeys ([`Feature::Passkeys`]).
 #[async_trait]
-pub trait PasskeyStore: Send + Sync {
+pub trait PasskeyStore: StoreInfo {
     /// The passkey with this credential id, or `None`.
     async fn get_passkey(&self, credential_id: &CredentialId) -> StoreResult<Option<Passkey>> {
         disabled!(Feature::Passkeys, credential_id)
@@ -404,7 +417,7 @@ pub trait PasskeyStore: Send + Sync {
 
 /// TOTP factors and recovery codes ([`Feature::Mfa`]); one factor per user.
 #[async_trait]
-pub trait MfaStore: Send + Sync {
+pub trait MfaStore: StoreInfo {
     /// The user's factor, or `None`.
     async fn get_mfa(&self, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
         disabled!(Feature::Mfa, user_id)
@@ -457,7 +470,7 @@ pub trait MfaStore: Send + Sync {
 
 /// Token blacklist ([`Feature::Blacklist`], short-lived).
 #[async_trait]
-pub trait BlacklistStore: Send + Sync {
+pub trait BlacklistStore: StoreInfo {
     /// Blacklists `key` for `ttl`, rounded up to whole seconds with a floor
     /// of one second ([`crate::ttl_seconds`]). Adding again replaces the TTL.
     async fn blacklist(&self, key: &StateKey, ttl: Duration) -> StoreResult<()> {
@@ -484,7 +497,7 @@ pub trait BlacklistStore: Send + Sync {
 /// the millisecond or better; lock deadlines ([`LockoutOutcome`]) are exact to
 /// within a second across backends (some compute them from a server clock).
 #[async_trait]
-pub trait LockoutStore: Send + Sync {
+pub trait LockoutStore: StoreInfo {
     /// Records one failure atomically. Of N concurrent failures on a fresh key
     /// with a threshold of M ≤ N, exactly M−1 are `Counted` (with distinct
     /// counts 1..M−1), one is `Locked` and the rest `AlreadyLocked`.
@@ -511,7 +524,7 @@ pub trait LockoutStore: Send + Sync {
 
 /// Sliding-window rate limits ([`Feature::RateLimit`], short-lived).
 #[async_trait]
-pub trait RateLimitStore: Send + Sync {
+pub trait RateLimitStore: StoreInfo {
     /// Records one request if the key has had fewer than `policy.limit`
     /// allowed requests in the last `policy.window`; a refused request is not
     /// recorded. Of N concurrent hits on a fresh key exactly `limit` are
@@ -530,7 +543,7 @@ pub trait RateLimitStore: Send + Sync {
 
 /// One-time challenges ([`Feature::Challenges`], short-lived).
 #[async_trait]
-pub trait ChallengeStore: Send + Sync {
+pub trait ChallengeStore: StoreInfo {
     /// Stores `value` under `key` for `ttl`, replacing any previous value. A
     /// zero TTL removes any previous value and stores nothing. TTLs are
     /// honoured to the millisecond.
@@ -545,26 +558,22 @@ pub trait ChallengeStore: Send + Sync {
     }
 }
 
-/// The durable side of a store: every durable trait, what the store serves,
-/// and transactions.
+/// The durable side of a store: every durable trait, and transactions.
+///
+/// A store may serve any subset of the durable features (say only
+/// [`Feature::Mfa`] over the app's own user table); the traits of the others
+/// answer [`StoreError::FeatureDisabled`].
 #[async_trait]
 pub trait DurableStore:
     UserStore + RefreshTokenStore + RoleStore + PermissionStore + OAuthStore + PasskeyStore + MfaStore
 {
-    /// The features this store serves. Methods of every other feature answer
-    /// [`StoreError::FeatureDisabled`].
-    fn features(&self) -> Features;
-
-    /// A short name of the backend for logs and reports (`memory`, `sqlite`).
-    fn backend_name(&self) -> &'static str;
-
     /// Begins a transaction: a handle with the same durable traits whose calls
     /// commit or roll back together. Dropping the handle without
     /// [`Transaction::commit`] rolls back.
     ///
     /// Errors: [`StoreError::TransactionNesting`] on a transaction handle;
-    /// [`StoreError::FeatureDisabled`] `Core` on a store without durable
-    /// features.
+    /// [`StoreError::FeatureDisabled`] (for [`Feature::Core`]) on a store
+    /// that serves no durable feature.
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
 }
 
@@ -590,4 +599,52 @@ pub trait Store:
 impl<T> Store for T where
     T: DurableStore + BlacklistStore + LockoutStore + RateLimitStore + ChallengeStore + ?Sized
 {
+}
+
+impl<T: StoreInfo + ?Sized> StoreInfo for std::sync::Arc<T> {
+    fn features(&self) -> Features {
+        (**self).features()
+    }
+    fn backend_name(&self) -> &'static str {
+        (**self).backend_name()
+    }
+}
+
+impl<T: StoreInfo + ?Sized> StoreInfo for Box<T> {
+    fn features(&self) -> Features {
+        (**self).features()
+    }
+    fn backend_name(&self) -> &'static str {
+        (**self).backend_name()
+    }
+}
+
+impl<T: StoreInfo + ?Sized> StoreInfo for &T {
+    fn features(&self) -> Features {
+        (**self).features()
+    }
+    fn backend_name(&self) -> &'static str {
+        (**self).backend_name()
+    }
+}
+
+#[async_trait]
+impl<T: DurableStore + ?Sized> DurableStore for std::sync::Arc<T> {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        (**self).begin().await
+    }
+}
+
+#[async_trait]
+impl<T: DurableStore + ?Sized> DurableStore for Box<T> {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        (**self).begin().await
+    }
+}
+
+#[async_trait]
+impl<T: DurableStore + ?Sized> DurableStore for &T {
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
+        (**self).begin().await
+    }
 }

@@ -215,14 +215,10 @@ impl From<ExtraFields> for BTreeMap<String, Value> {
 /// [`StoreError::ProtectedField`] or [`StoreError::UnknownField`].
 pub fn check_field_name(name: &str) -> Result<(), StoreError> {
     if PROTECTED_FIELDS.contains(&name) {
-        return Err(StoreError::ProtectedField {
-            field: name.to_string(),
-        });
+        return Err(StoreError::protected_field(name.to_string()));
     }
     if !is_identifier(name) {
-        return Err(StoreError::UnknownField {
-            field: name.to_string(),
-        });
+        return Err(StoreError::unknown_field(name.to_string()));
     }
     Ok(())
 }
@@ -379,8 +375,10 @@ impl UserPatch {
 /// assert!(matches!(UserLookup::parse("hashed_password", "x"), Err(StoreError::ProtectedField { .. })));
 /// assert!(matches!(UserLookup::parse("is_active", "yes"), Err(StoreError::InvalidInput { .. })));
 /// ```
+///
+/// Exhaustive on purpose: a store answers every kind of lookup, without a
+/// wildcard arm.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum UserLookup {
     /// By primary key.
     Id(UserId),

@@ -383,6 +383,11 @@ impl From<Transports> for Vec<String> {
     }
 }
 
+/// Passwords longer than this many characters are refused before hashing
+/// (the reference's `PASSWORD_MAX_LENGTH`), so nobody can make the server hash
+/// megabytes.
+pub const MAX_PASSWORD_CHARS: usize = 4096;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fullauth_api::migrate::{AdoptReport, Migration, MigrationStatus};
 use fullauth_api::{Feature, Features, Store, StoreError, Timestamp, UserId};
 use fullauth_postgres::{PgMigrator, PgStore};
-use fullauth_sqlite::{Migrator as SqliteMigrator, SqliteOptions, SqliteStore};
+use fullauth_sqlite::{Migrator as SqliteMigrator, SqliteStore};
 use serde::Serialize;
 
 use crate::error::{CliError, exit, migrate_hint};
@@ -115,7 +115,9 @@ impl Db {
                          (`fullauth adopt` for a fastapi-fullauth database elsewhere)",
                     ));
                 }
-                let store = SqliteStore::open(path, SqliteOptions::new().features(features))
+                let store = SqliteStore::builder()
+                    .features(features)
+                    .open(path)
                     .await
                     .map_err(CliError::from)?;
                 Ok(Db::Sqlite(store))
@@ -145,9 +147,9 @@ impl Db {
     /// As [`Db::open`].
     pub async fn open_for_plan(target: &Target, schema: &str) -> Result<Db, CliError> {
         match target {
-            Target::Sqlite(path) if !path.exists() => Ok(Db::Sqlite(
-                SqliteStore::open_temporary(SqliteOptions::new()).await?,
-            )),
+            Target::Sqlite(path) if !path.exists() => {
+                Ok(Db::Sqlite(SqliteStore::builder().open_temporary().await?))
+            }
             _ => Db::open(target, schema, Features::all(), false).await,
         }
     }
@@ -182,7 +184,9 @@ impl Db {
             Db::Sqlite(s) => {
                 let path = s.path().to_path_buf();
                 drop(s);
-                let store = SqliteStore::open(&path, SqliteOptions::new().features(features))
+                let store = SqliteStore::builder()
+                    .features(features)
+                    .open(&path)
                     .await
                     .map_err(CliError::from)?;
                 Ok(Db::Sqlite(store))
@@ -191,8 +195,7 @@ impl Db {
                 let store = PgStore::builder()
                     .schema(p.schema())
                     .features(features)
-                    .open(p.pool().clone())
-                    .await
+                    .from_pool(p.pool().clone())
                     .map_err(CliError::from)?;
                 Ok(Db::Postgres(store))
             }
@@ -440,7 +443,7 @@ async fn list_users_pg(
 /// # Errors
 /// A usage error for an inconsistent feature set or a bad schema name.
 pub fn export_sql(dialect: Dialect, features: Features, schema: &str) -> Result<String, CliError> {
-    features.validate()?;
+    fullauth_api::migrate::check_sql_features(features)?;
     match dialect {
         Dialect::Sqlite => Ok(fullauth_sqlite::migrate::export_sql(features)?),
         Dialect::Postgres => {

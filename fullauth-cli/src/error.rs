@@ -122,7 +122,11 @@ impl From<StoreError> for CliError {
                     CliError::new(exit::FAILURE, full)
                 }
             }
-            StoreError::TransactionNesting => CliError::new(exit::FAILURE, message),
+            StoreError::NotMigrated { .. } => {
+                CliError::new(exit::SCHEMA, message).hint(MIGRATE_HINT)
+            }
+            StoreError::Contention { .. } => CliError::new(exit::FAILURE, message)
+                .hint("another writer held the data: retry the command"),
             _ => CliError::new(exit::FAILURE, message),
         }
     }
@@ -158,15 +162,10 @@ mod tests {
     fn store_errors_map_to_exit_codes_with_hints() {
         let code = |e: StoreError| CliError::from(e).code;
         assert_eq!(
-            code(StoreError::Conflict {
-                what: ConflictKind::Email
-            }),
+            code(StoreError::conflict(ConflictKind::Email)),
             exit::CONFLICT
         );
-        assert_eq!(
-            code(StoreError::NotFound { what: Entity::User }),
-            exit::NOT_FOUND
-        );
+        assert_eq!(code(StoreError::not_found(Entity::User)), exit::NOT_FOUND);
         assert_eq!(code(StoreError::invalid("email", "too long")), exit::USAGE);
         let e = CliError::from(StoreError::feature_disabled(Feature::Mfa));
         assert_eq!(e.code, exit::SCHEMA);
@@ -177,12 +176,17 @@ mod tests {
         ));
         assert_eq!(e.code, exit::UNAVAILABLE);
         assert!(e.hint.is_some());
-        let e = CliError::from(StoreError::Backend {
-            message: "migration 0001 failed: table fullauth_users already exists".into(),
-            source: None,
-        });
+        let e = CliError::from(StoreError::backend_message(
+            "migration 0001 failed: table fullauth_users already exists",
+        ));
         assert_eq!(e.code, exit::SCHEMA);
         assert!(e.hint.unwrap().contains("fullauth adopt"));
+        let e = CliError::from(StoreError::not_migrated(
+            Some(Feature::Mfa),
+            "no fullauth_mfa",
+        ));
+        assert_eq!(e.code, exit::SCHEMA);
+        assert!(e.hint.unwrap().contains("fullauth migrate"));
         let shown = CliError::usage("bad").hint("do this").to_string();
         assert_eq!(shown, "error: bad\nhint: do this");
     }

@@ -1,46 +1,5 @@
-//! The `fullauth` command: migrate, inspect and administer a fullauth
-//! database, and run the conformance suite against a live server, without
-//! writing a program.
-//!
-//! The same commands work on SQLite (`sqlite://PATH`, the default
-//! `sqlite://fullauth.db`) and PostgreSQL (`postgres://…`, with `--schema`),
-//! chosen by `--database-url` or `FULLAUTH_DATABASE_URL`:
-//!
-//! ```text
-//! fullauth migrate --features all --dry-run      # print the SQL it would apply
-//! fullauth migrate --features all
-//! fullauth status                                # applied / pending / drifted
-//! fullauth adopt                                 # take over a fastapi-fullauth database
-//! fullauth export-sql --dialect postgres --features core,roles
-//! fullauth user create ada@example.com           # password from a no-echo prompt
-//! printf 's3cret-pass' | fullauth user set-password ada@example.com --password-stdin
-//! fullauth user list --limit 20 --json
-//! fullauth role grant ada@example.com admin
-//! fullauth permission grant admin users:write
-//! fullauth sessions list ada@example.com
-//! fullauth prune
-//! fullauth conformance --database-url postgres://root@127.0.0.1:5432/test
-//! ```
-//!
-//! Every read command takes `--json`; human output is aligned tables. The
-//! exit codes are listed in [`exit`]. Passwords are never taken from the
-//! command line: they come from a prompt that does not echo, or from standard
-//! input with `--password-stdin`.
-//!
-//! The binary is a thin wrapper around this library; a program can run a
-//! command the same way:
-//!
-//! ```
-//! use clap::Parser as _;
-//! use fullauth_cli::{Cli, exit};
-//!
-//! let cli = Cli::try_parse_from([
-//!     "fullauth", "export-sql", "--dialect", "sqlite", "--features", "core",
-//! ])?;
-//! assert_eq!(fullauth_cli::run(cli), exit::OK); // prints the CREATE TABLE statements
-//! # Ok::<(), clap::Error>(())
-//! ```
-
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

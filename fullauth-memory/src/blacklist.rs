@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use fullauth_api::{StateKey, Timestamp, ttl_seconds};
+use fullauth_api::{StateKey, StoreResult, Timestamp, ttl_seconds};
+
+use crate::store::Handle;
 
 /// Blacklisted keys with their deadlines.
 #[derive(Debug, Default)]
@@ -12,16 +14,9 @@ pub(crate) struct Blacklist {
 }
 
 impl Blacklist {
-    /// Blacklists `key` for `ttl` rounded up to whole seconds (at least one),
-    /// replacing any previous deadline.
-    pub(crate) fn add(&mut self, now: Timestamp, key: &StateKey, ttl: Duration) {
-        let deadline = now + Duration::from_secs(ttl_seconds(ttl));
-        self.entries.insert(key.clone(), deadline);
-    }
-
     /// True while `key` is blacklisted: an entry is expired once `now` reaches
     /// its deadline (and is then evicted).
-    pub(crate) fn contains(&mut self, now: Timestamp, key: &StateKey) -> bool {
+    fn contains(&mut self, now: Timestamp, key: &StateKey) -> bool {
         match self.entries.get(key) {
             Some(deadline) if now < *deadline => true,
             Some(_) => {
@@ -30,16 +25,6 @@ impl Blacklist {
             }
             None => false,
         }
-    }
-
-    /// True when any key is blacklisted.
-    pub(crate) fn contains_any(&mut self, now: Timestamp, keys: &[StateKey]) -> bool {
-        // Every key is checked (no short circuit) so expired entries are evicted.
-        let mut found = false;
-        for k in keys {
-            found |= self.contains(now, k);
-        }
-        found
     }
 
     /// How many keys are held (expired ones included until swept).
@@ -52,4 +37,33 @@ impl Blacklist {
     pub(crate) fn sweep(&mut self, now: Timestamp) {
         self.entries.retain(|_, deadline| now < *deadline);
     }
+}
+
+/// Blacklists `key` for `ttl` rounded up to whole seconds (at least one),
+/// replacing any previous deadline.
+pub(crate) async fn blacklist(h: Handle<'_>, key: &StateKey, ttl: Duration) -> StoreResult<()> {
+    h.short(|s, now| {
+        let deadline = now + Duration::from_secs(ttl_seconds(ttl));
+        s.blacklist.entries.insert(key.clone(), deadline);
+        Ok(())
+    })
+    .await
+}
+
+/// True while `key` is blacklisted.
+pub(crate) async fn is_blacklisted(h: Handle<'_>, key: &StateKey) -> StoreResult<bool> {
+    h.short(|s, now| Ok(s.blacklist.contains(now, key))).await
+}
+
+/// True when any of `keys` is blacklisted.
+pub(crate) async fn any_blacklisted(h: Handle<'_>, keys: &[StateKey]) -> StoreResult<bool> {
+    h.short(|s, now| {
+        // Every key is checked (no short circuit) so expired entries are evicted.
+        let mut found = false;
+        for k in keys {
+            found |= s.blacklist.contains(now, k);
+        }
+        Ok(found)
+    })
+    .await
 }

@@ -5,35 +5,41 @@ use std::collections::BTreeMap;
 use fullauth_api::{Clock, ExtraFields, Features, StoreError};
 use serde_json::Value;
 
+use crate::columns::{Column, ColumnType};
 use crate::state::Ctx;
 use crate::store::MemoryStore;
 
 /// Configures a [`MemoryStore`]; made by [`MemoryStore::builder`].
 ///
 /// ```
-/// use fullauth_api::{Clock, DurableStore, Feature, Features, Timestamp};
-/// use fullauth_memory::MemoryStore;
+/// use fullauth_api::{Clock, Feature, Features, StoreInfo, Timestamp};
+/// use fullauth_memory::{ColumnType, MemoryStore};
+/// use serde_json::Value;
 ///
 /// let store = MemoryStore::builder()
 ///     .features(Features::durable().without(Feature::Mfa))
 ///     .clock(Clock::manual(Timestamp::now()))
-///     .user_column("display_name", serde_json::Value::Null)
+///     .typed_user_column("display_name", ColumnType::Text, Value::Null)
+///     .typed_user_column("newsletter", ColumnType::Boolean, false)
 ///     .user_column("locale", "en")
 ///     .build()
 ///     .unwrap();
 /// assert!(!store.features().contains(Feature::Mfa));
 ///
-/// // Permissions need roles; protected names cannot be application columns.
+/// // Permissions need roles; protected names cannot be application columns;
+/// // a default must suit its column's type.
 /// let f = Features::from(Feature::Core).with(Feature::Permissions);
 /// assert!(MemoryStore::builder().features(f).build().is_err());
 /// assert!(MemoryStore::builder().user_column("is_superuser", false).build().is_err());
+/// let bad = MemoryStore::builder().typed_user_column("login_count", ColumnType::Integer, "many");
+/// assert!(bad.build().is_err());
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until build() is called"]
 pub struct MemoryStoreBuilder {
     features: Features,
     clock: Clock,
-    columns: Vec<(String, Value)>,
+    columns: Vec<(String, ColumnType, Value)>,
 }
 
 impl Default for MemoryStoreBuilder {
@@ -49,6 +55,12 @@ impl Default for MemoryStoreBuilder {
 impl MemoryStoreBuilder {
     /// The features the store serves (default: [`Features::all`]). Checked by
     /// [`build`](Self::build) with [`Features::validate`].
+    ///
+    /// A store without [`Feature::Core`](fullauth_api::Feature::Core) keeps
+    /// no users: its durable features serve users of the application's own
+    /// table, so every user id is taken as existing (no
+    /// [`StoreError::NotFound`] for the user) and deleting a user's rows is
+    /// the application's job.
     pub fn features(mut self, features: Features) -> Self {
         self.features = features;
         self
@@ -62,8 +74,9 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// Declares an application column of `fullauth_users` and the value a
-    /// user gets when `create_user` does not set it. Repeat for each column.
+    /// Declares an untyped application column of `fullauth_users` and the
+    /// value a user gets when `create_user` does not set it: values are kept
+    /// exactly as written ([`ColumnType::Any`]). Repeat for each column.
     /// Every [`User::extra`](fullauth_api::User::extra) carries every declared
     /// column; a name that was not declared is
     /// [`StoreError::UnknownField`].
@@ -72,8 +85,27 @@ impl MemoryStoreBuilder {
     /// ([`StoreError::ProtectedField`]), names that are not SQL identifiers
     /// ([`StoreError::UnknownField`]), defaults that are not scalars and
     /// names declared twice ([`StoreError::InvalidInput`]).
-    pub fn user_column(mut self, name: impl Into<String>, default: impl Into<Value>) -> Self {
-        self.columns.push((name.into(), default.into()));
+    pub fn user_column(self, name: impl Into<String>, default: impl Into<Value>) -> Self {
+        self.typed_user_column(name, ColumnType::Any, default)
+    }
+
+    /// Declares an application column of `fullauth_users` with a type, like
+    /// a column of a SQL table: what is written to it is converted to the
+    /// type (a boolean column reads back JSON booleans, an integer column
+    /// JSON numbers, a text column strings) or refused, as
+    /// [`ColumnType`] describes. Give [`Value::Null`] as the default of a
+    /// nullable column without a default.
+    ///
+    /// [`build`](Self::build) refuses what [`user_column`](Self::user_column)
+    /// refuses, and a default the type does not accept
+    /// ([`StoreError::InvalidInput`]).
+    pub fn typed_user_column(
+        mut self,
+        name: impl Into<String>,
+        ty: ColumnType,
+        default: impl Into<Value>,
+    ) -> Self {
+        self.columns.push((name.into(), ty, default.into()));
         self
     }
 
@@ -82,14 +114,24 @@ impl MemoryStoreBuilder {
     /// # Errors
     /// [`StoreError::InvalidInput`] with field `features` for a set that fails
     /// [`Features::validate`]; the errors listed under
-    /// [`user_column`](Self::user_column).
+    /// [`user_column`](Self::user_column) and
+    /// [`typed_user_column`](Self::typed_user_column).
     pub fn build(self) -> Result<MemoryStore, StoreError> {
         self.features.validate()?;
         let mut columns = BTreeMap::new();
-        for (name, default) in self.columns {
+        for (name, ty, default) in self.columns {
             // The same checks as any value written to an application column.
             ExtraFields::new().insert(name.clone(), default.clone())?;
-            if columns.insert(name.clone(), default).is_some() {
+            let Some(default) = ty.convert(&default) else {
+                return Err(StoreError::invalid(
+                    "user_column",
+                    format!("column `{name}` is {ty}: its default {default} does not suit it"),
+                ));
+            };
+            if columns
+                .insert(name.clone(), Column { ty, default })
+                .is_some()
+            {
                 return Err(StoreError::invalid(
                     "user_column",
                     format!("column `{name}` is declared twice"),

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use fullauth_api::{StateKey, Text, Timestamp};
+use fullauth_api::{StateKey, StoreResult, Text, Timestamp};
+
+use crate::store::Handle;
 
 /// Challenge values with their deadlines.
 #[derive(Debug, Default)]
@@ -12,24 +14,6 @@ pub(crate) struct Challenges {
 }
 
 impl Challenges {
-    /// Stores `value` until `now + ttl`, replacing any previous value; a zero
-    /// TTL only removes the previous value.
-    pub(crate) fn put(&mut self, now: Timestamp, key: &StateKey, value: &Text, ttl: Duration) {
-        if ttl.is_zero() {
-            self.entries.remove(key);
-        } else {
-            self.entries.insert(key.clone(), (value.clone(), now + ttl));
-        }
-    }
-
-    /// Removes the value and returns it unless it has expired (deadline at or
-    /// before `now`).
-    pub(crate) fn take(&mut self, now: Timestamp, key: &StateKey) -> Option<Text> {
-        self.entries
-            .remove(key)
-            .and_then(|(value, deadline)| (now < deadline).then_some(value))
-    }
-
     /// How many keys are held (expired ones included until swept).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -40,4 +24,36 @@ impl Challenges {
     pub(crate) fn sweep(&mut self, now: Timestamp) {
         self.entries.retain(|_, (_, deadline)| now < *deadline);
     }
+}
+
+/// Stores `value` until `now + ttl`, replacing any previous value; a zero TTL
+/// only removes the previous value.
+pub(crate) async fn put_challenge(
+    h: Handle<'_>,
+    key: &StateKey,
+    value: &Text,
+    ttl: Duration,
+) -> StoreResult<()> {
+    h.short(|s, now| {
+        if ttl.is_zero() {
+            s.challenges.entries.remove(key);
+        } else {
+            let entry = (value.clone(), now + ttl);
+            s.challenges.entries.insert(key.clone(), entry);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Removes the value and returns it unless it has expired (deadline at or
+/// before now).
+pub(crate) async fn take_challenge(h: Handle<'_>, key: &StateKey) -> StoreResult<Option<Text>> {
+    h.short(|s, now| {
+        Ok(s.challenges
+            .entries
+            .remove(key)
+            .and_then(|(value, deadline)| (now < deadline).then_some(value)))
+    })
+    .await
 }

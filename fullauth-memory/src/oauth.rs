@@ -9,7 +9,7 @@ use fullauth_api::{
     ProviderUserId, StoreError, StoreResult, UserId, new_record_id,
 };
 
-use crate::state::{Ctx, State};
+use crate::store::Handle;
 
 /// An identity: `(provider, provider_user_id)`, the table's unique key.
 type Identity = (ProviderName, ProviderUserId);
@@ -40,119 +40,138 @@ fn identity(provider: &ProviderName, provider_user_id: &ProviderUserId) -> Ident
 }
 
 /// The link of this identity.
-pub(crate) fn get_oauth_account(
-    st: &State,
+pub(crate) async fn get_oauth_account(
+    h: Handle<'_>,
     provider: &ProviderName,
     provider_user_id: &ProviderUserId,
-) -> Option<OAuthAccount> {
-    st.oauth
-        .rows
-        .get(&identity(provider, provider_user_id))
-        .cloned()
+) -> StoreResult<Option<OAuthAccount>> {
+    h.read(|st, _| {
+        let key = identity(provider, provider_user_id);
+        Ok(st.oauth.rows.get(&key).cloned())
+    })
+    .await
 }
 
 /// The user's links, oldest first, ties by provider.
-pub(crate) fn list_oauth_accounts(st: &State, user: &UserId) -> Vec<OAuthAccount> {
-    let mut out: Vec<OAuthAccount> = st
-        .oauth
-        .by_user
-        .get(user)
-        .into_iter()
-        .flatten()
-        .filter_map(|i| st.oauth.rows.get(i))
-        .cloned()
-        .collect();
-    out.sort_by(|a, b| {
-        (a.created_at, &a.provider, &a.provider_user_id, a.id).cmp(&(
-            b.created_at,
-            &b.provider,
-            &b.provider_user_id,
-            b.id,
-        ))
-    });
-    out
+pub(crate) async fn list_oauth_accounts(
+    h: Handle<'_>,
+    user_id: &UserId,
+) -> StoreResult<Vec<OAuthAccount>> {
+    h.read(|st, _| {
+        let mut out: Vec<OAuthAccount> = st
+            .oauth
+            .by_user
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| st.oauth.rows.get(i))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            (a.created_at, &a.provider, &a.provider_user_id, a.id).cmp(&(
+                b.created_at,
+                &b.provider,
+                &b.provider_user_id,
+                b.id,
+            ))
+        });
+        Ok(out)
+    })
+    .await
 }
 
 /// Links the identity or returns the existing link.
-pub(crate) fn link_oauth_account(
-    st: &mut State,
-    cx: &Ctx,
+pub(crate) async fn link_oauth_account(
+    h: Handle<'_>,
     new: NewOAuthAccount,
 ) -> StoreResult<OAuthLink> {
-    let key = identity(&new.provider, &new.provider_user_id);
-    if let Some(existing) = st.oauth.rows.get(&key) {
-        return Ok(OAuthLink::Existing(existing.clone()));
-    }
-    if !st.users.exists(&new.user_id) {
-        return Err(StoreError::NotFound { what: Entity::User });
-    }
-    let account = OAuthAccount {
-        id: new_record_id(),
-        provider: new.provider,
-        provider_user_id: new.provider_user_id,
-        user_id: new.user_id,
-        provider_email: new.provider_email,
-        access_token: new.access_token,
-        refresh_token: new.refresh_token,
-        expires_at: new.expires_at,
-        created_at: cx.now(),
-    };
-    let oauth = Arc::make_mut(&mut st.oauth);
-    oauth
-        .by_user
-        .entry(account.user_id)
-        .or_default()
-        .insert(key.clone());
-    oauth.rows.insert(key, account.clone());
-    Ok(OAuthLink::Created(account))
+    h.write(move |st, cx| {
+        let key = identity(&new.provider, &new.provider_user_id);
+        if let Some(existing) = st.oauth.rows.get(&key) {
+            return Ok(OAuthLink::Existing(existing.clone()));
+        }
+        if !cx.user_exists(st, &new.user_id) {
+            return Err(StoreError::not_found(Entity::User));
+        }
+        let account = OAuthAccount {
+            id: new_record_id(),
+            provider: new.provider,
+            provider_user_id: new.provider_user_id,
+            user_id: new.user_id,
+            provider_email: new.provider_email,
+            access_token: new.access_token,
+            refresh_token: new.refresh_token,
+            expires_at: new.expires_at,
+            created_at: cx.now(),
+        };
+        let oauth = Arc::make_mut(&mut st.oauth);
+        oauth
+            .by_user
+            .entry(account.user_id)
+            .or_default()
+            .insert(key.clone());
+        oauth.rows.insert(key, account.clone());
+        Ok(OAuthLink::Created(account))
+    })
+    .await
 }
 
 /// Applies a patch; `None` when the link does not exist.
-pub(crate) fn update_oauth_account(
-    st: &mut State,
+pub(crate) async fn update_oauth_account(
+    h: Handle<'_>,
     provider: &ProviderName,
     provider_user_id: &ProviderUserId,
     patch: OAuthAccountPatch,
-) -> Option<OAuthAccount> {
-    let key = identity(provider, provider_user_id);
-    let current = st.oauth.rows.get(&key)?;
-    if patch.is_empty() {
-        return Some(current.clone());
-    }
-    let row = Arc::make_mut(&mut st.oauth).rows.get_mut(&key)?;
-    if let Some(v) = patch.provider_email {
-        row.provider_email = v;
-    }
-    if let Some(v) = patch.access_token {
-        row.access_token = v;
-    }
-    if let Some(v) = patch.refresh_token {
-        row.refresh_token = v;
-    }
-    if let Some(v) = patch.expires_at {
-        row.expires_at = v;
-    }
-    Some(row.clone())
+) -> StoreResult<Option<OAuthAccount>> {
+    h.write(move |st, _| {
+        let key = identity(provider, provider_user_id);
+        let Some(current) = st.oauth.rows.get(&key) else {
+            return Ok(None);
+        };
+        if patch.is_empty() {
+            return Ok(Some(current.clone()));
+        }
+        let Some(row) = Arc::make_mut(&mut st.oauth).rows.get_mut(&key) else {
+            return Ok(None);
+        };
+        if let Some(v) = patch.provider_email {
+            row.provider_email = v;
+        }
+        if let Some(v) = patch.access_token {
+            row.access_token = v;
+        }
+        if let Some(v) = patch.refresh_token {
+            row.refresh_token = v;
+        }
+        if let Some(v) = patch.expires_at {
+            row.expires_at = v;
+        }
+        Ok(Some(row.clone()))
+    })
+    .await
 }
 
 /// Deletes the link; true when it existed.
-pub(crate) fn delete_oauth_account(
-    st: &mut State,
+pub(crate) async fn delete_oauth_account(
+    h: Handle<'_>,
     provider: &ProviderName,
     provider_user_id: &ProviderUserId,
-) -> bool {
-    let key = identity(provider, provider_user_id);
-    if !st.oauth.rows.contains_key(&key) {
-        return false;
-    }
-    let oauth = Arc::make_mut(&mut st.oauth);
-    if let Some(row) = oauth.rows.remove(&key) {
-        if let Some(set) = oauth.by_user.get_mut(&row.user_id) {
-            set.remove(&key);
-            if set.is_empty() {
-                oauth.by_user.remove(&row.user_id);
+) -> StoreResult<bool> {
+    h.write(|st, _| {
+        let key = identity(provider, provider_user_id);
+        if !st.oauth.rows.contains_key(&key) {
+            return Ok(false);
+        }
+        let oauth = Arc::make_mut(&mut st.oauth);
+        if let Some(row) = oauth.rows.remove(&key) {
+            if let Some(set) = oauth.by_user.get_mut(&row.user_id) {
+                set.remove(&key);
+                if set.is_empty() {
+                    oauth.by_user.remove(&row.user_id);
+                }
             }
         }
-    }
-    true
+        Ok(true)
+    })
+    .await
 }

@@ -10,7 +10,7 @@ use fullauth_api::{
 };
 use uuid::Uuid;
 
-use crate::state::{Ctx, State};
+use crate::store::Handle;
 
 /// The passkeys by id, indexed by credential id and by user.
 #[derive(Clone, Debug, Default)]
@@ -51,117 +51,145 @@ fn check_count(count: u32) -> StoreResult<()> {
 }
 
 /// The passkey with this credential id.
-pub(crate) fn get_passkey(st: &State, credential_id: &CredentialId) -> Option<Passkey> {
-    st.passkeys
-        .by_credential
-        .get(credential_id)
-        .and_then(|id| st.passkeys.rows.get(id))
-        .cloned()
+pub(crate) async fn get_passkey(
+    h: Handle<'_>,
+    credential_id: &CredentialId,
+) -> StoreResult<Option<Passkey>> {
+    h.read(|st, _| {
+        let pks = &st.passkeys;
+        Ok(pks
+            .by_credential
+            .get(credential_id)
+            .and_then(|id| pks.rows.get(id))
+            .cloned())
+    })
+    .await
 }
 
 /// The user's passkeys, oldest first, ties by id.
-pub(crate) fn list_passkeys(st: &State, user: &UserId) -> Vec<Passkey> {
-    let mut out: Vec<Passkey> = st
-        .passkeys
-        .by_user
-        .get(user)
-        .into_iter()
-        .flatten()
-        .filter_map(|id| st.passkeys.rows.get(id))
-        .cloned()
-        .collect();
-    out.sort_by_key(|p| (p.created_at, p.id));
-    out
+pub(crate) async fn list_passkeys(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
+    h.read(|st, _| {
+        let pks = &st.passkeys;
+        let mut out: Vec<Passkey> = pks
+            .by_user
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| pks.rows.get(id))
+            .cloned()
+            .collect();
+        out.sort_by_key(|p| (p.created_at, p.id));
+        Ok(out)
+    })
+    .await
 }
 
 /// Stores a passkey; see [`fullauth_api::PasskeyStore::store_passkey`].
-pub(crate) fn store_passkey(st: &mut State, cx: &Ctx, new: NewPasskey) -> StoreResult<Passkey> {
-    check_count(new.sign_count)?;
-    if st.passkeys.by_credential.contains_key(&new.credential_id) {
-        return Err(StoreError::Conflict {
-            what: ConflictKind::Credential,
-        });
-    }
-    if !st.users.exists(&new.user_id) {
-        return Err(StoreError::NotFound { what: Entity::User });
-    }
-    let passkey = Passkey {
-        id: new_record_id(),
-        user_id: new.user_id,
-        credential_id: new.credential_id,
-        public_key: new.public_key,
-        sign_count: new.sign_count,
-        device_name: new.device_name,
-        transports: new.transports,
-        backed_up: new.backed_up,
-        created_at: cx.now(),
-        last_used_at: None,
-    };
-    let pks = Arc::make_mut(&mut st.passkeys);
-    pks.by_credential
-        .insert(passkey.credential_id.clone(), passkey.id);
-    pks.by_user
-        .entry(passkey.user_id)
-        .or_default()
-        .insert(passkey.id);
-    pks.rows.insert(passkey.id, passkey.clone());
-    Ok(passkey)
+pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult<Passkey> {
+    h.write(move |st, cx| {
+        check_count(new.sign_count)?;
+        if st.passkeys.by_credential.contains_key(&new.credential_id) {
+            return Err(StoreError::conflict(ConflictKind::Credential));
+        }
+        if !cx.user_exists(st, &new.user_id) {
+            return Err(StoreError::not_found(Entity::User));
+        }
+        let passkey = Passkey {
+            id: new_record_id(),
+            user_id: new.user_id,
+            credential_id: new.credential_id,
+            public_key: new.public_key,
+            sign_count: new.sign_count,
+            device_name: new.device_name,
+            transports: new.transports,
+            backed_up: new.backed_up,
+            created_at: cx.now(),
+            last_used_at: None,
+        };
+        let pks = Arc::make_mut(&mut st.passkeys);
+        pks.by_credential
+            .insert(passkey.credential_id.clone(), passkey.id);
+        pks.by_user
+            .entry(passkey.user_id)
+            .or_default()
+            .insert(passkey.id);
+        pks.rows.insert(passkey.id, passkey.clone());
+        Ok(passkey)
+    })
+    .await
 }
 
 /// Compare-and-set of the sign count; touches `last_used_at` whenever the
 /// passkey exists.
-pub(crate) fn update_sign_count(
-    st: &mut State,
-    cx: &Ctx,
+pub(crate) async fn update_sign_count(
+    h: Handle<'_>,
     credential_id: &CredentialId,
     new_count: u32,
 ) -> StoreResult<bool> {
-    check_count(new_count)?;
-    let Some(&id) = st.passkeys.by_credential.get(credential_id) else {
-        return Ok(false);
-    };
-    let now = cx.now();
-    let Some(row) = Arc::make_mut(&mut st.passkeys).rows.get_mut(&id) else {
-        return Ok(false);
-    };
-    row.last_used_at = Some(now);
-    if new_count > row.sign_count {
-        row.sign_count = new_count;
-        Ok(true)
-    } else {
-        Ok(false)
-    }
+    h.write(move |st, cx| {
+        check_count(new_count)?;
+        let Some(&id) = st.passkeys.by_credential.get(credential_id) else {
+            return Ok(false);
+        };
+        let now = cx.now();
+        let Some(row) = Arc::make_mut(&mut st.passkeys).rows.get_mut(&id) else {
+            return Ok(false);
+        };
+        row.last_used_at = Some(now);
+        if new_count > row.sign_count {
+            row.sign_count = new_count;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    })
+    .await
 }
 
 /// Renames a passkey of the user; true when the user owns it.
-pub(crate) fn rename_passkey(st: &mut State, user: &UserId, id: Uuid, name: &DeviceName) -> bool {
-    if !st.passkeys.owned(user, id) {
-        return false;
-    }
-    match Arc::make_mut(&mut st.passkeys).rows.get_mut(&id) {
-        Some(row) => {
-            row.device_name = name.clone();
-            true
+pub(crate) async fn rename_passkey(
+    h: Handle<'_>,
+    user_id: &UserId,
+    passkey_id: Uuid,
+    name: &DeviceName,
+) -> StoreResult<bool> {
+    h.write(move |st, _| {
+        if !st.passkeys.owned(user_id, passkey_id) {
+            return Ok(false);
         }
-        None => false,
-    }
+        match Arc::make_mut(&mut st.passkeys).rows.get_mut(&passkey_id) {
+            Some(row) => {
+                row.device_name = name.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })
+    .await
 }
 
 /// Deletes a passkey of the user; true when it existed and was the user's.
-pub(crate) fn delete_passkey(st: &mut State, user: &UserId, id: Uuid) -> bool {
-    if !st.passkeys.owned(user, id) {
-        return false;
-    }
-    let pks = Arc::make_mut(&mut st.passkeys);
-    let Some(row) = pks.rows.remove(&id) else {
-        return false;
-    };
-    pks.by_credential.remove(&row.credential_id);
-    if let Some(set) = pks.by_user.get_mut(user) {
-        set.remove(&id);
-        if set.is_empty() {
-            pks.by_user.remove(user);
+pub(crate) async fn delete_passkey(
+    h: Handle<'_>,
+    user_id: &UserId,
+    passkey_id: Uuid,
+) -> StoreResult<bool> {
+    h.write(move |st, _| {
+        if !st.passkeys.owned(user_id, passkey_id) {
+            return Ok(false);
         }
-    }
-    true
+        let pks = Arc::make_mut(&mut st.passkeys);
+        let Some(row) = pks.rows.remove(&passkey_id) else {
+            return Ok(false);
+        };
+        pks.by_credential.remove(&row.credential_id);
+        if let Some(set) = pks.by_user.get_mut(user_id) {
+            set.remove(&passkey_id);
+            if set.is_empty() {
+                pks.by_user.remove(user_id);
+            }
+        }
+        Ok(true)
+    })
+    .await
 }

@@ -4,9 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use fullauth_api::{PermissionName, RoleName, UserId};
+use fullauth_api::{PermissionName, RoleName, StoreResult, UserId};
 
-use crate::state::State;
+use crate::store::Handle;
 
 /// The permission names and the role–permission grants.
 #[derive(Clone, Debug, Default)]
@@ -43,61 +43,79 @@ impl Permissions {
 
 /// Grants the permission, creating the role and the permission if missing;
 /// true when newly granted.
-pub(crate) fn assign_permission(
-    st: &mut State,
+pub(crate) async fn assign_permission(
+    h: Handle<'_>,
     role: &RoleName,
     permission: &PermissionName,
-) -> bool {
-    if !st.roles.exists(role) {
-        Arc::make_mut(&mut st.roles).create(role);
-    }
-    if st.permissions.has(role, permission) {
-        return false;
-    }
-    let perms = Arc::make_mut(&mut st.permissions);
-    perms.names.insert(permission.clone());
-    perms
-        .by_role
-        .entry(role.clone())
-        .or_default()
-        .insert(permission.clone())
+) -> StoreResult<bool> {
+    h.write(|st, _| {
+        if !st.roles.exists(role) {
+            Arc::make_mut(&mut st.roles).create(role);
+        }
+        if st.permissions.has(role, permission) {
+            return Ok(false);
+        }
+        let perms = Arc::make_mut(&mut st.permissions);
+        perms.names.insert(permission.clone());
+        Ok(perms
+            .by_role
+            .entry(role.clone())
+            .or_default()
+            .insert(permission.clone()))
+    })
+    .await
 }
 
 /// Withdraws the permission from the role; true when it had it.
-pub(crate) fn remove_permission(
-    st: &mut State,
+pub(crate) async fn remove_permission(
+    h: Handle<'_>,
     role: &RoleName,
     permission: &PermissionName,
-) -> bool {
-    if !st.permissions.has(role, permission) {
-        return false;
-    }
-    let perms = Arc::make_mut(&mut st.permissions);
-    if let Some(set) = perms.by_role.get_mut(role) {
-        set.remove(permission);
-        if set.is_empty() {
-            perms.by_role.remove(role);
+) -> StoreResult<bool> {
+    h.write(|st, _| {
+        if !st.permissions.has(role, permission) {
+            return Ok(false);
         }
-    }
-    true
+        let perms = Arc::make_mut(&mut st.permissions);
+        if let Some(set) = perms.by_role.get_mut(role) {
+            set.remove(permission);
+            if set.is_empty() {
+                perms.by_role.remove(role);
+            }
+        }
+        Ok(true)
+    })
+    .await
 }
 
 /// The role's permissions, sorted.
-pub(crate) fn get_role_permissions(st: &State, role: &RoleName) -> Vec<PermissionName> {
-    st.permissions.union(std::iter::once(role))
+pub(crate) async fn get_role_permissions(
+    h: Handle<'_>,
+    role: &RoleName,
+) -> StoreResult<Vec<PermissionName>> {
+    h.read(|st, _| Ok(st.permissions.union(std::iter::once(role))))
+        .await
 }
 
 /// The union of the roles' permissions, sorted.
-pub(crate) fn get_permissions_for_roles(st: &State, roles: &[RoleName]) -> Vec<PermissionName> {
-    st.permissions.union(roles.iter())
+pub(crate) async fn get_permissions_for_roles(
+    h: Handle<'_>,
+    roles: &[RoleName],
+) -> StoreResult<Vec<PermissionName>> {
+    h.read(|st, _| Ok(st.permissions.union(roles.iter()))).await
 }
 
 /// The union of the permissions of the user's roles, sorted.
-pub(crate) fn get_user_permissions(st: &State, user: &UserId) -> Vec<PermissionName> {
-    st.permissions.union(st.roles.of_user(user))
+pub(crate) async fn get_user_permissions(
+    h: Handle<'_>,
+    user_id: &UserId,
+) -> StoreResult<Vec<PermissionName>> {
+    h.read(|st, _| Ok(st.permissions.union(st.roles.of_user(user_id))))
+        .await
 }
 
 /// Every permission, sorted.
-pub(crate) fn list_permissions(st: &State) -> Vec<PermissionName> {
-    st.permissions.names.iter().cloned().collect()
+pub(crate) async fn list_permissions(h: Handle<'_>) -> StoreResult<Vec<PermissionName>> {
+    h.read(|st, _| Ok(st.permissions.names.iter().cloned().collect()))
+        .await
 }

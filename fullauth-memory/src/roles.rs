@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fullauth_api::{Entity, RoleName, StoreError, StoreResult, UserId};
 
-use crate::state::State;
+use crate::store::Handle;
 
 /// The role names and the user–role links, indexed both ways.
 #[derive(Clone, Debug, Default)]
@@ -55,77 +55,101 @@ impl Roles {
 }
 
 /// Creates a role; true when it was created.
-pub(crate) fn create_role(st: &mut State, role: &RoleName) -> bool {
-    !st.roles.exists(role) && Arc::make_mut(&mut st.roles).create(role)
+pub(crate) async fn create_role(h: Handle<'_>, role: &RoleName) -> StoreResult<bool> {
+    h.write(|st, _| Ok(!st.roles.exists(role) && Arc::make_mut(&mut st.roles).create(role)))
+        .await
 }
 
 /// Gives the user the role (creating the role); true when newly linked.
-pub(crate) fn assign_role(st: &mut State, user: &UserId, role: &RoleName) -> StoreResult<bool> {
-    if !st.users.exists(user) {
-        return Err(StoreError::NotFound { what: Entity::User });
-    }
-    if st.roles.has(user, role) {
-        return Ok(false);
-    }
-    let roles = Arc::make_mut(&mut st.roles);
-    roles.create(role);
-    roles.by_user.entry(*user).or_default().insert(role.clone());
-    roles
-        .users_of
-        .entry(role.clone())
-        .or_default()
-        .insert(*user);
-    Ok(true)
+pub(crate) async fn assign_role(
+    h: Handle<'_>,
+    user_id: &UserId,
+    role: &RoleName,
+) -> StoreResult<bool> {
+    h.write(|st, cx| {
+        if !cx.user_exists(st, user_id) {
+            return Err(StoreError::not_found(Entity::User));
+        }
+        if st.roles.has(user_id, role) {
+            return Ok(false);
+        }
+        let roles = Arc::make_mut(&mut st.roles);
+        roles.create(role);
+        roles
+            .by_user
+            .entry(*user_id)
+            .or_default()
+            .insert(role.clone());
+        roles
+            .users_of
+            .entry(role.clone())
+            .or_default()
+            .insert(*user_id);
+        Ok(true)
+    })
+    .await
 }
 
 /// Takes the role from the user; true when the user had it.
-pub(crate) fn remove_role(st: &mut State, user: &UserId, role: &RoleName) -> bool {
-    if !st.roles.has(user, role) {
-        return false;
-    }
-    let roles = Arc::make_mut(&mut st.roles);
-    if let Some(set) = roles.by_user.get_mut(user) {
-        set.remove(role);
-        if set.is_empty() {
-            roles.by_user.remove(user);
+pub(crate) async fn remove_role(
+    h: Handle<'_>,
+    user_id: &UserId,
+    role: &RoleName,
+) -> StoreResult<bool> {
+    h.write(|st, _| {
+        if !st.roles.has(user_id, role) {
+            return Ok(false);
         }
-    }
-    if let Some(set) = roles.users_of.get_mut(role) {
-        set.remove(user);
-        if set.is_empty() {
-            roles.users_of.remove(role);
+        let roles = Arc::make_mut(&mut st.roles);
+        if let Some(set) = roles.by_user.get_mut(user_id) {
+            set.remove(role);
+            if set.is_empty() {
+                roles.by_user.remove(user_id);
+            }
         }
-    }
-    true
+        if let Some(set) = roles.users_of.get_mut(role) {
+            set.remove(user_id);
+            if set.is_empty() {
+                roles.users_of.remove(role);
+            }
+        }
+        Ok(true)
+    })
+    .await
 }
 
 /// The user's roles, sorted.
-pub(crate) fn get_user_roles(st: &State, user: &UserId) -> Vec<RoleName> {
-    st.roles.of_user(user).cloned().collect()
+pub(crate) async fn get_user_roles(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<RoleName>> {
+    h.read(|st, _| Ok(st.roles.of_user(user_id).cloned().collect()))
+        .await
 }
 
 /// Every role, sorted.
-pub(crate) fn list_roles(st: &State) -> Vec<RoleName> {
-    st.roles.names.iter().cloned().collect()
+pub(crate) async fn list_roles(h: Handle<'_>) -> StoreResult<Vec<RoleName>> {
+    h.read(|st, _| Ok(st.roles.names.iter().cloned().collect()))
+        .await
 }
 
 /// Deletes the role with its user links and permission grants.
-pub(crate) fn delete_role(st: &mut State, role: &RoleName) -> bool {
-    if !st.roles.exists(role) {
-        return false;
-    }
-    let roles = Arc::make_mut(&mut st.roles);
-    roles.names.remove(role);
-    for user in roles.users_of.remove(role).unwrap_or_default() {
-        if let Some(set) = roles.by_user.get_mut(&user) {
-            set.remove(role);
-            if set.is_empty() {
-                roles.by_user.remove(&user);
+pub(crate) async fn delete_role(h: Handle<'_>, role: &RoleName) -> StoreResult<bool> {
+    h.write(|st, _| {
+        if !st.roles.exists(role) {
+            return Ok(false);
+        }
+        let roles = Arc::make_mut(&mut st.roles);
+        roles.names.remove(role);
+        for user in roles.users_of.remove(role).unwrap_or_default() {
+            if let Some(set) = roles.by_user.get_mut(&user) {
+                set.remove(role);
+                if set.is_empty() {
+                    roles.by_user.remove(&user);
+                }
             }
         }
-    }
-    if st.permissions.has_role(role) {
-        Arc::make_mut(&mut st.permissions).remove_role(role);
-    }
-    true
+        if st.permissions.has_role(role) {
+            Arc::make_mut(&mut st.permissions).remove_role(role);
+        }
+        Ok(true)
+    })
+    .await
 }

@@ -1,4 +1,5 @@
-//! The durable state, the per-store context, and the lock helpers.
+//! The durable state, the short-lived state, the per-store context, and the
+//! lock helpers.
 //!
 //! [`State`] holds one copy-on-write table per feature. Cloning it (what a
 //! transaction does when it begins) clones seven `Arc`s; a table is copied only
@@ -10,9 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fullauth_api::Clock;
-use fullauth_api::{ExtraFields, Feature, Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{ExtraFields, Feature, Features, StoreError, StoreResult, Timestamp, UserId};
 use serde_json::Value;
 
+use crate::columns::Column;
 use crate::mfa::Mfa;
 use crate::oauth::OAuth;
 use crate::passkeys::Passkeys;
@@ -53,8 +55,8 @@ pub(crate) struct Ctx {
     pub(crate) features: Features,
     /// Where "now" comes from.
     pub(crate) clock: Clock,
-    /// The application columns of `fullauth_users` with their defaults.
-    pub(crate) columns: BTreeMap<String, Value>,
+    /// The application columns of `fullauth_users`, by name.
+    pub(crate) columns: BTreeMap<String, Column>,
 }
 
 impl Ctx {
@@ -63,39 +65,55 @@ impl Ctx {
         self.clock.now()
     }
 
-    /// `Ok` when `feature` is served, [`StoreError::FeatureDisabled`] otherwise.
-    pub(crate) fn require(&self, feature: Feature) -> StoreResult<()> {
-        if self.features.contains(feature) {
-            Ok(())
-        } else {
-            Err(StoreError::feature_disabled(feature))
-        }
+    /// True when a user with this id exists. A store that does not serve
+    /// [`Feature::Core`] keeps no users (they live in the application's own
+    /// table), so there every id is taken as existing.
+    pub(crate) fn user_exists(&self, st: &State, id: &UserId) -> bool {
+        !self.features.contains(Feature::Core) || st.users.exists(id)
     }
 
-    /// [`StoreError::UnknownField`] for the first name of `extra` that is not a
-    /// declared application column.
-    pub(crate) fn check_columns(&self, extra: &ExtraFields) -> StoreResult<()> {
-        match extra.names().find(|n| !self.columns.contains_key(*n)) {
-            Some(name) => Err(unknown_column(name)),
-            None => Ok(()),
-        }
+    /// `value` converted to the type of application column `name`.
+    ///
+    /// Errors: [`StoreError::UnknownField`] for a column that was not
+    /// declared; [`StoreError::Backend`] for a value its type refuses (as a
+    /// database refuses it).
+    pub(crate) fn column_value(&self, name: &str, value: &Value) -> StoreResult<Value> {
+        let column = self
+            .columns
+            .get(name)
+            .ok_or_else(|| StoreError::unknown_field(name))?;
+        column.ty.convert(value).ok_or_else(|| {
+            StoreError::backend_message(format!(
+                "column `{name}` is {}: it cannot hold {value}",
+                column.ty
+            ))
+        })
     }
 
-    /// Every declared column with its default, overlaid with `given`.
+    /// `extra` with every value converted to its column's type (see
+    /// [`column_value`](Self::column_value) for the errors). An undeclared
+    /// column is reported before any value is converted, as a database
+    /// refuses an unknown column before it reads a value.
+    pub(crate) fn typed_extra(&self, extra: &ExtraFields) -> StoreResult<ExtraFields> {
+        if let Some(name) = extra.names().find(|n| !self.columns.contains_key(*n)) {
+            return Err(StoreError::unknown_field(name));
+        }
+        let mut out = ExtraFields::new();
+        for (name, value) in extra.iter() {
+            out.insert_stored(name.clone(), self.column_value(name, value)?);
+        }
+        Ok(out)
+    }
+
+    /// Every declared column with its default, overlaid with `given` (already
+    /// converted by [`typed_extra`](Self::typed_extra)).
     pub(crate) fn extra_with_defaults(&self, given: &ExtraFields) -> ExtraFields {
         let mut out = ExtraFields::new();
-        for (name, default) in &self.columns {
-            let value = given.get(name).unwrap_or(default).clone();
+        for (name, column) in &self.columns {
+            let value = given.get(name).unwrap_or(&column.default).clone();
             out.insert_stored(name.clone(), value);
         }
         out
-    }
-}
-
-/// The error for a user column the table does not have.
-pub(crate) fn unknown_column(name: &str) -> StoreError {
-    StoreError::UnknownField {
-        field: name.to_string(),
     }
 }
 
@@ -156,45 +174,53 @@ impl ShortLived {
 mod tests {
     use std::time::Duration;
 
-    use fullauth_api::{LockoutPolicy, RateLimitPolicy, StateKey, Text};
+    use fullauth_api::{
+        BlacklistStore, ChallengeStore, Clock, LockoutPolicy, LockoutStore, RateLimitPolicy,
+        RateLimitStore, StateKey, Text,
+    };
 
     use super::*;
+    use crate::MemoryStore;
 
-    #[test]
-    fn sweeping_drops_only_expired_entries() {
-        let t0 = Timestamp::now();
+    #[tokio::test]
+    async fn sweeping_drops_only_expired_entries() {
+        let clock = Clock::manual(Timestamp::now());
+        let store = MemoryStore::builder().clock(clock.clone()).build().unwrap();
         let key = |s: &str| StateKey::new(s).unwrap();
-        let mut s = ShortLived::default();
-        s.maybe_sweep(t0);
-        s.blacklist.add(t0, &key("short"), Duration::from_secs(1));
-        s.blacklist.add(t0, &key("long"), Duration::from_secs(600));
-        s.challenges.put(
-            t0,
-            &key("c"),
-            &Text::new("v").unwrap(),
-            Duration::from_secs(1),
-        );
+        let second = Duration::from_secs(1);
+        store.blacklist(&key("short"), second).await.unwrap();
+        store
+            .blacklist(&key("long"), Duration::from_secs(600))
+            .await
+            .unwrap();
+        let value = Text::new("v").unwrap();
+        store
+            .put_challenge(&key("c"), &value, second)
+            .await
+            .unwrap();
         let lockout = LockoutPolicy {
             max_attempts: 5,
-            duration: Duration::from_secs(1),
+            duration: second,
         };
-        s.lockouts.record_failure(t0, &key("l"), lockout);
+        store.record_failure(&key("l"), lockout).await.unwrap();
         let rate = RateLimitPolicy {
             limit: 5,
-            window: Duration::from_secs(1),
+            window: second,
         };
-        s.rate_limits.hit(t0, &key("r"), rate);
+        store.hit(&key("r"), rate).await.unwrap();
+        let held = |f: fn(&ShortLived) -> usize| f(&lock(&store.shared.short));
 
         // Within a minute of the last sweep nothing is swept.
-        let t1 = t0 + Duration::from_secs(30);
-        s.maybe_sweep(t1);
-        assert_eq!(s.blacklist.len(), 2);
-        let t2 = t0 + Duration::from_secs(61);
-        s.maybe_sweep(t2);
-        assert_eq!(s.blacklist.len(), 1);
-        assert!(s.blacklist.contains(t2, &key("long")));
-        assert_eq!(s.challenges.len(), 0);
-        assert_eq!(s.lockouts.len(), 0);
-        assert_eq!(s.rate_limits.len(), 0);
+        clock.advance(Duration::from_secs(30)).await;
+        assert!(!store.is_locked(&key("other")).await.unwrap());
+        assert_eq!(held(|s| s.blacklist.len()), 2);
+        assert_eq!(held(|s| s.challenges.len()), 1);
+        clock.advance(Duration::from_secs(31)).await;
+        assert!(!store.is_locked(&key("other")).await.unwrap());
+        assert_eq!(held(|s| s.blacklist.len()), 1);
+        assert!(store.is_blacklisted(&key("long")).await.unwrap());
+        assert_eq!(held(|s| s.challenges.len()), 0);
+        assert_eq!(held(|s| s.lockouts.len()), 0);
+        assert_eq!(held(|s| s.rate_limits.len()), 0);
     }
 }

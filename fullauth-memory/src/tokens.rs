@@ -9,7 +9,7 @@ use fullauth_api::{
     Session, StoreError, StoreResult, Timestamp, TokenDigest, UserId, new_record_id,
 };
 
-use crate::state::{Ctx, State};
+use crate::store::Handle;
 
 /// One row, with its insertion sequence (a tie-break between rows written at
 /// the same instant).
@@ -97,6 +97,11 @@ impl Tokens {
         flipped
     }
 
+    /// The unrevoked rows of the family.
+    fn live_of_family(&self, family: &FamilyId) -> Vec<TokenDigest> {
+        self.unrevoked(self.family(family))
+    }
+
     /// The unrevoked rows of `digests`.
     fn unrevoked<'a>(&self, digests: impl Iterator<Item = &'a TokenDigest>) -> Vec<TokenDigest> {
         digests
@@ -119,217 +124,253 @@ fn unindex<K: std::hash::Hash + Eq>(
     }
 }
 
-fn conflict() -> StoreError {
-    StoreError::Conflict {
-        what: ConflictKind::RefreshToken,
+/// Revokes the given rows, copying the table (inside a transaction) only
+/// when there is something to revoke; returns how many flipped.
+fn revoke(tokens: &mut Arc<Tokens>, digests: &[TokenDigest]) -> u64 {
+    if digests.is_empty() {
+        return 0;
     }
+    Arc::make_mut(tokens).revoke_all(digests)
+}
+
+fn conflict() -> StoreError {
+    StoreError::conflict(ConflictKind::RefreshToken)
 }
 
 /// Stores a new token; see [`fullauth_api::RefreshTokenStore::store_refresh_token`].
-pub(crate) fn store_refresh_token(
-    st: &mut State,
-    cx: &Ctx,
+pub(crate) async fn store_refresh_token(
+    h: Handle<'_>,
     new: NewRefreshToken,
 ) -> StoreResult<RefreshToken> {
-    if st.tokens.rows.contains_key(&new.digest) {
-        return Err(conflict());
-    }
-    if !st.users.exists(&new.user_id) {
-        return Err(StoreError::NotFound { what: Entity::User });
-    }
-    let token = RefreshToken {
-        id: new_record_id(),
-        digest: new.digest,
-        user_id: new.user_id,
-        family_id: new.family_id,
-        expires_at: new.expires_at,
-        revoked: false,
-        user_agent: new.client.user_agent,
-        ip_address: new.client.ip_address,
-        created_at: cx.now(),
-    };
-    Arc::make_mut(&mut st.tokens).insert(token.clone());
-    Ok(token)
+    h.write(move |st, cx| {
+        if st.tokens.rows.contains_key(&new.digest) {
+            return Err(conflict());
+        }
+        if !cx.user_exists(st, &new.user_id) {
+            return Err(StoreError::not_found(Entity::User));
+        }
+        let token = RefreshToken {
+            id: new_record_id(),
+            digest: new.digest,
+            user_id: new.user_id,
+            family_id: new.family_id,
+            expires_at: new.expires_at,
+            revoked: false,
+            user_agent: new.client.user_agent,
+            ip_address: new.client.ip_address,
+            created_at: cx.now(),
+        };
+        Arc::make_mut(&mut st.tokens).insert(token.clone());
+        Ok(token)
+    })
+    .await
 }
 
 /// The token with this digest.
-pub(crate) fn get_refresh_token(st: &State, digest: &TokenDigest) -> Option<RefreshToken> {
-    st.tokens.rows.get(digest).map(|r| r.token.clone())
+pub(crate) async fn get_refresh_token(
+    h: Handle<'_>,
+    digest: &TokenDigest,
+) -> StoreResult<Option<RefreshToken>> {
+    h.read(|st, _| Ok(st.tokens.rows.get(digest).map(|r| r.token.clone())))
+        .await
 }
 
 /// Compare-and-set revoke.
-pub(crate) fn revoke_refresh_token(st: &mut State, digest: &TokenDigest) -> bool {
-    match st.tokens.rows.get(digest) {
-        Some(r) if !r.token.revoked => {
-            Arc::make_mut(&mut st.tokens).revoke_all(std::slice::from_ref(digest)) == 1
-        }
-        _ => false,
-    }
+pub(crate) async fn revoke_refresh_token(h: Handle<'_>, digest: &TokenDigest) -> StoreResult<bool> {
+    h.write(|st, _| {
+        let live = st.tokens.unrevoked(std::iter::once(digest));
+        Ok(revoke(&mut st.tokens, &live) == 1)
+    })
+    .await
 }
 
 /// Rotation with reuse detection; see
 /// [`fullauth_api::RefreshTokenStore::rotate_refresh_token`].
-pub(crate) fn rotate_refresh_token(
-    st: &mut State,
-    cx: &Ctx,
+pub(crate) async fn rotate_refresh_token(
+    h: Handle<'_>,
     old: &TokenDigest,
     next: NextRefreshToken,
 ) -> StoreResult<Rotation> {
-    let now = cx.now();
-    let Some(row) = st.tokens.rows.get(old) else {
-        return Ok(Rotation::NotFound);
-    };
-    let (user_id, family_id) = (row.token.user_id, row.token.family_id.clone());
-    if row.token.revoked {
-        revoke_family(st, &family_id);
-        return Ok(Rotation::Reused { family_id, user_id });
-    }
-    if row.token.expires_at <= now {
-        return Ok(Rotation::Expired);
-    }
-    if st.tokens.rows.contains_key(&next.digest) {
-        return Err(conflict());
-    }
-    let token = RefreshToken {
-        id: new_record_id(),
-        digest: next.digest,
-        user_id,
-        family_id,
-        expires_at: next.expires_at,
-        revoked: false,
-        user_agent: next.client.user_agent,
-        ip_address: next.client.ip_address,
-        created_at: now,
-    };
-    let tokens = Arc::make_mut(&mut st.tokens);
-    tokens.revoke_all(std::slice::from_ref(old));
-    tokens.insert(token.clone());
-    Ok(Rotation::Rotated(token))
+    h.write(move |st, cx| {
+        let now = cx.now();
+        let Some(row) = st.tokens.rows.get(old) else {
+            return Ok(Rotation::NotFound);
+        };
+        let (user_id, family_id) = (row.token.user_id, row.token.family_id.clone());
+        if row.token.revoked {
+            let live = st.tokens.live_of_family(&family_id);
+            revoke(&mut st.tokens, &live);
+            return Ok(Rotation::Reused { family_id, user_id });
+        }
+        if row.token.expires_at <= now {
+            return Ok(Rotation::Expired);
+        }
+        if st.tokens.rows.contains_key(&next.digest) {
+            return Err(conflict());
+        }
+        let token = RefreshToken {
+            id: new_record_id(),
+            digest: next.digest,
+            user_id,
+            family_id,
+            expires_at: next.expires_at,
+            revoked: false,
+            user_agent: next.client.user_agent,
+            ip_address: next.client.ip_address,
+            created_at: now,
+        };
+        let tokens = Arc::make_mut(&mut st.tokens);
+        tokens.revoke_all(std::slice::from_ref(old));
+        tokens.insert(token.clone());
+        Ok(Rotation::Rotated(token))
+    })
+    .await
 }
 
 /// Revokes every row of the family; returns how many flipped.
-pub(crate) fn revoke_family(st: &mut State, family: &FamilyId) -> u64 {
-    let live = st.tokens.unrevoked(st.tokens.family(family));
-    if live.is_empty() {
-        return 0;
-    }
-    Arc::make_mut(&mut st.tokens).revoke_all(&live)
+pub(crate) async fn revoke_family(h: Handle<'_>, family_id: &FamilyId) -> StoreResult<u64> {
+    h.write(|st, _| {
+        let live = st.tokens.live_of_family(family_id);
+        Ok(revoke(&mut st.tokens, &live))
+    })
+    .await
 }
 
 /// Revokes every row of the user; returns how many flipped.
-pub(crate) fn revoke_all_for_user(st: &mut State, user: &UserId) -> u64 {
-    let live = st
-        .tokens
-        .unrevoked(st.tokens.by_user.get(user).into_iter().flatten());
-    if live.is_empty() {
-        return 0;
-    }
-    Arc::make_mut(&mut st.tokens).revoke_all(&live)
+pub(crate) async fn revoke_all_for_user(h: Handle<'_>, user_id: &UserId) -> StoreResult<u64> {
+    h.write(|st, _| {
+        let live = st
+            .tokens
+            .unrevoked(st.tokens.by_user.get(user_id).into_iter().flatten());
+        Ok(revoke(&mut st.tokens, &live))
+    })
+    .await
 }
 
 /// Deletes rows with `expires_at < before`; returns how many.
-pub(crate) fn prune_expired_refresh_tokens(st: &mut State, before: Timestamp) -> u64 {
-    let expired: Vec<TokenDigest> = st
-        .tokens
-        .rows
-        .values()
-        .filter(|r| r.token.expires_at < before)
-        .map(|r| r.token.digest.clone())
-        .collect();
-    if expired.is_empty() {
-        return 0;
-    }
-    let tokens = Arc::make_mut(&mut st.tokens);
-    expired.iter().filter(|d| tokens.remove(d)).count() as u64
+pub(crate) async fn prune_expired_refresh_tokens(
+    h: Handle<'_>,
+    before: Timestamp,
+) -> StoreResult<u64> {
+    h.write(|st, _| {
+        let expired: Vec<TokenDigest> = st
+            .tokens
+            .rows
+            .values()
+            .filter(|r| r.token.expires_at < before)
+            .map(|r| r.token.digest.clone())
+            .collect();
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let tokens = Arc::make_mut(&mut st.tokens);
+        Ok(expired.iter().filter(|d| tokens.remove(d)).count() as u64)
+    })
+    .await
 }
 
 /// The user's live sessions; see [`fullauth_api::RefreshTokenStore::list_sessions`].
-pub(crate) fn list_sessions(st: &State, cx: &Ctx, user: &UserId) -> Vec<Session> {
+pub(crate) async fn list_sessions(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Session>> {
     struct Acc<'a> {
         first: Timestamp,
         last: Timestamp,
         newest_live: Option<&'a Row>,
     }
-    let now = cx.now();
-    let mut families: HashMap<&FamilyId, Acc<'_>> = HashMap::new();
-    for row in st.tokens.of_user(user) {
-        let t = &row.token;
-        let acc = families.entry(&t.family_id).or_insert(Acc {
-            first: t.created_at,
-            last: t.created_at,
-            newest_live: None,
-        });
-        acc.first = acc.first.min(t.created_at);
-        acc.last = acc.last.max(t.created_at);
-        if t.is_live(now)
-            && acc
-                .newest_live
-                .is_none_or(|n| (n.token.created_at, n.seq) < (t.created_at, row.seq))
-        {
-            acc.newest_live = Some(row);
+    h.read(|st, cx| {
+        let now = cx.now();
+        let mut families: HashMap<&FamilyId, Acc<'_>> = HashMap::new();
+        for row in st.tokens.of_user(user_id) {
+            let t = &row.token;
+            let acc = families.entry(&t.family_id).or_insert(Acc {
+                first: t.created_at,
+                last: t.created_at,
+                newest_live: None,
+            });
+            acc.first = acc.first.min(t.created_at);
+            acc.last = acc.last.max(t.created_at);
+            if t.is_live(now)
+                && acc
+                    .newest_live
+                    .is_none_or(|n| (n.token.created_at, n.seq) < (t.created_at, row.seq))
+            {
+                acc.newest_live = Some(row);
+            }
         }
-    }
-    let mut sessions: Vec<Session> = families
-        .into_iter()
-        .filter_map(|(family, acc)| {
-            acc.newest_live.map(|live| Session {
-                family_id: family.clone(),
-                created_at: acc.first,
-                last_used_at: acc.last,
-                expires_at: live.token.expires_at,
-                user_agent: live.token.user_agent.clone(),
-                ip_address: live.token.ip_address.clone(),
+        let mut sessions: Vec<Session> = families
+            .into_iter()
+            .filter_map(|(family, acc)| {
+                acc.newest_live.map(|live| Session {
+                    family_id: family.clone(),
+                    created_at: acc.first,
+                    last_used_at: acc.last,
+                    expires_at: live.token.expires_at,
+                    user_agent: live.token.user_agent.clone(),
+                    ip_address: live.token.ip_address.clone(),
+                })
             })
-        })
-        .collect();
-    sessions.sort_by(|a, b| {
-        b.last_used_at
-            .cmp(&a.last_used_at)
-            .then_with(|| a.family_id.cmp(&b.family_id))
-    });
-    sessions
+            .collect();
+        sessions.sort_by(|a, b| {
+            b.last_used_at
+                .cmp(&a.last_used_at)
+                .then_with(|| a.family_id.cmp(&b.family_id))
+        });
+        Ok(sessions)
+    })
+    .await
 }
 
 /// Revokes the user's rows of one family; true when the user has any.
-pub(crate) fn revoke_session(st: &mut State, user: &UserId, family: &FamilyId) -> bool {
-    let mine: Vec<&TokenDigest> = st
-        .tokens
-        .family(family)
-        .filter(|d| {
-            st.tokens
-                .rows
-                .get(*d)
-                .is_some_and(|r| r.token.user_id == *user)
-        })
-        .collect();
-    if mine.is_empty() {
-        return false;
-    }
-    let live = st.tokens.unrevoked(mine.into_iter());
-    if !live.is_empty() {
-        Arc::make_mut(&mut st.tokens).revoke_all(&live);
-    }
-    true
+pub(crate) async fn revoke_session(
+    h: Handle<'_>,
+    user_id: &UserId,
+    family_id: &FamilyId,
+) -> StoreResult<bool> {
+    h.write(|st, _| {
+        let mine: Vec<&TokenDigest> = st
+            .tokens
+            .family(family_id)
+            .filter(|d| {
+                st.tokens
+                    .rows
+                    .get(*d)
+                    .is_some_and(|r| r.token.user_id == *user_id)
+            })
+            .collect();
+        if mine.is_empty() {
+            return Ok(false);
+        }
+        let live = st.tokens.unrevoked(mine.into_iter());
+        revoke(&mut st.tokens, &live);
+        Ok(true)
+    })
+    .await
 }
 
 /// Revokes every other session of the user; returns how many families had a
 /// row flipped.
-pub(crate) fn revoke_other_sessions(st: &mut State, user: &UserId, keep: &FamilyId) -> u64 {
-    let mut by_family: HashMap<FamilyId, Vec<TokenDigest>> = HashMap::new();
-    for row in st.tokens.of_user(user) {
-        if row.token.family_id != *keep && !row.token.revoked {
-            by_family
-                .entry(row.token.family_id.clone())
-                .or_default()
-                .push(row.token.digest.clone());
+pub(crate) async fn revoke_other_sessions(
+    h: Handle<'_>,
+    user_id: &UserId,
+    keep: &FamilyId,
+) -> StoreResult<u64> {
+    h.write(|st, _| {
+        let mut by_family: HashMap<FamilyId, Vec<TokenDigest>> = HashMap::new();
+        for row in st.tokens.of_user(user_id) {
+            if row.token.family_id != *keep && !row.token.revoked {
+                by_family
+                    .entry(row.token.family_id.clone())
+                    .or_default()
+                    .push(row.token.digest.clone());
+            }
         }
-    }
-    if by_family.is_empty() {
-        return 0;
-    }
-    let tokens = Arc::make_mut(&mut st.tokens);
-    by_family
-        .values()
-        .filter(|digests| tokens.revoke_all(digests) > 0)
-        .count() as u64
+        if by_family.is_empty() {
+            return Ok(0);
+        }
+        let tokens = Arc::make_mut(&mut st.tokens);
+        Ok(by_family
+            .values()
+            .filter(|digests| tokens.revoke_all(digests) > 0)
+            .count() as u64)
+    })
+    .await
 }

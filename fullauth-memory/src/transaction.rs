@@ -3,17 +3,20 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use fullauth_api::{DurableStore, Feature, Features, StoreResult, Transaction};
+use fullauth_api::backend::Backend;
+use fullauth_api::{DurableStore, Features, StoreError, StoreInfo, StoreResult, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::state::{Ctx, State, lock, write_lock};
-use crate::store::{Shared, durable_traits, nesting, span};
+use crate::state::{State, write_lock};
+use crate::store::{BACKEND, Handle, Shared, span};
 
 /// An open transaction of a [`crate::MemoryStore`].
 ///
 /// It holds the store's writer lock for its whole life, so its snapshot of
 /// the committed state stays current: no other write can commit in between.
 /// Dropping it releases the lock and discards the snapshot (rollback).
+/// `commit` and `rollback` consume it, so a finished transaction cannot be
+/// used again.
 pub(crate) struct MemoryTransaction {
     shared: Arc<Shared>,
     state: Mutex<State>,
@@ -28,59 +31,30 @@ impl MemoryTransaction {
             _writer: writer,
         }
     }
-
-    /// Runs a read of the transaction's state.
-    pub(crate) async fn read<T, F>(
-        &self,
-        feature: Feature,
-        op: &'static str,
-        f: F,
-    ) -> StoreResult<T>
-    where
-        F: FnOnce(&State, &Ctx) -> StoreResult<T> + Send,
-        T: Send,
-    {
-        let cx = &self.shared.ctx;
-        let _span = span(op).entered();
-        cx.require(feature)?;
-        let st = lock(&self.state);
-        f(&st, cx)
-    }
-
-    /// Runs a write of the transaction's state. A failed operation changes
-    /// nothing, so the transaction stays usable (savepoint semantics).
-    pub(crate) async fn write<T, F>(
-        &self,
-        feature: Feature,
-        op: &'static str,
-        f: F,
-    ) -> StoreResult<T>
-    where
-        F: FnOnce(&mut State, &Ctx) -> StoreResult<T> + Send,
-        T: Send,
-    {
-        let cx = &self.shared.ctx;
-        let _span = span(op).entered();
-        cx.require(feature)?;
-        let mut st = lock(&self.state);
-        f(&mut st, cx)
-    }
 }
 
-durable_traits!(MemoryTransaction);
-
-#[async_trait]
-impl DurableStore for MemoryTransaction {
+impl StoreInfo for MemoryTransaction {
     fn features(&self) -> Features {
         self.shared.ctx.features
     }
 
     fn backend_name(&self) -> &'static str {
-        "memory"
+        BACKEND
     }
+}
 
+impl Backend for MemoryTransaction {
+    type Ops<'a> = Handle<'a>;
+
+    fn ops(&self) -> Handle<'_> {
+        Handle::transaction(&self.shared, &self.state)
+    }
+}
+
+#[async_trait]
+impl DurableStore for MemoryTransaction {
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
-        Err(nesting())
+        Err(StoreError::transaction_nesting().with_context(BACKEND, "begin"))
     }
 }
 

@@ -8,9 +8,10 @@ use std::time::Duration;
 use fullauth_api::{
     BlacklistStore, ChallengeStore, Clock, DurableStore, Feature, Features, LockoutPolicy,
     LockoutStore, MfaSecret, MfaStore, NewUser, RateLimitPolicy, RateLimitStore, RoleName,
-    RoleStore, StateKey, Store, StoreError, Text, Timestamp, UserStore,
+    RoleStore, StateKey, Store, StoreError, Text, Timestamp, UserId, UserLookup, UserPatch,
+    UserStore,
 };
-use fullauth_memory::MemoryStore;
+use fullauth_memory::{ColumnType, MemoryStore};
 use serde_json::{Value, json};
 
 fn email() -> String {
@@ -49,12 +50,13 @@ fn builder_refuses_bad_configurations() {
             ..
         })
     ));
-    assert!(matches!(
+    // Any subset without Permissions-without-Roles is valid, Core included.
+    assert!(
         MemoryStore::builder()
             .features(Features::from(Feature::Roles))
-            .build(),
-        Err(StoreError::InvalidInput { .. })
-    ));
+            .build()
+            .is_ok()
+    );
     assert!(matches!(
         MemoryStore::builder()
             .user_column("email", Value::Null)
@@ -116,7 +118,10 @@ async fn app_columns_get_their_defaults() {
                 .unwrap(),
         )
         .await;
-    assert!(matches!(r, Err(StoreError::UnknownField { field }) if field == "nope"));
+    assert!(matches!(r, Err(StoreError::UnknownField { ref field, .. }) if field == "nope"));
+    let e = r.unwrap_err();
+    assert_eq!(e.context().backend(), Some("memory"));
+    assert_eq!(e.context().operation(), Some("create_user"));
 }
 
 #[tokio::test]
@@ -242,7 +247,7 @@ async fn dropping_a_transaction_releases_the_store() {
     let tx = again.expect("begin does not wait after a drop").unwrap();
     assert!(matches!(
         tx.begin().await,
-        Err(StoreError::TransactionNesting)
+        Err(StoreError::TransactionNesting { .. })
     ));
 }
 
@@ -292,4 +297,90 @@ async fn short_lived_state_follows_the_clock() {
         .await
         .unwrap();
     assert!(store.is_blacklisted(&live).await.unwrap());
+}
+
+#[tokio::test]
+async fn typed_columns_convert_what_is_written() {
+    let store = MemoryStore::builder()
+        .typed_user_column("display_name", ColumnType::Text, Value::Null)
+        .typed_user_column("newsletter", ColumnType::Boolean, Value::Null)
+        .typed_user_column("login_count", ColumnType::Integer, 0)
+        .build()
+        .unwrap();
+    let u = store
+        .create_user(
+            NewUser::new(email())
+                .unwrap()
+                .with_extra("newsletter", "yes")
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.extra.get("display_name"), Some(&Value::Null));
+    assert_eq!(u.extra.get("newsletter"), Some(&json!(true)));
+    assert_eq!(u.extra.get("login_count"), Some(&json!(0)));
+    let patch = UserPatch::new()
+        .with_extra("display_name", 42)
+        .unwrap()
+        .with_extra("newsletter", false)
+        .unwrap()
+        .with_extra("login_count", "7")
+        .unwrap();
+    let u = store.update_user(&u.id, patch).await.unwrap();
+    assert_eq!(u.extra.get("display_name"), Some(&json!("42")));
+    assert_eq!(u.extra.get("newsletter"), Some(&json!(false)));
+    assert_eq!(u.extra.get("login_count"), Some(&json!(7)));
+    assert_eq!(store.get_user(&u.id).await.unwrap(), Some(u.clone()));
+
+    // Lookups convert their value the same way.
+    let by = |field: &str, v: Value| UserLookup::parse(field, v).unwrap();
+    let found = store
+        .get_user_by_field(&by("login_count", json!("7")))
+        .await;
+    assert_eq!(found.unwrap().map(|f| f.id), Some(u.id));
+
+    // A value the type refuses is a backend error, and nothing is written.
+    let refused = store
+        .update_user(
+            &u.id,
+            UserPatch::new()
+                .with_extra("login_count", "many")
+                .unwrap()
+                .with_extra("newsletter", true)
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Backend { .. })),
+        "{refused:?}"
+    );
+    let got = store.get_user(&u.id).await.unwrap().unwrap();
+    assert_eq!(got.extra.get("newsletter"), Some(&json!(false)));
+    let lookup = store.get_user_by_field(&by("newsletter", json!(2))).await;
+    assert!(
+        matches!(lookup, Err(StoreError::Backend { .. })),
+        "{lookup:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_store_without_core_serves_the_apps_own_users() {
+    let store = MemoryStore::builder()
+        .features(Features::from(Feature::Mfa))
+        .build()
+        .unwrap();
+    let user = UserId::generate();
+    let factor = store
+        .store_mfa(&user, &MfaSecret::new("ABC").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(factor.user_id, user);
+    // It serves a durable feature, so it has transactions.
+    let tx = store.begin().await.unwrap();
+    assert!(tx.delete_mfa(&user).await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(store.get_mfa(&user).await.unwrap().is_none());
+    let e = store.get_user(&user).await.unwrap_err();
+    assert!(e.is_feature_disabled(Feature::Core));
+    assert_eq!(e.context().operation(), Some("get_user"));
 }

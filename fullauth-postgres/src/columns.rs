@@ -11,8 +11,16 @@
 //! | anything else | its text form, as a string |
 //!
 //! NULL reads as JSON null. Writes bind the JSON value as text and cast it to
-//! the column's type, so a value the type refuses is an
-//! [`StoreError::InvalidInput`] from the database, not a silent change.
+//! the column's type (a JSON bool into a boolean column stores true/false, a
+//! JSON number into an integer column stores the number), so a value the
+//! type refuses is a [`StoreError::Backend`] error from the database, not a
+//! silent change.
+//!
+//! The columns are discovered lazily: by the first operation on users (and
+//! again when a write names a column not seen yet, or on
+//! [`crate::PgStore::refresh_user_columns`] and [`crate::PgStore::migrate`]).
+
+use std::sync::Arc;
 
 use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
 use serde_json::Value;
@@ -20,7 +28,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
-use crate::ctx::quote_ident;
+use crate::ctx::{Ctx, quote_ident};
 use crate::error::DbResult;
 
 /// The built-in columns of `fullauth_users`.
@@ -193,10 +201,16 @@ WHERE n.nspname = $1 AND c.relname = 'fullauth_users' AND c.relkind IN ('r', 'p'
   AND a.attnum > 0 AND NOT a.attisdropped \
 ORDER BY a.attnum";
 
-/// Reads the columns of `<schema>.fullauth_users` from the catalog. A table
-/// that does not exist gives no application columns.
-pub(crate) async fn discover(conn: &mut PgConnection, schema: &str) -> DbResult<UserColumns> {
+/// Reads the columns of `<schema>.fullauth_users` from the catalog; `None`
+/// when the table does not exist (yet).
+pub(crate) async fn discover(
+    conn: &mut PgConnection,
+    schema: &str,
+) -> DbResult<Option<UserColumns>> {
     let rows = sqlx::query(DISCOVER).bind(schema).fetch_all(conn).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
     let mut extras = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
@@ -212,5 +226,22 @@ pub(crate) async fn discover(conn: &mut PgConnection, schema: &str) -> DbResult<
             kind: kind_of(&base),
         });
     }
-    Ok(UserColumns::build(extras))
+    Ok(Some(UserColumns::build(extras)))
+}
+
+/// The columns as last discovered, discovering them on `conn` first when
+/// that has not happened yet. Without the table, the built-in columns only
+/// (the statement that follows reports the missing table).
+pub(crate) async fn current(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
+    if let Some(cols) = ctx.columns() {
+        return Ok(cols);
+    }
+    refresh(conn, ctx).await
+}
+
+/// Discovers the columns on `conn` and keeps them in `ctx`.
+pub(crate) async fn refresh(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
+    let found = discover(conn, &ctx.schema).await?;
+    ctx.set_columns(found);
+    Ok(ctx.columns().unwrap_or_default())
 }

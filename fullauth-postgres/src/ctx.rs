@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use fullauth_api::{Clock, Feature, Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp};
 use sqlx::AssertSqlSafe;
 
 use crate::columns::UserColumns;
@@ -40,7 +40,8 @@ pub(crate) struct Ctx {
     pub(crate) clock: Clock,
     pub(crate) features: Features,
     sql: RwLock<HashMap<&'static str, Arc<str>>>,
-    columns: RwLock<Arc<UserColumns>>,
+    /// `None` until discovered (lazily, by the first operation on users).
+    columns: RwLock<Option<Arc<UserColumns>>>,
 }
 
 impl Ctx {
@@ -52,22 +53,13 @@ impl Ctx {
             clock,
             features,
             sql: RwLock::new(HashMap::new()),
-            columns: RwLock::new(Arc::new(UserColumns::default())),
+            columns: RwLock::new(None),
         }
     }
 
     /// "Now" on the store's clock.
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
-    }
-
-    /// Fails with [`StoreError::FeatureDisabled`] unless the store serves `f`.
-    pub(crate) fn require(&self, f: Feature) -> StoreResult<()> {
-        if self.features.contains(f) {
-            Ok(())
-        } else {
-            Err(StoreError::feature_disabled(f))
-        }
     }
 
     /// A static SQL template rendered for this schema (cached, so each
@@ -95,16 +87,18 @@ impl Ctx {
         AssertSqlSafe(render(text, &self.quoted_schema))
     }
 
-    /// The user columns as last discovered.
-    pub(crate) fn columns(&self) -> Arc<UserColumns> {
+    /// The user columns as last discovered, `None` before the first
+    /// discovery.
+    pub(crate) fn columns(&self) -> Option<Arc<UserColumns>> {
         self.columns
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    /// Replaces the discovered user columns.
-    pub(crate) fn set_columns(&self, cols: UserColumns) {
-        *self.columns.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cols);
+    /// Replaces the discovered user columns (`None`: discover again at the
+    /// next operation on users).
+    pub(crate) fn set_columns(&self, cols: Option<UserColumns>) {
+        *self.columns.write().unwrap_or_else(|p| p.into_inner()) = cols.map(Arc::new);
     }
 }

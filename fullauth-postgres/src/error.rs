@@ -4,7 +4,9 @@
 //! see the driver error (and decide whether a retry on a fresh connection is
 //! safe) before it becomes a [`StoreError`] at the edge.
 
-use fullauth_api::{ConflictKind, Entity, StoreError};
+use fullauth_api::{ConflictKind, Entity, Feature, StoreError};
+
+use crate::migrations::MIGRATIONS;
 
 /// An operation's failure before it reaches the caller.
 #[derive(Debug)]
@@ -68,6 +70,14 @@ impl DbError {
         }
     }
 
+    /// True when the failure leaves an open transaction unusable: the server
+    /// refused a statement (PostgreSQL then aborts the whole transaction) or
+    /// the connection is gone. Errors of our own (validation, a missing row
+    /// found by counting) and client-side decoding errors leave it usable.
+    pub(crate) fn breaks_transaction(&self) -> bool {
+        matches!(self, DbError::Sql(sqlx::Error::Database(_))) || self.is_connection_failure()
+    }
+
     /// The unique-violation constraint (or index) name, when this is one.
     pub(crate) fn unique_violation(&self) -> Option<String> {
         self.violation("23505")
@@ -87,22 +97,6 @@ impl DbError {
         }
     }
 
-    /// True for SQLSTATE class 22 (data exception: a value that does not fit
-    /// its column) and 23502 (a NOT NULL column left empty).
-    pub(crate) fn is_data_error(&self) -> bool {
-        self.code()
-            .is_some_and(|c| c.starts_with("22") || c == "23502")
-    }
-
-    /// The database's message, for data errors shown to the caller.
-    pub(crate) fn message(&self) -> String {
-        match self {
-            DbError::Sql(sqlx::Error::Database(db)) => db.message().to_string(),
-            DbError::Sql(e) => e.to_string(),
-            DbError::Store(e) => e.to_string(),
-        }
-    }
-
     /// Converts to the caller's error.
     pub(crate) fn into_store(self) -> StoreError {
         match self {
@@ -113,7 +107,9 @@ impl DbError {
 }
 
 /// Maps the common unique and foreign-key violations of a write by
-/// constraint name; leaves every other error as it is.
+/// constraint name; leaves every other error as it is (a value the database
+/// refuses stays a driver error and becomes [`StoreError::Backend`]: only our
+/// own validation answers `InvalidInput`).
 pub(crate) fn map_write_error(e: DbError) -> DbError {
     if let Some(name) = e.unique_violation() {
         let what = match name.as_str() {
@@ -124,19 +120,15 @@ pub(crate) fn map_write_error(e: DbError) -> DbError {
             "uq_oauth_provider_user" => ConflictKind::OAuthIdentity,
             _ => ConflictKind::Other,
         };
-        return DbError::Store(StoreError::Conflict { what });
+        return DbError::Store(StoreError::conflict(what));
     }
     if let Some(name) = e.fk_violation() {
         if name.ends_with("_user_id_fkey") {
-            return DbError::Store(StoreError::NotFound { what: Entity::User });
+            return DbError::Store(StoreError::not_found(Entity::User));
         }
         if name.ends_with("_role_id_fkey") {
-            return DbError::Store(StoreError::NotFound { what: Entity::Role });
+            return DbError::Store(StoreError::not_found(Entity::Role));
         }
-    }
-    if e.is_data_error() {
-        let msg = e.message();
-        return DbError::Store(StoreError::invalid("value", msg));
     }
     e
 }
@@ -161,10 +153,33 @@ pub(crate) fn is_connection_error(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Maps any driver error to a [`StoreError`]: connection failures, timeouts,
-/// serialization failures and deadlocks become the retryable
-/// [`StoreError::Unavailable`]; everything else [`StoreError::Backend`] with
-/// the driver error as its source.
+/// The feature whose migration creates `table` (a fullauth table name).
+fn feature_of_table(table: &str) -> Option<Feature> {
+    let create = format!("TABLE {{s}}.{table} (");
+    MIGRATIONS
+        .iter()
+        .find(|m| m.sql.contains(&create))
+        .map(|m| m.feature)
+}
+
+/// The table of an `undefined_table` message (`relation "s.t" does not
+/// exist`), without its schema.
+fn missing_table(message: &str) -> Option<&str> {
+    let quoted = message.get(message.find('"')? + 1..message.rfind('"')?)?;
+    quoted.rsplit('.').next()
+}
+
+/// Maps any driver error to a [`StoreError`]:
+///
+/// * connection failures, pool timeouts and statement timeouts:
+///   [`StoreError::Unavailable`] (retry the call);
+/// * serialization failures (40001), deadlocks (40P01) and lock timeouts
+///   (55P03): [`StoreError::Contention`] (retry the transaction);
+/// * a missing fullauth table (42P01) or column (42703):
+///   [`StoreError::NotMigrated`];
+/// * an aborted transaction (25P02): [`StoreError::TransactionFinished`];
+/// * everything else, data errors included: [`StoreError::Backend`] with the
+///   driver error as its source.
 pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
     if is_connection_error(&e) {
         return StoreError::unavailable(format!("PostgreSQL is unreachable: {e}"), e);
@@ -172,18 +187,42 @@ pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
         match code.as_str() {
-            // query_canceled (statement_timeout), serialization failure, deadlock
-            "57014" | "40001" | "40P01" | "55P03" => {
-                return StoreError::unavailable(format!("PostgreSQL could not finish: {e}"), e);
+            // query_canceled: statement_timeout (or a cancel request)
+            "57014" => {
+                return StoreError::unavailable(
+                    format!("PostgreSQL did not finish in time: {e}"),
+                    e,
+                );
             }
-            "42P01" | "42703" => {
-                return StoreError::backend(
+            "40001" | "40P01" | "55P03" => {
+                return StoreError::contention(
+                    format!("PostgreSQL gave up because of concurrent work: {e}"),
+                    e,
+                );
+            }
+            "25P02" => return StoreError::transaction_finished(),
+            "42P01" => {
+                if let Some(table) =
+                    missing_table(db.message()).filter(|t| t.starts_with("fullauth_"))
+                {
+                    return StoreError::not_migrated(
+                        feature_of_table(table),
+                        format!(
+                            "the table {table} does not exist: run the migrations of the \
+                             features this store serves (PgStore::migrate or PgMigrator)"
+                        ),
+                    );
+                }
+            }
+            "42703" => {
+                return StoreError::not_migrated(
+                    None,
                     format!(
-                        "a fullauth table or column is missing ({}); apply the migrations \
-                         of the features this store serves",
+                        "a column of a fullauth table is missing ({}): run the migrations of the \
+                         features this store serves (PgStore::migrate or PgMigrator), or \
+                         PgStore::refresh_user_columns after changing fullauth_users",
                         db.message()
                     ),
-                    e,
                 );
             }
             _ => {}

@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres};
 use tokio::sync::Mutex;
 
 use crate::ctx::Ctx;
-use crate::error::map_sqlx;
+use crate::error::{DbResult, map_sqlx};
 
 /// The open transaction of a [`crate::PgTransaction`]; `None` once finished.
 pub(crate) type TxSlot = Mutex<Option<sqlx::Transaction<'static, Postgres>>>;
@@ -20,9 +20,11 @@ pub(crate) enum ConnRef<'a> {
     Tx(&'a TxSlot),
 }
 
-/// A store or a transaction, as operations see it.
+/// A store or a transaction, as operations see it: the first argument of
+/// every operation ([`fullauth_api::backend::Backend::Ops`] of
+/// [`crate::PgStore`] and [`crate::PgTransaction`]). Opaque outside the crate.
 #[derive(Clone, Copy)]
-pub(crate) struct Handle<'a> {
+pub struct Handle<'a> {
     pub(crate) ctx: &'a Ctx,
     pub(crate) conn: ConnRef<'a>,
 }
@@ -35,10 +37,7 @@ pub(crate) async fn acquire(pool: &PgPool) -> StoreResult<PoolConnection<Postgre
 
 /// The error of an operation on a finished transaction.
 pub(crate) fn finished() -> StoreError {
-    StoreError::Backend {
-        message: "the transaction is already finished".into(),
-        source: None,
-    }
+    StoreError::transaction_finished()
 }
 
 /// The savepoint wrapped around fallible writes inside a transaction.
@@ -49,8 +48,20 @@ pub(crate) const RELEASE: &str = "RELEASE SAVEPOINT fullauth_op";
 pub(crate) const ROLLBACK_TO: &str =
     "ROLLBACK TO SAVEPOINT fullauth_op; RELEASE SAVEPOINT fullauth_op";
 
-/// Runs `|c| body` on the handle's connection and maps the result to a
-/// `StoreResult`, inside a tracing span named after the operation.
+/// Runs one of the savepoint statements.
+pub(crate) async fn savepoint(c: &mut sqlx::PgConnection, sql: &'static str) -> DbResult<()> {
+    sqlx::raw_sql(sql).execute(c).await?;
+    Ok(())
+}
+
+/// Pins down the output of an operation body (so that `?` inside an
+/// `async` block knows it converts into [`DbError`](crate::error::DbError)).
+pub(crate) fn body<T, F: std::future::Future<Output = DbResult<T>>>(f: F) -> F {
+    f
+}
+
+/// Runs `|c| body` (a `DbResult` future, evaluated again for a retry) on
+/// the handle's connection and maps the result to a `StoreResult`.
 ///
 /// * On the pool: the body runs on a pooled connection; when it fails
 ///   because the connection was dead and the retry policy allows it, it runs
@@ -59,12 +70,13 @@ pub(crate) const ROLLBACK_TO: &str =
 ///   once before the pool opens a new one).
 /// * In a transaction: the body runs on the transaction's connection; with
 ///   `savepoint = true` inside a savepoint, so that an expected failure
-///   (conflict, missing user) leaves the transaction usable.
+///   (conflict, missing user) leaves the transaction usable. A failure that
+///   aborts the transaction on the server (or loses its connection) ends it:
+///   the handle rolls back, and every later call, commit included, answers
+///   [`StoreError::TransactionFinished`].
 macro_rules! run {
-    ($h:expr, $op:literal, $retry:expr, savepoint = $sp:expr, |$c:ident| $body:expr) => {{
-        use tracing::Instrument as _;
+    ($h:expr, $retry:expr, savepoint = $sp:expr, |$c:ident| $body:expr) => {{
         let h: $crate::handle::Handle<'_> = $h;
-        let span = tracing::debug_span!("fullauth.store", backend = "postgres", op = $op);
         async {
             match h.conn {
                 $crate::handle::ConnRef::Pool(pool) => {
@@ -75,7 +87,7 @@ macro_rules! run {
                         let mut pooled = $crate::handle::acquire(pool).await?;
                         let result = {
                             let $c: &mut sqlx::PgConnection = &mut pooled;
-                            $body.await
+                            $crate::handle::body($body).await
                         };
                         match result {
                             Ok(v) => break Ok(v),
@@ -85,7 +97,7 @@ macro_rules! run {
                                 }
                                 if retries_left > 0 && e.may_retry($retry) {
                                     retries_left -= 1;
-                                    tracing::debug!(error = ?e, "connection lost; retrying once on a fresh one");
+                                    tracing::debug!(error = ?e, "connection lost; retrying on a fresh one");
                                     continue;
                                 }
                                 break Err(e.into_store());
@@ -96,30 +108,49 @@ macro_rules! run {
                 $crate::handle::ConnRef::Tx(slot) => {
                     let mut guard = slot.lock().await;
                     let tx = guard.as_mut().ok_or_else($crate::handle::finished)?;
-                    let $c: &mut sqlx::PgConnection = &mut *tx;
-                    if $sp {
-                        sqlx::raw_sql($crate::handle::SAVEPOINT)
-                            .execute(&mut *$c)
-                            .await
-                            .map_err($crate::error::map_sqlx)?;
-                    }
-                    let result = $body.await;
-                    if $sp {
-                        let end = if result.is_ok() {
-                            $crate::handle::RELEASE
-                        } else {
-                            $crate::handle::ROLLBACK_TO
+                    let conn: &mut sqlx::PgConnection = &mut *tx;
+                    // The error, and whether it ended the transaction.
+                    let outcome: Result<_, ($crate::error::DbError, bool)> = async {
+                        if $sp {
+                            $crate::handle::savepoint(&mut *conn, $crate::handle::SAVEPOINT)
+                                .await
+                                .map_err(|e| (e, true))?;
+                        }
+                        let result = {
+                            let $c: &mut sqlx::PgConnection = &mut *conn;
+                            $crate::handle::body($body).await
                         };
-                        sqlx::raw_sql(end)
-                            .execute(&mut *$c)
-                            .await
-                            .map_err($crate::error::map_sqlx)?;
+                        if $sp {
+                            let end = if result.is_ok() {
+                                $crate::handle::RELEASE
+                            } else {
+                                $crate::handle::ROLLBACK_TO
+                            };
+                            $crate::handle::savepoint(&mut *conn, end)
+                                .await
+                                .map_err(|e| (e, true))?;
+                            result.map_err(|e| (e, false))
+                        } else {
+                            result.map_err(|e| {
+                                let broken = e.breaks_transaction();
+                                (e, broken)
+                            })
+                        }
                     }
-                    result.map_err(|e| e.into_store())
+                    .await;
+                    match outcome {
+                        Ok(v) => Ok(v),
+                        Err((e, broken)) => {
+                            if broken {
+                                // Rolls back (or drops the dead connection).
+                                drop(guard.take());
+                            }
+                            Err(e.into_store())
+                        }
+                    }
                 }
             }
         }
-        .instrument(span)
         .await
     }};
 }

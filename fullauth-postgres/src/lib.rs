@@ -1,73 +1,5 @@
-//! The PostgreSQL backend of the fullauth family, on sqlx.
-//!
-//! [`PgStore`] serves every feature of `fullauth-api` from one PostgreSQL
-//! database: the durable ones (users, refresh tokens and sessions, roles,
-//! permissions, OAuth links, passkeys, MFA) in the tables of
-//! fastapi-fullauth 0.18 — same names, columns, types, indexes, constraint
-//! names and cascades, so a Python and a Rust service can share them — and
-//! the short-lived ones (blacklist, lockout, rate limits, challenges) in
-//! `UNLOGGED` tables of its own, so a deployment with only PostgreSQL needs
-//! no Redis. Several app instances can use one database at once: every
-//! security-critical step is one conditional statement.
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use fullauth_api::{NewUser, StateKey, Store, UserStore, BlacklistStore};
-//! use fullauth_postgres::PgStore;
-//!
-//! # async fn demo() -> Result<(), fullauth_api::StoreError> {
-//! let store = PgStore::builder()
-//!     .schema("auth")          // tables live in "auth", whatever the search_path
-//!     .migrate(true)           // apply pending migrations while opening
-//!     .connect("postgres://app@db.internal/app")
-//!     .await?;
-//! let user = store.create_user(NewUser::new("ada@example.com")?).await?;
-//! assert_eq!(store.get_user(&user.id).await?, Some(user));
-//! store.blacklist(&StateKey::new("jti-123")?, Duration::from_secs(900)).await?;
-//! // Or bring the app's own pool:
-//! let pool = fullauth_postgres::sqlx::PgPool::connect_lazy("postgres://app@db.internal/app")
-//!     .map_err(|e| fullauth_api::StoreError::backend("bad url", e))?;
-//! let store2 = PgStore::builder().schema("auth").open(pool).await?;
-//! # let _ = store2; Ok(()) }
-//! ```
-//!
-//! # Schema and migrations
-//!
-//! Migrations are embedded per feature ([`MIGRATIONS`]), append-only and
-//! checksummed, and recorded in `<schema>.fullauth_schema_migrations` (never
-//! `_sqlx_migrations`, which is the app's). [`PgMigrator`] plans, applies
-//! (under an advisory lock, so two processes migrating at once are safe),
-//! reports status, adopts tables made by fastapi-fullauth 0.14–0.18, and
-//! exports the SQL for apps whose own tool owns the schema. Every statement
-//! names its tables with the quoted schema, so nothing depends on the
-//! connection's `search_path`.
-//!
-//! # The app's own user columns
-//!
-//! Columns the app adds to `fullauth_users` are discovered from the catalog
-//! when the store opens (and again with [`PgStore::refresh_user_columns`], or
-//! automatically when a write names a column the store has not seen) and
-//! carried in `User::extra` as JSON: text as strings, integers and numerics
-//! as numbers, booleans as booleans, timestamps as RFC 3339 strings, anything
-//! else as its text form. Writes cast the JSON value to the column's type.
-//!
-//! # Round trips, time and errors
-//!
-//! Each hot operation is one statement: a user by id or email, rotate
-//! (revoke-if-live and insert, or detect the replay and revoke the family,
-//! in one statement of CTEs), revoke, a user's permissions (one join),
-//! session listing (aggregated in SQL), a blacklist check of several keys
-//! (`= ANY($1)`), a rate-limit hit (one upsert under the row lock). sqlx
-//! prepares each statement once per connection and caches it. "Now" comes
-//! from the store's [`Clock`] as a bind parameter, never from SQL `now()`.
-//! Unique violations become [`StoreError::Conflict`] by constraint name;
-//! lost connections, pool timeouts and shutdowns become the retryable
-//! [`StoreError::Unavailable`]. After the server terminates the pool's
-//! connections, the next operation succeeds: a read (or an idempotent
-//! write) that meets a dead connection runs once more on a fresh one, and so
-//! does any write the server refused with "terminating connection" (it did
-//! not run).
-
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -79,7 +11,6 @@ mod columns;
 mod ctx;
 mod error;
 mod handle;
-mod impls;
 mod lockout;
 mod mfa;
 mod migrate;
@@ -96,10 +27,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fullauth_api::backend::Backend;
 use fullauth_api::{
-    BlacklistStore, ChallengeStore, Clock, DurableStore, Feature, Features, LockoutOutcome,
-    LockoutPolicy, LockoutStore, RateLimitDecision, RateLimitPolicy, RateLimitStore, StateKey,
-    StoreError, StoreResult, Text, Transaction,
+    Clock, DurableStore, Feature, Features, StoreError, StoreInfo, StoreResult, Transaction,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -108,17 +38,21 @@ use tokio::sync::Mutex;
 use crate::ctx::{Ctx, check_schema_name};
 use crate::error::{Retry, map_sqlx};
 use crate::handle::{ConnRef, Handle, TxSlot, run};
-use crate::impls::durable_impls;
 
 pub use crate::migrate::{PgMigrator, migrations_for};
 pub use crate::migrations::MIGRATIONS;
 pub use fullauth_api::migrate::{AdoptReport, AppliedMigration, Migration, MigrationStatus};
 
+/// The backend name in [`StoreInfo::backend_name`], logs and error contexts.
+const BACKEND: &str = "postgres";
+
 /// The application name the pools this crate builds report to the server
 /// (`pg_stat_activity.application_name`) unless told otherwise.
 pub const DEFAULT_APPLICATION_NAME: &str = "fullauth";
 
-/// Settings of a [`PgStore`]; start from [`PgStore::builder`].
+/// Settings of a [`PgStore`]; start from [`PgStore::builder`], finish with
+/// [`connect`](PgStoreBuilder::connect) (a pool of the store's own) or
+/// [`from_pool`](PgStoreBuilder::from_pool) (the app's pool).
 #[derive(Clone, Debug)]
 pub struct PgStoreBuilder {
     schema: String,
@@ -194,22 +128,25 @@ impl PgStoreBuilder {
         self
     }
 
-    /// Apply the pending migrations of the features while opening (default
-    /// false: run [`PgStore::migrate`] or the [`PgMigrator`] yourself).
+    /// Apply the pending migrations of the features in
+    /// [`connect`](Self::connect) (default false: run [`PgStore::migrate`]
+    /// or the [`PgMigrator`] yourself). [`from_pool`](Self::from_pool) does
+    /// no I/O and refuses this setting: call [`PgStore::migrate`] after it.
     pub fn migrate(mut self, yes: bool) -> Self {
         self.migrate = yes;
         self
     }
 
-    /// Builds a pool for `url` and opens the store on it. The pool does not
-    /// ping a connection before each use (that would double the round trips
-    /// of every operation); dead connections are handled by retrying safe
-    /// operations once.
+    /// Builds a pool for `url` and the store on it, and applies the
+    /// migrations if asked. The pool does not ping a connection before each
+    /// use (that would double the round trips of every operation); dead
+    /// connections are handled by retrying safe operations once.
     ///
     /// # Errors
-    /// [`StoreError::InvalidInput`] for a malformed URL or schema;
-    /// [`StoreError::Unavailable`] when the server cannot be reached.
+    /// [`StoreError::InvalidInput`] for a malformed URL, schema or feature
+    /// set; [`StoreError::Unavailable`] when the server cannot be reached.
     pub async fn connect(self, url: &str) -> StoreResult<PgStore> {
+        self.check()?;
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::invalid("url", e.to_string()))?
             .application_name(&self.application_name)
@@ -221,32 +158,50 @@ impl PgStoreBuilder {
             .connect_with(options)
             .await
             .map_err(map_sqlx)?;
-        self.open(pool).await
+        let migrate = self.migrate;
+        let store = self.build(pool);
+        if migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
     }
 
-    /// Opens the store on an existing pool (the app's own): applies the
-    /// migrations if asked, then discovers the application's user columns.
+    /// The store on an existing pool (the app's own). No I/O: the user
+    /// columns are discovered by the first operation on users, and an
+    /// unreachable server is reported by the first operation.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for an invalid schema name or feature
-    /// set; [`StoreError::Unavailable`] when the server cannot be reached.
-    pub async fn open(self, pool: PgPool) -> StoreResult<PgStore> {
+    /// set, or when [`migrate(true)`](Self::migrate) was asked for (call
+    /// [`PgStore::migrate`] instead).
+    pub fn from_pool(self, pool: PgPool) -> StoreResult<PgStore> {
+        self.check()?;
+        if self.migrate {
+            return Err(StoreError::invalid(
+                "migrate",
+                "from_pool does no I/O and cannot migrate: call PgStore::migrate() on the store \
+                 it returns (or use connect)",
+            ));
+        }
+        Ok(self.build(pool))
+    }
+
+    fn check(&self) -> StoreResult<()> {
         check_schema_name(&self.schema)?;
-        self.features.validate()?;
-        let store = PgStore {
+        self.features.validate()
+    }
+
+    fn build(self, pool: PgPool) -> PgStore {
+        PgStore {
             ctx: Arc::new(Ctx::new(self.schema, self.clock, self.features)),
             pool,
-        };
-        if self.migrate {
-            store.migrate().await?;
         }
-        store.refresh_user_columns().await?;
-        Ok(store)
     }
 }
 
 /// Every fullauth store on one PostgreSQL database. Cheap to clone (a pool
-/// handle and shared settings).
+/// handle and shared settings). See [the crate docs](crate#constructors)
+/// for the constructors.
 #[derive(Clone)]
 pub struct PgStore {
     ctx: Arc<Ctx>,
@@ -264,7 +219,9 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// The default settings, to adjust and then `connect` or `open`.
+    /// The default settings, to adjust and then
+    /// [`connect`](PgStoreBuilder::connect) or
+    /// [`from_pool`](PgStoreBuilder::from_pool).
     pub fn builder() -> PgStoreBuilder {
         PgStoreBuilder::default()
     }
@@ -278,12 +235,10 @@ impl PgStore {
         Self::builder().connect(url).await
     }
 
-    /// Opens the store on the app's pool with the default settings.
-    ///
-    /// # Errors
-    /// As [`PgStoreBuilder::open`].
-    pub async fn from_pool(pool: PgPool) -> StoreResult<PgStore> {
-        Self::builder().open(pool).await
+    /// The store on the app's pool with the default settings (schema
+    /// `public`, every feature, the system clock). No I/O.
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        Self::builder().build(pool)
     }
 
     /// The pool.
@@ -303,7 +258,7 @@ impl PgStore {
 
     /// A migrator for this store's schema and pool.
     pub fn migrator(&self) -> PgMigrator {
-        // The schema was checked when the store was opened.
+        // The schema was checked when the store was built.
         PgMigrator::new(self.pool.clone(), self.ctx.schema.clone())
             .unwrap_or_else(|_| unreachable_migrator(&self.pool))
     }
@@ -326,26 +281,19 @@ impl PgStore {
     /// [`StoreError::Unavailable`] when the server cannot be reached.
     pub async fn refresh_user_columns(&self) -> StoreResult<()> {
         let h = self.handle();
-        let cols = run!(
-            h,
-            "refresh_user_columns",
-            Retry::Idempotent,
-            savepoint = false,
-            |c| { columns::discover(c, &h.ctx.schema) }
-        )?;
-        self.ctx.set_columns(cols);
-        Ok(())
+        run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+            columns::refresh(c, h.ctx).await.map(drop)
+        })
     }
 
     /// Names of the application's columns of `fullauth_users`, as last
-    /// discovered.
+    /// discovered (empty before the first operation on users; see
+    /// [`refresh_user_columns`](Self::refresh_user_columns)).
     pub fn user_columns(&self) -> Vec<String> {
         self.ctx
             .columns()
-            .extras
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
+            .map(|cols| cols.extras.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Deletes the expired rows of the short-lived tables the store serves
@@ -356,7 +304,6 @@ impl PgStore {
     /// [`StoreError::Unavailable`] when the server cannot be reached.
     pub async fn purge_expired(&self) -> StoreResult<u64> {
         let h = self.handle();
-        let f = self.ctx.features;
         let mut total = 0;
         let statements: [(Feature, &'static str); 4] = [
             (
@@ -379,24 +326,15 @@ impl PgStore {
             ),
         ];
         for (feature, sql) in statements {
-            if !f.contains(feature) {
+            if !self.ctx.features.contains(feature) {
                 continue;
             }
             let now = h.ctx.now().to_datetime();
-            let n = run!(
-                h,
-                "purge_expired",
-                Retry::Idempotent,
-                savepoint = false,
-                |c| async {
-                    let r = sqlx::query(h.ctx.sql(sql))
-                        .bind(now)
-                        .execute(&mut *c)
-                        .await?;
-                    Ok::<u64, crate::error::DbError>(r.rows_affected())
-                }
-            )?;
-            total += n;
+            total += run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+                let r = sqlx::query(h.ctx.sql(sql)).bind(now).execute(c).await?;
+                Ok(r.rows_affected())
+            })
+            .map_err(|e| e.with_context(BACKEND, "purge_expired"))?;
         }
         Ok(total)
     }
@@ -409,8 +347,8 @@ impl PgStore {
     }
 }
 
-/// `PgMigrator::new` only fails on a schema name `open` already accepted;
-/// this keeps `migrator()` infallible without a panic path.
+/// `PgMigrator::new` only fails on a schema name the builder already
+/// accepted; this keeps `migrator()` infallible without a panic path.
 fn unreachable_migrator(pool: &PgPool) -> PgMigrator {
     // "public" always passes the check.
     match PgMigrator::new(pool.clone(), "public") {
@@ -422,7 +360,9 @@ fn unreachable_migrator(pool: &PgPool) -> PgMigrator {
 /// An open transaction of a [`PgStore`]: the same durable traits, on one
 /// connection, committed or rolled back together. Dropping it without
 /// [`Transaction::commit`] rolls back. A conflict or missing user on a
-/// write inside it is undone by a savepoint and leaves the rest usable.
+/// write inside it is undone by a savepoint and leaves the rest usable; any
+/// other failure of a statement ends it (PostgreSQL aborts the transaction):
+/// later calls answer [`StoreError::TransactionFinished`].
 pub struct PgTransaction {
     ctx: Arc<Ctx>,
     tx: TxSlot,
@@ -443,30 +383,57 @@ impl PgTransaction {
             conn: ConnRef::Tx(&self.tx),
         }
     }
+
+    /// Takes the open transaction out of its slot (it ends either way).
+    async fn finish(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.tx.lock().await.take().ok_or_else(handle::finished)
+    }
 }
 
-mod durable {
-    //! The durable traits on [`PgStore`] and [`PgTransaction`].
-    use super::*;
-    use crate::{mfa, oauth, passkeys, permissions, roles, tokens, users};
-
-    durable_impls!(PgStore);
-    durable_impls!(PgTransaction);
-}
-
-#[fullauth_api::async_trait]
-impl DurableStore for PgStore {
+impl StoreInfo for PgStore {
     fn features(&self) -> Features {
         self.ctx.features
     }
 
     fn backend_name(&self) -> &'static str {
-        "postgres"
+        BACKEND
+    }
+}
+
+impl StoreInfo for PgTransaction {
+    fn features(&self) -> Features {
+        self.ctx.features
     }
 
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+}
+
+impl Backend for PgStore {
+    type Ops<'a> = Handle<'a>;
+
+    fn ops(&self) -> Handle<'_> {
+        self.handle()
+    }
+}
+
+impl Backend for PgTransaction {
+    type Ops<'a> = Handle<'a>;
+
+    fn ops(&self) -> Handle<'_> {
+        self.handle()
+    }
+}
+
+fullauth_api::backend_impls!(PgStore: durable, short_lived);
+fullauth_api::backend_impls!(PgTransaction: durable);
+
+#[fullauth_api::async_trait]
+impl DurableStore for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
         if !self.ctx.features.iter().any(|f| !f.is_short_lived()) {
-            return Err(StoreError::feature_disabled(Feature::Core));
+            return Err(StoreError::feature_disabled(Feature::Core).with_context(BACKEND, "begin"));
         }
         let mut last = None;
         for _ in 0..2 {
@@ -479,166 +446,37 @@ impl DurableStore for PgStore {
                 }
                 // Nothing ran yet: a dead pooled connection is safe to retry.
                 Err(e) if error::is_connection_error(&e) => last = Some(e),
-                Err(e) => return Err(map_sqlx(e)),
+                Err(e) => return Err(map_sqlx(e).with_context(BACKEND, "begin")),
             }
         }
-        Err(last.map_or_else(handle::finished, map_sqlx))
+        let e = last.map_or_else(handle::finished, map_sqlx);
+        Err(e.with_context(BACKEND, "begin"))
     }
 }
 
 #[fullauth_api::async_trait]
 impl DurableStore for PgTransaction {
-    fn features(&self) -> Features {
-        self.ctx.features
-    }
-
-    fn backend_name(&self) -> &'static str {
-        "postgres"
-    }
-
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
-        Err(StoreError::TransactionNesting)
+        Err(StoreError::transaction_nesting().with_context(BACKEND, "begin"))
     }
 }
 
 #[fullauth_api::async_trait]
 impl Transaction for PgTransaction {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let tx = self.tx.lock().await.take().ok_or_else(handle::finished)?;
-        tx.commit().await.map_err(map_sqlx)
+        let done = match self.finish().await {
+            Ok(tx) => tx.commit().await.map_err(map_sqlx),
+            Err(e) => Err(e),
+        };
+        done.map_err(|e| e.with_context(BACKEND, "commit"))
     }
 
     async fn rollback(self: Box<Self>) -> StoreResult<()> {
-        let tx = self.tx.lock().await.take().ok_or_else(handle::finished)?;
-        tx.rollback().await.map_err(map_sqlx)
-    }
-}
-
-#[fullauth_api::async_trait]
-impl BlacklistStore for PgStore {
-    async fn blacklist(&self, key: &StateKey, ttl: Duration) -> StoreResult<()> {
-        let h = self.handle();
-        h.ctx.require(Feature::Blacklist)?;
-        run!(h, "blacklist", Retry::Idempotent, savepoint = false, |c| {
-            blacklist::add(c, h.ctx, key, ttl)
-        })
-    }
-
-    async fn is_blacklisted(&self, key: &StateKey) -> StoreResult<bool> {
-        let h = self.handle();
-        h.ctx.require(Feature::Blacklist)?;
-        run!(
-            h,
-            "is_blacklisted",
-            Retry::Idempotent,
-            savepoint = false,
-            |c| blacklist::any(c, h.ctx, std::slice::from_ref(key))
-        )
-    }
-
-    async fn any_blacklisted(&self, keys: &[StateKey]) -> StoreResult<bool> {
-        let h = self.handle();
-        h.ctx.require(Feature::Blacklist)?;
-        run!(
-            h,
-            "any_blacklisted",
-            Retry::Idempotent,
-            savepoint = false,
-            |c| blacklist::any(c, h.ctx, keys)
-        )
-    }
-}
-
-#[fullauth_api::async_trait]
-impl LockoutStore for PgStore {
-    async fn record_failure(
-        &self,
-        key: &StateKey,
-        policy: LockoutPolicy,
-    ) -> StoreResult<LockoutOutcome> {
-        let h = self.handle();
-        h.ctx.require(Feature::Lockout)?;
-        run!(
-            h,
-            "record_failure",
-            Retry::IfNotApplied,
-            savepoint = false,
-            |c| lockout::record(c, h.ctx, key, policy)
-        )
-    }
-
-    async fn is_locked(&self, key: &StateKey) -> StoreResult<bool> {
-        let h = self.handle();
-        h.ctx.require(Feature::Lockout)?;
-        run!(h, "is_locked", Retry::Idempotent, savepoint = false, |c| {
-            lockout::is_locked(c, h.ctx, key)
-        })
-    }
-
-    async fn clear_lockout(&self, key: &StateKey) -> StoreResult<()> {
-        let h = self.handle();
-        h.ctx.require(Feature::Lockout)?;
-        run!(
-            h,
-            "clear_lockout",
-            Retry::Idempotent,
-            savepoint = false,
-            |c| lockout::clear(c, h.ctx, key)
-        )
-    }
-}
-
-#[fullauth_api::async_trait]
-impl RateLimitStore for PgStore {
-    async fn hit(&self, key: &StateKey, policy: RateLimitPolicy) -> StoreResult<RateLimitDecision> {
-        let h = self.handle();
-        h.ctx.require(Feature::RateLimit)?;
-        run!(
-            h,
-            "rate_limit_hit",
-            Retry::IfNotApplied,
-            savepoint = false,
-            |c| rate_limit::hit(c, h.ctx, key, policy)
-        )
-    }
-
-    async fn reset_rate_limit(&self, key: &StateKey) -> StoreResult<()> {
-        let h = self.handle();
-        h.ctx.require(Feature::RateLimit)?;
-        run!(
-            h,
-            "reset_rate_limit",
-            Retry::Idempotent,
-            savepoint = false,
-            |c| rate_limit::reset(c, h.ctx, key)
-        )
-    }
-}
-
-#[fullauth_api::async_trait]
-impl ChallengeStore for PgStore {
-    async fn put_challenge(&self, key: &StateKey, value: &Text, ttl: Duration) -> StoreResult<()> {
-        let h = self.handle();
-        h.ctx.require(Feature::Challenges)?;
-        run!(
-            h,
-            "put_challenge",
-            Retry::Idempotent,
-            savepoint = false,
-            |c| challenges::put(c, h.ctx, key, value, ttl)
-        )
-    }
-
-    async fn take_challenge(&self, key: &StateKey) -> StoreResult<Option<Text>> {
-        let h = self.handle();
-        h.ctx.require(Feature::Challenges)?;
-        run!(
-            h,
-            "take_challenge",
-            Retry::IfNotApplied,
-            savepoint = false,
-            |c| challenges::take(c, h.ctx, key)
-        )
+        let done = match self.finish().await {
+            Ok(tx) => tx.rollback().await.map_err(map_sqlx),
+            Err(e) => Err(e),
+        };
+        done.map_err(|e| e.with_context(BACKEND, "rollback"))
     }
 }
 

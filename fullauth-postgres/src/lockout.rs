@@ -8,12 +8,11 @@
 //! serialises concurrent failures on one key, and every `CASE` reads the
 //! newest version of the row.
 
-use fullauth_api::{LockoutOutcome, LockoutPolicy, StateKey, Timestamp};
-use sqlx::PgConnection;
+use fullauth_api::{LockoutOutcome, LockoutPolicy, StateKey, StoreResult, Timestamp};
 use time::OffsetDateTime;
 
-use crate::ctx::Ctx;
-use crate::error::DbResult;
+use crate::error::Retry;
+use crate::handle::{Handle, run};
 
 /// `$1` key, `$2` now, `$3` now − duration (failures at or before it are
 /// forgotten), `$4` now + duration (the deadline of a new lock), `$5`
@@ -38,24 +37,26 @@ ON CONFLICT (key) DO UPDATE SET \
   last_failure_at = CASE WHEN l.locked_until > $2 THEN l.last_failure_at ELSE $2 END \
 RETURNING outcome, failures, locked_until";
 
-pub(crate) async fn record(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn record_failure(
+    h: Handle<'_>,
     key: &StateKey,
     policy: LockoutPolicy,
-) -> DbResult<LockoutOutcome> {
+) -> StoreResult<LockoutOutcome> {
     policy.validate()?;
-    let now = ctx.now();
     let max = i32::try_from(policy.max_attempts).unwrap_or(i32::MAX);
-    let (outcome, failures, until): (i16, i32, Option<OffsetDateTime>) =
-        sqlx::query_as(ctx.sql(RECORD))
-            .bind(key.as_str())
-            .bind(now.to_datetime())
-            .bind(now.checked_sub(policy.duration)?.to_datetime())
-            .bind(now.checked_add(policy.duration)?.to_datetime())
-            .bind(max)
-            .fetch_one(c)
-            .await?;
+    let (now, (outcome, failures, until)) =
+        run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+            let now = h.ctx.now();
+            let row: (i16, i32, Option<OffsetDateTime>) = sqlx::query_as(h.ctx.sql(RECORD))
+                .bind(key.as_str())
+                .bind(now.to_datetime())
+                .bind(now.checked_sub(policy.duration)?.to_datetime())
+                .bind(now.checked_add(policy.duration)?.to_datetime())
+                .bind(max)
+                .fetch_one(c)
+                .await?;
+            Ok((now, row))
+        })?;
     let until = until.map(Timestamp::from_datetime).unwrap_or(now);
     Ok(match outcome {
         1 => LockoutOutcome::Locked { until },
@@ -69,21 +70,21 @@ pub(crate) async fn record(
 const IS_LOCKED: &str = "SELECT EXISTS (SELECT 1 FROM {s}.fullauth_lockouts \
                          WHERE key = $1 AND locked_until > $2)";
 
-pub(crate) async fn is_locked(c: &mut PgConnection, ctx: &Ctx, key: &StateKey) -> DbResult<bool> {
-    let (locked,): (bool,) = sqlx::query_as(ctx.sql(IS_LOCKED))
-        .bind(key.as_str())
-        .bind(ctx.now().to_datetime())
-        .fetch_one(c)
-        .await?;
-    Ok(locked)
+pub(crate) async fn is_locked(h: Handle<'_>, key: &StateKey) -> StoreResult<bool> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query_scalar(h.ctx.sql(IS_LOCKED)).bind(key.as_str());
+        Ok(q.bind(h.ctx.now().to_datetime()).fetch_one(c).await?)
+    })
 }
 
 const CLEAR: &str = "DELETE FROM {s}.fullauth_lockouts WHERE key = $1";
 
-pub(crate) async fn clear(c: &mut PgConnection, ctx: &Ctx, key: &StateKey) -> DbResult<()> {
-    sqlx::query(ctx.sql(CLEAR))
-        .bind(key.as_str())
-        .execute(c)
-        .await?;
-    Ok(())
+pub(crate) async fn clear_lockout(h: Handle<'_>, key: &StateKey) -> StoreResult<()> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        sqlx::query(h.ctx.sql(CLEAR))
+            .bind(key.as_str())
+            .execute(c)
+            .await?;
+        Ok(())
+    })
 }

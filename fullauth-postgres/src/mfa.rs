@@ -1,12 +1,12 @@
 //! `fullauth_mfa` ([`fullauth_api::MfaStore`]): one TOTP factor per user.
 
-use fullauth_api::{MfaFactor, MfaSecret, StoreError, Timestamp, TokenDigest, UserId};
+use fullauth_api::{MfaFactor, MfaSecret, StoreError, StoreResult, Timestamp, TokenDigest, UserId};
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
-use crate::ctx::Ctx;
-use crate::error::{DbResult, map_write_error};
+use crate::error::{DbResult, Retry, map_write_error};
+use crate::handle::{Handle, run};
 use crate::passkeys::counter as check_counter;
 use crate::users::uuid_of;
 
@@ -46,16 +46,12 @@ const GET: &str = concat!(
     " FROM {s}.fullauth_mfa WHERE user_id = $1"
 );
 
-pub(crate) async fn get(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user: &UserId,
-) -> DbResult<Option<MfaFactor>> {
-    let row = sqlx::query(ctx.sql(GET))
-        .bind(uuid_of(user)?)
-        .fetch_optional(c)
-        .await?;
-    row.map(|r| decode(&r)).transpose()
+pub(crate) async fn get_mfa(h: Handle<'_>, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(GET)).bind(user);
+        q.fetch_optional(c).await?.map(|r| decode(&r)).transpose()
+    })
 }
 
 /// Creates or replaces the factor: the replacement is a new row in every
@@ -71,72 +67,69 @@ const STORE: &str = concat!(
     cols!()
 );
 
-pub(crate) async fn store(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user: &UserId,
+pub(crate) async fn store_mfa(
+    h: Handle<'_>,
+    user_id: &UserId,
     secret: &MfaSecret,
-) -> DbResult<MfaFactor> {
-    let row = sqlx::query(ctx.sql(STORE))
-        .bind(uuid::Uuid::now_v7())
-        .bind(uuid_of(user)?)
-        .bind(secret.as_str())
-        .bind(ctx.now().to_datetime())
-        .fetch_one(c)
-        .await
-        .map_err(|e| map_write_error(e.into()))?;
-    decode(&row)
+) -> StoreResult<MfaFactor> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+        let row = sqlx::query(h.ctx.sql(STORE))
+            .bind(uuid::Uuid::now_v7())
+            .bind(user)
+            .bind(secret.as_str())
+            .bind(h.ctx.now().to_datetime())
+            .fetch_one(c)
+            .await
+            .map_err(|e| map_write_error(e.into()))?;
+        decode(&row)
+    })
 }
 
 const CONFIRM: &str =
     "UPDATE {s}.fullauth_mfa SET confirmed_at = $2, recovery_codes = $3 WHERE user_id = $1";
 
-pub(crate) async fn confirm(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user: &UserId,
+pub(crate) async fn confirm_mfa(
+    h: Handle<'_>,
+    user_id: &UserId,
     codes: &[TokenDigest],
-) -> DbResult<bool> {
-    let joined = codes
+) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    let joined = &codes
         .iter()
         .map(TokenDigest::as_str)
         .collect::<Vec<_>>()
         .join(",");
-    let r = sqlx::query(ctx.sql(CONFIRM))
-        .bind(uuid_of(user)?)
-        .bind(ctx.now().to_datetime())
-        .bind(joined)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(CONFIRM)).bind(user);
+        let q = q.bind(h.ctx.now().to_datetime()).bind(joined);
+        Ok(q.execute(c).await?.rows_affected() > 0)
+    })
 }
 
 const DELETE: &str = "DELETE FROM {s}.fullauth_mfa WHERE user_id = $1";
 
-pub(crate) async fn delete(c: &mut PgConnection, ctx: &Ctx, user: &UserId) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(DELETE))
-        .bind(uuid_of(user)?)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+pub(crate) async fn delete_mfa(h: Handle<'_>, user_id: &UserId) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(DELETE)).bind(user);
+        Ok(q.execute(c).await?.rows_affected() > 0)
+    })
 }
 
 const ADVANCE: &str =
     "UPDATE {s}.fullauth_mfa SET last_counter = $2 WHERE user_id = $1 AND last_counter < $2";
 
-pub(crate) async fn advance(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user: &UserId,
+pub(crate) async fn advance_mfa_counter(
+    h: Handle<'_>,
+    user_id: &UserId,
     counter: u32,
-) -> DbResult<bool> {
-    let n = check_counter(counter, "counter")?;
-    let r = sqlx::query(ctx.sql(ADVANCE))
-        .bind(uuid_of(user)?)
-        .bind(n)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() == 1)
+) -> StoreResult<bool> {
+    let (user, n) = (uuid_of(user_id)?, check_counter(counter, "counter")?);
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(ADVANCE)).bind(user).bind(n);
+        Ok(q.execute(c).await?.rows_affected() == 1)
+    })
 }
 
 /// Removes the first occurrence of the digest under the row lock taken by
@@ -151,16 +144,14 @@ upd AS (UPDATE {s}.fullauth_mfa m \
         FROM pos WHERE m.id = pos.id AND pos.p IS NOT NULL RETURNING 1) \
 SELECT EXISTS (SELECT 1 FROM upd)";
 
-pub(crate) async fn consume(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user: &UserId,
+pub(crate) async fn consume_recovery_code(
+    h: Handle<'_>,
+    user_id: &UserId,
     code: &TokenDigest,
-) -> DbResult<bool> {
-    let (hit,): (bool,) = sqlx::query_as(ctx.sql(CONSUME))
-        .bind(uuid_of(user)?)
-        .bind(code.as_str())
-        .fetch_one(c)
-        .await?;
-    Ok(hit)
+) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query_scalar(h.ctx.sql(CONSUME)).bind(user);
+        Ok(q.bind(code.as_str()).fetch_one(c).await?)
+    })
 }

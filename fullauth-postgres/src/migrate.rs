@@ -240,13 +240,10 @@ impl PgMigrator {
         if edited.is_empty() {
             return Ok(());
         }
-        Err(StoreError::Backend {
-            message: format!(
-                "migrations {edited:?} were applied with a different checksum than this build \
-                 embeds; refusing to migrate until that drift is resolved"
-            ),
-            source: None,
-        })
+        Err(StoreError::backend_message(format!(
+            "migrations {edited:?} were applied with a different checksum than this build \
+             embeds; refusing to migrate until that drift is resolved"
+        )))
     }
 
     /// Applies every pending migration of `features` in one transaction,
@@ -433,14 +430,11 @@ impl PgMigrator {
                         .push(format!("added the missing column {}.{}", t.name, col.name));
                 }
                 None => {
-                    return Err(StoreError::Backend {
-                        message: format!(
-                            "{}.{} is missing and is NOT NULL: add it with values for the existing \
-                             rows, then adopt again",
-                            t.name, col.name
-                        ),
-                        source: None,
-                    });
+                    return Err(StoreError::backend_message(format!(
+                        "{}.{} is missing and is NOT NULL: add it with values for the existing \
+                         rows, then adopt again",
+                        t.name, col.name
+                    )));
                 }
                 Some(ty) if !same_type(ty, &col.sql_type) => report.notes.push(format!(
                     "{}.{} is {ty}, expected {}; kept as it is",

@@ -2,14 +2,15 @@
 
 use fullauth_api::{
     Email, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink, ProviderName,
-    ProviderUserId, StoreError, Text, Timestamp, UserId,
+    ProviderUserId, StoreError, StoreResult, Text, Timestamp, UserId,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
 use crate::ctx::Ctx;
-use crate::error::{DbResult, map_write_error};
+use crate::error::{DbResult, Retry, map_write_error};
+use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
 macro_rules! cols {
@@ -59,7 +60,17 @@ const GET: &str = concat!(
     " FROM {s}.fullauth_oauth_accounts WHERE provider = $1 AND provider_user_id = $2"
 );
 
-pub(crate) async fn get(
+pub(crate) async fn get_oauth_account(
+    h: Handle<'_>,
+    provider: &ProviderName,
+    pid: &ProviderUserId,
+) -> StoreResult<Option<OAuthAccount>> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| get(
+        c, h.ctx, provider, pid
+    ))
+}
+
+async fn get(
     c: &mut PgConnection,
     ctx: &Ctx,
     provider: &ProviderName,
@@ -80,16 +91,15 @@ const LIST: &str = concat!(
      ORDER BY created_at, provider COLLATE \"C\", provider_user_id COLLATE \"C\""
 );
 
-pub(crate) async fn list(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn list_oauth_accounts(
+    h: Handle<'_>,
     user_id: &UserId,
-) -> DbResult<Vec<OAuthAccount>> {
-    let rows = sqlx::query(ctx.sql(LIST))
-        .bind(uuid_of(user_id)?)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(|r| decode_at(r, 0)).collect()
+) -> StoreResult<Vec<OAuthAccount>> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let rows = sqlx::query(h.ctx.sql(LIST)).bind(user).fetch_all(c).await?;
+        rows.iter().map(|r| decode_at(r, 0)).collect()
+    })
 }
 
 /// Insert, or read the existing link when the identity is taken: the first
@@ -111,11 +121,17 @@ const LINK: &str = concat!(
 
 const LINK_ATTEMPTS: usize = 8;
 
-pub(crate) async fn link(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    new: &NewOAuthAccount,
-) -> DbResult<OAuthLink> {
+pub(crate) async fn link_oauth_account(
+    h: Handle<'_>,
+    new: NewOAuthAccount,
+) -> StoreResult<OAuthLink> {
+    let new = &new;
+    run!(h, Retry::IfNotApplied, savepoint = true, |c| link(
+        c, h.ctx, new
+    ))
+}
+
+async fn link(c: &mut PgConnection, ctx: &Ctx, new: &NewOAuthAccount) -> DbResult<OAuthLink> {
     let user = uuid_of(&new.user_id)?;
     for _ in 0..LINK_ATTEMPTS {
         let row = sqlx::query(ctx.sql(LINK))
@@ -141,14 +157,25 @@ pub(crate) async fn link(
             });
         }
     }
-    Err(StoreError::Unavailable {
-        message: "linking kept racing with concurrent writes; try again".into(),
-        source: None,
-    }
-    .into())
+    Err(
+        StoreError::contention_message("linking kept racing with concurrent writes; try again")
+            .into(),
+    )
 }
 
-pub(crate) async fn update(
+pub(crate) async fn update_oauth_account(
+    h: Handle<'_>,
+    provider: &ProviderName,
+    pid: &ProviderUserId,
+    patch: OAuthAccountPatch,
+) -> StoreResult<Option<OAuthAccount>> {
+    let patch = &patch;
+    run!(h, Retry::Idempotent, savepoint = true, |c| update(
+        c, h.ctx, provider, pid, patch
+    ))
+}
+
+async fn update(
     c: &mut PgConnection,
     ctx: &Ctx,
     provider: &ProviderName,
@@ -202,16 +229,13 @@ pub(crate) async fn update(
 const DELETE: &str =
     "DELETE FROM {s}.fullauth_oauth_accounts WHERE provider = $1 AND provider_user_id = $2";
 
-pub(crate) async fn delete(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn delete_oauth_account(
+    h: Handle<'_>,
     provider: &ProviderName,
     pid: &ProviderUserId,
-) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(DELETE))
-        .bind(provider.as_str())
-        .bind(pid.as_str())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+) -> StoreResult<bool> {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(DELETE)).bind(provider.as_str());
+        Ok(q.bind(pid.as_str()).execute(c).await?.rows_affected() > 0)
+    })
 }

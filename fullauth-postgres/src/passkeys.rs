@@ -1,15 +1,15 @@
 //! `fullauth_passkeys` ([`fullauth_api::PasskeyStore`]).
 
 use fullauth_api::{
-    CredentialId, DeviceName, MAX_COUNTER, NewPasskey, Passkey, StoreError, Text, Timestamp,
-    Transports, UserId,
+    CredentialId, DeviceName, MAX_COUNTER, NewPasskey, Passkey, StoreError, StoreResult, Text,
+    Timestamp, Transports, UserId,
 };
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
-use crate::ctx::Ctx;
-use crate::error::{DbResult, map_write_error};
+use crate::error::{DbResult, Retry, map_write_error};
+use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
 macro_rules! cols {
@@ -45,11 +45,15 @@ fn decode(row: &PgRow) -> DbResult<Passkey> {
     })
 }
 
-pub(crate) fn counter(n: u32, field: &'static str) -> DbResult<i32> {
+/// A counter as stored (`INTEGER`); over [`MAX_COUNTER`] is refused.
+pub(crate) fn counter(n: u32, field: &'static str) -> StoreResult<i32> {
     if n > MAX_COUNTER {
-        return Err(StoreError::invalid(field, format!("must be at most {MAX_COUNTER}")).into());
+        return Err(StoreError::invalid(
+            field,
+            format!("must be at most {MAX_COUNTER}"),
+        ));
     }
-    i32::try_from(n).map_err(|_| StoreError::invalid(field, "out of range").into())
+    i32::try_from(n).map_err(|_| StoreError::invalid(field, "out of range"))
 }
 
 const GET: &str = concat!(
@@ -58,16 +62,14 @@ const GET: &str = concat!(
     " FROM {s}.fullauth_passkeys WHERE credential_id = $1"
 );
 
-pub(crate) async fn get(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn get_passkey(
+    h: Handle<'_>,
     cred: &CredentialId,
-) -> DbResult<Option<Passkey>> {
-    let row = sqlx::query(ctx.sql(GET))
-        .bind(cred.as_str())
-        .fetch_optional(c)
-        .await?;
-    row.map(|r| decode(&r)).transpose()
+) -> StoreResult<Option<Passkey>> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(GET)).bind(cred.as_str());
+        q.fetch_optional(c).await?.map(|r| decode(&r)).transpose()
+    })
 }
 
 const LIST: &str = concat!(
@@ -76,12 +78,12 @@ const LIST: &str = concat!(
     " FROM {s}.fullauth_passkeys WHERE user_id = $1 ORDER BY created_at, id"
 );
 
-pub(crate) async fn list(c: &mut PgConnection, ctx: &Ctx, user: &UserId) -> DbResult<Vec<Passkey>> {
-    let rows = sqlx::query(ctx.sql(LIST))
-        .bind(uuid_of(user)?)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(decode).collect()
+pub(crate) async fn list_passkeys(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let rows = sqlx::query(h.ctx.sql(LIST)).bind(user).fetch_all(c).await?;
+        rows.iter().map(decode).collect()
+    })
 }
 
 const STORE: &str = concat!(
@@ -91,22 +93,25 @@ const STORE: &str = concat!(
     cols!()
 );
 
-pub(crate) async fn store(c: &mut PgConnection, ctx: &Ctx, new: &NewPasskey) -> DbResult<Passkey> {
+pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult<Passkey> {
     let count = counter(new.sign_count, "sign_count")?;
-    let row = sqlx::query(ctx.sql(STORE))
-        .bind(uuid::Uuid::now_v7())
-        .bind(uuid_of(&new.user_id)?)
-        .bind(new.credential_id.as_str())
-        .bind(new.public_key.as_str())
-        .bind(count)
-        .bind(new.device_name.as_str())
-        .bind(new.transports.joined())
-        .bind(new.backed_up)
-        .bind(ctx.now().to_datetime())
-        .fetch_one(c)
-        .await
-        .map_err(|e| map_write_error(e.into()))?;
-    decode(&row)
+    let (new, user) = (&new, uuid_of(&new.user_id)?);
+    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+        let row = sqlx::query(h.ctx.sql(STORE))
+            .bind(uuid::Uuid::now_v7())
+            .bind(user)
+            .bind(new.credential_id.as_str())
+            .bind(new.public_key.as_str())
+            .bind(count)
+            .bind(new.device_name.as_str())
+            .bind(new.transports.joined())
+            .bind(new.backed_up)
+            .bind(h.ctx.now().to_datetime())
+            .fetch_one(c)
+            .await
+            .map_err(|e| map_write_error(e.into()))?;
+        decode(&row)
+    })
 }
 
 /// Locks the row first (`FOR UPDATE` returns the newest committed version),
@@ -120,52 +125,46 @@ upd AS (UPDATE {s}.fullauth_passkeys k SET sign_count = GREATEST(k.sign_count, $
 SELECT cur.sign_count < $2 FROM cur WHERE EXISTS (SELECT 1 FROM upd)";
 
 pub(crate) async fn update_sign_count(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+    h: Handle<'_>,
     cred: &CredentialId,
-    n: u32,
-) -> DbResult<bool> {
-    let n = counter(n, "sign_count")?;
-    let row: Option<(bool,)> = sqlx::query_as(ctx.sql(SIGN_COUNT))
-        .bind(cred.as_str())
-        .bind(n)
-        .bind(ctx.now().to_datetime())
-        .fetch_optional(c)
-        .await?;
-    Ok(row.is_some_and(|(advanced,)| advanced))
+    new_count: u32,
+) -> StoreResult<bool> {
+    let n = counter(new_count, "sign_count")?;
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query_scalar(h.ctx.sql(SIGN_COUNT))
+            .bind(cred.as_str())
+            .bind(n);
+        let advanced: Option<bool> = q.bind(h.ctx.now().to_datetime()).fetch_optional(c).await?;
+        Ok(advanced.unwrap_or(false))
+    })
 }
 
 const RENAME: &str =
     "UPDATE {s}.fullauth_passkeys SET device_name = $3 WHERE user_id = $1 AND id = $2";
 
-pub(crate) async fn rename(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user: &UserId,
+pub(crate) async fn rename_passkey(
+    h: Handle<'_>,
+    user_id: &UserId,
     id: uuid::Uuid,
     name: &DeviceName,
-) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(RENAME))
-        .bind(uuid_of(user)?)
-        .bind(id)
-        .bind(name.as_str())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(RENAME)).bind(user).bind(id);
+        Ok(q.bind(name.as_str()).execute(c).await?.rows_affected() > 0)
+    })
 }
 
 const DELETE: &str = "DELETE FROM {s}.fullauth_passkeys WHERE user_id = $1 AND id = $2";
 
-pub(crate) async fn delete(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user: &UserId,
+pub(crate) async fn delete_passkey(
+    h: Handle<'_>,
+    user_id: &UserId,
     id: uuid::Uuid,
-) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(DELETE))
-        .bind(uuid_of(user)?)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(DELETE)).bind(user).bind(id);
+        Ok(q.execute(c).await?.rows_affected() > 0)
+    })
 }

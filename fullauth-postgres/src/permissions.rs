@@ -1,19 +1,17 @@
 //! `fullauth_permissions` and `fullauth_role_permissions`
 //! ([`fullauth_api::PermissionStore`]).
 
-use fullauth_api::{PermissionName, RoleName, StoreError, UserId};
-use sqlx::PgConnection;
+use fullauth_api::{PermissionName, RoleName, StoreError, StoreResult, UserId};
 
-use crate::ctx::Ctx;
-use crate::error::DbResult;
+use crate::error::{Retry, map_write_error};
+use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
-fn names(v: Vec<String>) -> DbResult<Vec<PermissionName>> {
+fn names(v: Vec<String>) -> StoreResult<Vec<PermissionName>> {
     v.into_iter()
         .map(|n| {
-            PermissionName::new(n).map_err(|e| {
-                StoreError::backend("a stored permission name does not validate", e).into()
-            })
+            PermissionName::new(n)
+                .map_err(|e| StoreError::backend("a stored permission name does not validate", e))
         })
         .collect()
 }
@@ -38,39 +36,40 @@ link AS ( \
   ON CONFLICT DO NOTHING RETURNING 1) \
 SELECT EXISTS (SELECT 1 FROM link)";
 
-pub(crate) async fn assign(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn assign_permission(
+    h: Handle<'_>,
     role: &RoleName,
     permission: &PermissionName,
-) -> DbResult<bool> {
-    let (linked,): (bool,) = sqlx::query_as(ctx.sql(ASSIGN))
-        .bind(role.as_str())
-        .bind(permission.as_str())
-        .bind(uuid::Uuid::now_v7())
-        .bind(uuid::Uuid::now_v7())
-        .fetch_one(c)
-        .await
-        .map_err(|e| crate::error::map_write_error(e.into()))?;
-    Ok(linked)
+) -> StoreResult<bool> {
+    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+        sqlx::query_scalar(h.ctx.sql(ASSIGN))
+            .bind(role.as_str())
+            .bind(permission.as_str())
+            .bind(uuid::Uuid::now_v7())
+            .bind(uuid::Uuid::now_v7())
+            .fetch_one(c)
+            .await
+            .map_err(|e| map_write_error(e.into()))
+    })
 }
 
 const REMOVE: &str = "DELETE FROM {s}.fullauth_role_permissions \
   WHERE role_id = (SELECT id FROM {s}.fullauth_roles WHERE name = $1) \
     AND permission_id = (SELECT id FROM {s}.fullauth_permissions WHERE name = $2)";
 
-pub(crate) async fn remove(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn remove_permission(
+    h: Handle<'_>,
     role: &RoleName,
     permission: &PermissionName,
-) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(REMOVE))
-        .bind(role.as_str())
-        .bind(permission.as_str())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+) -> StoreResult<bool> {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(REMOVE)).bind(role.as_str());
+        Ok(q.bind(permission.as_str())
+            .execute(c)
+            .await?
+            .rows_affected()
+            > 0)
+    })
 }
 
 const FOR_ROLES: &str = "SELECT p.name FROM {s}.fullauth_roles r \
@@ -78,28 +77,30 @@ const FOR_ROLES: &str = "SELECT p.name FROM {s}.fullauth_roles r \
   JOIN {s}.fullauth_permissions p ON p.id = rp.permission_id \
   WHERE r.name = ANY($1) GROUP BY p.name ORDER BY p.name COLLATE \"C\"";
 
-pub(crate) async fn for_roles(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn get_permissions_for_roles(
+    h: Handle<'_>,
     roles: &[RoleName],
-) -> DbResult<Vec<PermissionName>> {
+) -> StoreResult<Vec<PermissionName>> {
     if roles.is_empty() {
         return Ok(Vec::new());
     }
-    let roles: Vec<&str> = roles.iter().map(RoleName::as_str).collect();
-    let v: Vec<String> = sqlx::query_scalar(ctx.sql(FOR_ROLES))
-        .bind(roles)
-        .fetch_all(c)
-        .await?;
-    names(v)
+    let roles: &[&str] = &roles.iter().map(RoleName::as_str).collect::<Vec<_>>();
+    names(run!(
+        h,
+        Retry::Idempotent,
+        savepoint = false,
+        |c| async move {
+            let q = sqlx::query_scalar(h.ctx.sql(FOR_ROLES)).bind(roles);
+            Ok(q.fetch_all(c).await?)
+        }
+    )?)
 }
 
-pub(crate) async fn for_role(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn get_role_permissions(
+    h: Handle<'_>,
     role: &RoleName,
-) -> DbResult<Vec<PermissionName>> {
-    for_roles(c, ctx, std::slice::from_ref(role)).await
+) -> StoreResult<Vec<PermissionName>> {
+    get_permissions_for_roles(h, std::slice::from_ref(role)).await
 }
 
 /// A user's permissions: one join from the user's role links.
@@ -108,21 +109,29 @@ pub const FOR_USER: &str = "SELECT p.name FROM {s}.fullauth_user_roles ur \
   JOIN {s}.fullauth_permissions p ON p.id = rp.permission_id \
   WHERE ur.user_id = $1 GROUP BY p.name ORDER BY p.name COLLATE \"C\"";
 
-pub(crate) async fn for_user(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn get_user_permissions(
+    h: Handle<'_>,
     user_id: &UserId,
-) -> DbResult<Vec<PermissionName>> {
-    let v: Vec<String> = sqlx::query_scalar(ctx.sql(FOR_USER))
-        .bind(uuid_of(user_id)?)
-        .fetch_all(c)
-        .await?;
-    names(v)
+) -> StoreResult<Vec<PermissionName>> {
+    let user = uuid_of(user_id)?;
+    names(run!(
+        h,
+        Retry::Idempotent,
+        savepoint = false,
+        |c| async move {
+            let q = sqlx::query_scalar(h.ctx.sql(FOR_USER)).bind(user);
+            Ok(q.fetch_all(c).await?)
+        }
+    )?)
 }
 
 const LIST: &str = "SELECT name FROM {s}.fullauth_permissions ORDER BY name COLLATE \"C\"";
 
-pub(crate) async fn list(c: &mut PgConnection, ctx: &Ctx) -> DbResult<Vec<PermissionName>> {
-    let v: Vec<String> = sqlx::query_scalar(ctx.sql(LIST)).fetch_all(c).await?;
-    names(v)
+pub(crate) async fn list_permissions(h: Handle<'_>) -> StoreResult<Vec<PermissionName>> {
+    names(run!(
+        h,
+        Retry::Idempotent,
+        savepoint = false,
+        |c| async move { Ok(sqlx::query_scalar(h.ctx.sql(LIST)).fetch_all(c).await?) }
+    )?)
 }

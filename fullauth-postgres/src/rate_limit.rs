@@ -10,12 +10,11 @@
 
 use std::time::Duration;
 
-use fullauth_api::{RateLimitDecision, RateLimitPolicy, StateKey, Timestamp};
-use sqlx::PgConnection;
+use fullauth_api::{RateLimitDecision, RateLimitPolicy, StateKey, StoreResult, Timestamp};
 use time::OffsetDateTime;
 
-use crate::ctx::Ctx;
-use crate::error::DbResult;
+use crate::error::Retry;
+use crate::handle::{Handle, run};
 
 /// `$1` key, `$2` now, `$3` now − window (times at or before it have left
 /// the window), `$4` limit.
@@ -30,22 +29,24 @@ ON CONFLICT (key) DO UPDATE SET \
 RETURNING allowed, cardinality(hits), hits[1]";
 
 pub(crate) async fn hit(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+    h: Handle<'_>,
     key: &StateKey,
     policy: RateLimitPolicy,
-) -> DbResult<RateLimitDecision> {
+) -> StoreResult<RateLimitDecision> {
     policy.validate()?;
-    let now = ctx.now();
     let limit = i32::try_from(policy.limit).unwrap_or(i32::MAX);
-    let (allowed, count, oldest): (bool, i32, Option<OffsetDateTime>) =
-        sqlx::query_as(ctx.sql(HIT))
-            .bind(key.as_str())
-            .bind(now.to_datetime())
-            .bind(now.checked_sub(policy.window)?.to_datetime())
-            .bind(limit)
-            .fetch_one(c)
-            .await?;
+    let (now, (allowed, count, oldest)) =
+        run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+            let now = h.ctx.now();
+            let row: (bool, i32, Option<OffsetDateTime>) = sqlx::query_as(h.ctx.sql(HIT))
+                .bind(key.as_str())
+                .bind(now.to_datetime())
+                .bind(now.checked_sub(policy.window)?.to_datetime())
+                .bind(limit)
+                .fetch_one(c)
+                .await?;
+            Ok((now, row))
+        })?;
     let used = u32::try_from(count).unwrap_or(policy.limit);
     let retry_after = if allowed {
         Duration::ZERO
@@ -63,10 +64,12 @@ pub(crate) async fn hit(
 
 const RESET: &str = "DELETE FROM {s}.fullauth_rate_limits WHERE key = $1";
 
-pub(crate) async fn reset(c: &mut PgConnection, ctx: &Ctx, key: &StateKey) -> DbResult<()> {
-    sqlx::query(ctx.sql(RESET))
-        .bind(key.as_str())
-        .execute(c)
-        .await?;
-    Ok(())
+pub(crate) async fn reset_rate_limit(h: Handle<'_>, key: &StateKey) -> StoreResult<()> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        sqlx::query(h.ctx.sql(RESET))
+            .bind(key.as_str())
+            .execute(c)
+            .await?;
+        Ok(())
+    })
 }

@@ -3,19 +3,18 @@
 //! Names are sorted with the `"C"` collation: byte order, the same order as
 //! Rust's `str` and every other backend, whatever the database's locale.
 
-use fullauth_api::{Entity, RoleName, StoreError, UserId};
-use sqlx::PgConnection;
+use fullauth_api::{Entity, RoleName, StoreError, StoreResult, UserId};
 
-use crate::ctx::Ctx;
-use crate::error::DbResult;
+use crate::error::{Retry, map_write_error};
+use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
-pub(crate) fn role_names(names: Vec<String>) -> DbResult<Vec<RoleName>> {
+fn role_names(names: Vec<String>) -> StoreResult<Vec<RoleName>> {
     names
         .into_iter()
         .map(|n| {
             RoleName::new(n)
-                .map_err(|e| StoreError::backend("a stored role name does not validate", e).into())
+                .map_err(|e| StoreError::backend("a stored role name does not validate", e))
         })
         .collect()
 }
@@ -23,13 +22,11 @@ pub(crate) fn role_names(names: Vec<String>) -> DbResult<Vec<RoleName>> {
 const CREATE: &str = "INSERT INTO {s}.fullauth_roles (id, name) VALUES ($1, $2) \
                       ON CONFLICT (name) DO NOTHING RETURNING 1";
 
-pub(crate) async fn create(c: &mut PgConnection, ctx: &Ctx, role: &RoleName) -> DbResult<bool> {
-    let row: Option<(i32,)> = sqlx::query_as(ctx.sql(CREATE))
-        .bind(uuid::Uuid::now_v7())
-        .bind(role.as_str())
-        .fetch_optional(c)
-        .await?;
-    Ok(row.is_some())
+pub(crate) async fn create_role(h: Handle<'_>, role: &RoleName) -> StoreResult<bool> {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query_scalar::<_, i32>(h.ctx.sql(CREATE)).bind(uuid::Uuid::now_v7());
+        Ok(q.bind(role.as_str()).fetch_optional(c).await?.is_some())
+    })
 }
 
 /// Get-or-create the role, then link it, in one statement. The role is
@@ -50,21 +47,24 @@ link AS ( \
   ON CONFLICT DO NOTHING RETURNING 1) \
 SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM link)";
 
-pub(crate) async fn assign(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn assign_role(
+    h: Handle<'_>,
     user_id: &UserId,
     role: &RoleName,
-) -> DbResult<bool> {
-    let (found, linked): (bool, bool) = sqlx::query_as(ctx.sql(ASSIGN))
-        .bind(uuid_of(user_id)?)
-        .bind(role.as_str())
-        .bind(uuid::Uuid::now_v7())
-        .fetch_one(c)
-        .await
-        .map_err(|e| crate::error::map_write_error(e.into()))?;
+) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    let (found, linked): (bool, bool) =
+        run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+            let q = sqlx::query_as(h.ctx.sql(ASSIGN))
+                .bind(user)
+                .bind(role.as_str());
+            q.bind(uuid::Uuid::now_v7())
+                .fetch_one(c)
+                .await
+                .map_err(|e| map_write_error(e.into()))
+        })?;
     if !found {
-        return Err(StoreError::NotFound { what: Entity::User }.into());
+        return Err(StoreError::not_found(Entity::User));
     }
     Ok(linked)
 }
@@ -72,49 +72,53 @@ pub(crate) async fn assign(
 const REMOVE: &str = "DELETE FROM {s}.fullauth_user_roles WHERE user_id = $1 \
                       AND role_id = (SELECT id FROM {s}.fullauth_roles WHERE name = $2)";
 
-pub(crate) async fn remove(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn remove_role(
+    h: Handle<'_>,
     user_id: &UserId,
     role: &RoleName,
-) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(REMOVE))
-        .bind(uuid_of(user_id)?)
-        .bind(role.as_str())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(REMOVE))
+            .bind(user)
+            .bind(role.as_str());
+        Ok(q.execute(c).await?.rows_affected() > 0)
+    })
 }
 
 const USER_ROLES: &str = "SELECT r.name FROM {s}.fullauth_user_roles ur \
                           JOIN {s}.fullauth_roles r ON r.id = ur.role_id \
                           WHERE ur.user_id = $1 ORDER BY r.name COLLATE \"C\"";
 
-pub(crate) async fn user_roles(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user_id: &UserId,
-) -> DbResult<Vec<RoleName>> {
-    let names: Vec<String> = sqlx::query_scalar(ctx.sql(USER_ROLES))
-        .bind(uuid_of(user_id)?)
-        .fetch_all(c)
-        .await?;
-    role_names(names)
+pub(crate) async fn get_user_roles(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<RoleName>> {
+    let user = uuid_of(user_id)?;
+    role_names(run!(
+        h,
+        Retry::Idempotent,
+        savepoint = false,
+        |c| async move {
+            let q = sqlx::query_scalar(h.ctx.sql(USER_ROLES)).bind(user);
+            Ok(q.fetch_all(c).await?)
+        }
+    )?)
 }
 
 const LIST: &str = "SELECT name FROM {s}.fullauth_roles ORDER BY name COLLATE \"C\"";
 
-pub(crate) async fn list(c: &mut PgConnection, ctx: &Ctx) -> DbResult<Vec<RoleName>> {
-    let names: Vec<String> = sqlx::query_scalar(ctx.sql(LIST)).fetch_all(c).await?;
-    role_names(names)
+pub(crate) async fn list_roles(h: Handle<'_>) -> StoreResult<Vec<RoleName>> {
+    role_names(run!(
+        h,
+        Retry::Idempotent,
+        savepoint = false,
+        |c| async move { Ok(sqlx::query_scalar(h.ctx.sql(LIST)).fetch_all(c).await?) }
+    )?)
 }
 
 const DELETE: &str = "DELETE FROM {s}.fullauth_roles WHERE name = $1";
 
-pub(crate) async fn delete(c: &mut PgConnection, ctx: &Ctx, role: &RoleName) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(DELETE))
-        .bind(role.as_str())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() > 0)
+pub(crate) async fn delete_role(h: Handle<'_>, role: &RoleName) -> StoreResult<bool> {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(DELETE)).bind(role.as_str());
+        Ok(q.execute(c).await?.rows_affected() > 0)
+    })
 }

@@ -3,14 +3,15 @@
 
 use fullauth_api::{
     FamilyId, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation, Session, StoreError,
-    Timestamp, TokenDigest, UserId,
+    StoreResult, Timestamp, TokenDigest, UserId,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
 use crate::ctx::Ctx;
-use crate::error::{DbResult, map_write_error};
+use crate::error::{DbError, DbResult, Retry, map_write_error};
+use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
 /// The columns of a token row, in the order [`decode`] reads them.
@@ -55,24 +56,26 @@ const INSERT: &str = concat!(
     token_cols!()
 );
 
-pub(crate) async fn store(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    new: &NewRefreshToken,
-) -> DbResult<RefreshToken> {
-    let row = sqlx::query(ctx.sql(INSERT))
-        .bind(uuid::Uuid::now_v7())
-        .bind(new.digest.as_str())
-        .bind(uuid_of(&new.user_id)?)
-        .bind(new.family_id.as_str())
-        .bind(new.expires_at.to_datetime())
-        .bind(new.client.user_agent.as_deref())
-        .bind(new.client.ip_address.as_deref())
-        .bind(ctx.now().to_datetime())
-        .fetch_one(c)
-        .await
-        .map_err(|e| map_write_error(e.into()))?;
-    decode_at(&row, 0)
+pub(crate) async fn store_refresh_token(
+    h: Handle<'_>,
+    new: NewRefreshToken,
+) -> StoreResult<RefreshToken> {
+    let (new, user) = (&new, uuid_of(&new.user_id)?);
+    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+        let row = sqlx::query(h.ctx.sql(INSERT))
+            .bind(uuid::Uuid::now_v7())
+            .bind(new.digest.as_str())
+            .bind(user)
+            .bind(new.family_id.as_str())
+            .bind(new.expires_at.to_datetime())
+            .bind(new.client.user_agent.as_deref())
+            .bind(new.client.ip_address.as_deref())
+            .bind(h.ctx.now().to_datetime())
+            .fetch_one(c)
+            .await
+            .map_err(|e| map_write_error(e.into()))?;
+        decode_at(&row, 0)
+    })
 }
 
 const GET: &str = concat!(
@@ -81,31 +84,27 @@ const GET: &str = concat!(
     " FROM {s}.fullauth_refresh_tokens WHERE token = $1"
 );
 
-pub(crate) async fn get(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn get_refresh_token(
+    h: Handle<'_>,
     digest: &TokenDigest,
-) -> DbResult<Option<RefreshToken>> {
-    let row = sqlx::query(ctx.sql(GET))
-        .bind(digest.as_str())
-        .fetch_optional(c)
-        .await?;
-    row.map(|r| decode_at(&r, 0)).transpose()
+) -> StoreResult<Option<RefreshToken>> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(GET)).bind(digest.as_str());
+        q.fetch_optional(c)
+            .await?
+            .map(|r| decode_at(&r, 0))
+            .transpose()
+    })
 }
 
 const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
                       WHERE token = $1 AND revoked IS false";
 
-pub(crate) async fn revoke(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    digest: &TokenDigest,
-) -> DbResult<bool> {
-    let r = sqlx::query(ctx.sql(REVOKE))
-        .bind(digest.as_str())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() == 1)
+pub(crate) async fn revoke_refresh_token(h: Handle<'_>, digest: &TokenDigest) -> StoreResult<bool> {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(REVOKE)).bind(digest.as_str());
+        Ok(q.execute(c).await?.rows_affected() == 1)
+    })
 }
 
 /// One statement decides a rotation.
@@ -155,7 +154,18 @@ pub const ROTATE: &str = concat!(
 /// How many times a rotation whose snapshot was overtaken is re-run.
 const ROTATE_ATTEMPTS: usize = 8;
 
-pub(crate) async fn rotate(
+pub(crate) async fn rotate_refresh_token(
+    h: Handle<'_>,
+    old: &TokenDigest,
+    next: NextRefreshToken,
+) -> StoreResult<Rotation> {
+    let next = &next;
+    run!(h, Retry::IfNotApplied, savepoint = true, |c| rotate(
+        c, h.ctx, old, next
+    ))
+}
+
+async fn rotate(
     c: &mut PgConnection,
     ctx: &Ctx,
     old: &TokenDigest,
@@ -211,10 +221,9 @@ pub(crate) async fn rotate(
     }
     match reused {
         Some(r) => Ok(r),
-        None => Err(StoreError::Unavailable {
-            message: "the rotation kept racing with concurrent writes; try again".into(),
-            source: None,
-        }
+        None => Err(StoreError::contention_message(
+            "the rotation kept racing with concurrent writes; try again",
+        )
         .into()),
     }
 }
@@ -222,41 +231,34 @@ pub(crate) async fn rotate(
 const REVOKE_FAMILY: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
                              WHERE family_id = $1 AND revoked IS false";
 
-pub(crate) async fn revoke_family(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    family_id: &FamilyId,
-) -> DbResult<u64> {
-    let r = sqlx::query(ctx.sql(REVOKE_FAMILY))
-        .bind(family_id.as_str())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected())
+pub(crate) async fn revoke_family(h: Handle<'_>, family_id: &FamilyId) -> StoreResult<u64> {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(REVOKE_FAMILY)).bind(family_id.as_str());
+        Ok(q.execute(c).await?.rows_affected())
+    })
 }
 
 const REVOKE_USER: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
                            WHERE user_id = $1 AND revoked IS false";
 
-pub(crate) async fn revoke_all_for_user(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user_id: &UserId,
-) -> DbResult<u64> {
-    let r = sqlx::query(ctx.sql(REVOKE_USER))
-        .bind(uuid_of(user_id)?)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected())
+pub(crate) async fn revoke_all_for_user(h: Handle<'_>, user_id: &UserId) -> StoreResult<u64> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(REVOKE_USER)).bind(user);
+        Ok(q.execute(c).await?.rows_affected())
+    })
 }
 
 const PRUNE: &str = "DELETE FROM {s}.fullauth_refresh_tokens WHERE expires_at < $1";
 
-pub(crate) async fn prune(c: &mut PgConnection, ctx: &Ctx, before: Timestamp) -> DbResult<u64> {
-    let r = sqlx::query(ctx.sql(PRUNE))
-        .bind(before.to_datetime())
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected())
+pub(crate) async fn prune_expired_refresh_tokens(
+    h: Handle<'_>,
+    before: Timestamp,
+) -> StoreResult<u64> {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(PRUNE)).bind(before.to_datetime());
+        Ok(q.execute(c).await?.rows_affected())
+    })
 }
 
 /// Sessions aggregated in SQL: one row per family with a live token; the
@@ -275,16 +277,12 @@ GROUP BY family_id \
 HAVING bool_or(revoked IS false AND expires_at > $2) \
 ORDER BY last_used_at DESC, family_id COLLATE \"C\"";
 
-pub(crate) async fn list_sessions(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    user_id: &UserId,
-) -> DbResult<Vec<Session>> {
-    let rows = sqlx::query(ctx.sql(LIST_SESSIONS))
-        .bind(uuid_of(user_id)?)
-        .bind(ctx.now().to_datetime())
-        .fetch_all(c)
-        .await?;
+pub(crate) async fn list_sessions(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Session>> {
+    let user = uuid_of(user_id)?;
+    let rows = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(LIST_SESSIONS)).bind(user);
+        Ok(q.bind(h.ctx.now().to_datetime()).fetch_all(c).await?)
+    })?;
     rows.iter()
         .map(|r| {
             Ok(Session {
@@ -296,7 +294,8 @@ pub(crate) async fn list_sessions(
                 ip_address: r.try_get(5)?,
             })
         })
-        .collect()
+        .collect::<DbResult<_>>()
+        .map_err(DbError::into_store)
 }
 
 const REVOKE_SESSION: &str = "\
@@ -306,17 +305,15 @@ SELECT EXISTS (SELECT 1 FROM {s}.fullauth_refresh_tokens WHERE user_id = $1 AND 
     OR EXISTS (SELECT 1 FROM upd)";
 
 pub(crate) async fn revoke_session(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+    h: Handle<'_>,
     user_id: &UserId,
     family_id: &FamilyId,
-) -> DbResult<bool> {
-    let (found,): (bool,) = sqlx::query_as(ctx.sql(REVOKE_SESSION))
-        .bind(uuid_of(user_id)?)
-        .bind(family_id.as_str())
-        .fetch_one(c)
-        .await?;
-    Ok(found)
+) -> StoreResult<bool> {
+    let user = uuid_of(user_id)?;
+    run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query_scalar(h.ctx.sql(REVOKE_SESSION)).bind(user);
+        Ok(q.bind(family_id.as_str()).fetch_one(c).await?)
+    })
 }
 
 const REVOKE_OTHERS: &str = "\
@@ -325,15 +322,14 @@ WITH upd AS (UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
 SELECT count(DISTINCT family_id) FROM upd";
 
 pub(crate) async fn revoke_other_sessions(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+    h: Handle<'_>,
     user_id: &UserId,
     keep: &FamilyId,
-) -> DbResult<u64> {
-    let (n,): (i64,) = sqlx::query_as(ctx.sql(REVOKE_OTHERS))
-        .bind(uuid_of(user_id)?)
-        .bind(keep.as_str())
-        .fetch_one(c)
-        .await?;
+) -> StoreResult<u64> {
+    let user = uuid_of(user_id)?;
+    let n: i64 = run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let q = sqlx::query_scalar(h.ctx.sql(REVOKE_OTHERS)).bind(user);
+        Ok(q.bind(keep.as_str()).fetch_one(c).await?)
+    })?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -1,30 +1,20 @@
 //! `fullauth_users`: users and password hashes ([`fullauth_api::UserStore`]).
 
 use fullauth_api::{
-    ConflictKind, Email, Entity, HashedPassword, NewUser, StoreError, User, UserId, UserLookup,
-    UserPatch,
+    ConflictKind, Email, Entity, HashedPassword, NewUser, StoreError, StoreResult, User, UserId,
+    UserLookup, UserPatch,
 };
 use sqlx::PgConnection;
 
 use crate::columns::{UserColumns, json_to_text};
 use crate::ctx::Ctx;
-use crate::error::{DbError, DbResult, map_write_error};
+use crate::error::{DbError, DbResult, Retry, map_write_error};
+use crate::handle::{Handle, run};
 
 /// The UUID of a user id (every id of this backend is a UUID).
-pub(crate) fn uuid_of(id: &UserId) -> DbResult<uuid::Uuid> {
+pub(crate) fn uuid_of(id: &UserId) -> StoreResult<uuid::Uuid> {
     id.as_uuid()
-        .ok_or_else(|| StoreError::invalid("user_id", "this store keys users by UUID").into())
-}
-
-/// Maps a write's errors; a unique violation on an application column is
-/// `Conflict { Other }` (its name is the app's).
-fn user_write_error(e: DbError) -> DbError {
-    match map_write_error(e) {
-        DbError::Store(StoreError::InvalidInput { reason, .. }) => {
-            DbError::Store(StoreError::invalid("extra", reason))
-        }
-        other => other,
-    }
+        .ok_or_else(|| StoreError::invalid("user_id", "this store keys users by UUID"))
 }
 
 /// The application columns after making sure every name given exists
@@ -35,23 +25,25 @@ async fn columns_for(
     ctx: &Ctx,
     names: &[&str],
 ) -> DbResult<std::sync::Arc<UserColumns>> {
-    let cols = ctx.columns();
+    let cols = crate::columns::current(c, ctx).await?;
     if names.iter().all(|n| cols.get(n).is_some()) {
         return Ok(cols);
     }
-    let fresh = crate::columns::discover(c, &ctx.schema).await?;
-    ctx.set_columns(fresh);
-    let cols = ctx.columns();
+    let cols = crate::columns::refresh(c, ctx).await?;
     if let Some(n) = names.iter().find(|n| cols.get(n).is_none()) {
-        return Err(StoreError::UnknownField {
-            field: n.to_string(),
-        }
-        .into());
+        return Err(StoreError::unknown_field(*n).into());
     }
     Ok(cols)
 }
 
-pub(crate) async fn create(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User> {
+pub(crate) async fn create_user(h: Handle<'_>, new: NewUser) -> StoreResult<User> {
+    let new = &new;
+    run!(h, Retry::IfNotApplied, savepoint = true, |c| insert(
+        c, h.ctx, new
+    ))
+}
+
+async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User> {
     let cols = columns_for(c, ctx, &new.extra.names().collect::<Vec<_>>()).await?;
     let id = match &new.id {
         Some(id) => uuid_of(id)?,
@@ -63,9 +55,9 @@ pub(crate) async fn create(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> Db
     let mut values = String::from("$1, $2, $3, $4, $5, $6, $7");
     let mut extra_values = Vec::new();
     for (i, (name, value)) in new.extra.iter().enumerate() {
-        let col = cols.get(name).ok_or_else(|| StoreError::UnknownField {
-            field: name.clone(),
-        })?;
+        let col = cols
+            .get(name)
+            .ok_or_else(|| StoreError::unknown_field(name.clone()))?;
         names.push_str(", ");
         names.push_str(&col.quoted);
         values.push_str(", ");
@@ -90,7 +82,7 @@ pub(crate) async fn create(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> Db
     let row = q
         .fetch_one(c)
         .await
-        .map_err(|e| user_write_error(e.into()))?;
+        .map_err(|e| map_write_error(e.into()))?;
     cols.decode(&row)
 }
 
@@ -103,7 +95,7 @@ async fn fetch_by<'q>(
     condition: &str,
     bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
 ) -> DbResult<Option<User>> {
-    let cols = ctx.columns();
+    let cols = crate::columns::current(c, ctx).await?;
     let sql = format!(
         "SELECT {} FROM {{s}}.fullauth_users u WHERE {condition} \
          ORDER BY u.created_at, u.id LIMIT 1",
@@ -116,60 +108,68 @@ async fn fetch_by<'q>(
     }
 }
 
-pub(crate) async fn get(c: &mut PgConnection, ctx: &Ctx, id: &UserId) -> DbResult<Option<User>> {
+async fn by_id(c: &mut PgConnection, ctx: &Ctx, id: &UserId) -> DbResult<Option<User>> {
     let id = uuid_of(id)?;
     fetch_by(c, ctx, "u.id = $1", |q| q.bind(id)).await
 }
 
-pub(crate) async fn get_by_email(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    email: &Email,
-) -> DbResult<Option<User>> {
+async fn by_email(c: &mut PgConnection, ctx: &Ctx, email: &Email) -> DbResult<Option<User>> {
     fetch_by(c, ctx, "u.email = $1", |q| q.bind(email.as_str())).await
 }
 
-pub(crate) async fn get_by_field(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+pub(crate) async fn get_user(h: Handle<'_>, id: &UserId) -> StoreResult<Option<User>> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| by_id(
+        c, h.ctx, id
+    ))
+}
+
+pub(crate) async fn get_user_by_email(h: Handle<'_>, email: &Email) -> StoreResult<Option<User>> {
+    run!(h, Retry::Idempotent, savepoint = false, |c| by_email(
+        c, h.ctx, email
+    ))
+}
+
+/// In a savepoint: a value the column's type refuses fails the statement.
+pub(crate) async fn get_user_by_field(
+    h: Handle<'_>,
     lookup: &UserLookup,
-) -> DbResult<Option<User>> {
+) -> StoreResult<Option<User>> {
+    run!(h, Retry::Idempotent, savepoint = true, |c| by_field(
+        c, h.ctx, lookup
+    ))
+}
+
+async fn by_field(c: &mut PgConnection, ctx: &Ctx, lookup: &UserLookup) -> DbResult<Option<User>> {
     match lookup {
-        UserLookup::Id(id) => get(c, ctx, id).await,
-        UserLookup::Email(e) => get_by_email(c, ctx, e).await,
+        UserLookup::Id(id) => by_id(c, ctx, id).await,
+        UserLookup::Email(e) => by_email(c, ctx, e).await,
         UserLookup::IsActive(b) => fetch_by(c, ctx, "u.is_active = $1", |q| q.bind(*b)).await,
         UserLookup::IsVerified(b) => fetch_by(c, ctx, "u.is_verified = $1", |q| q.bind(*b)).await,
         UserLookup::IsSuperuser(b) => fetch_by(c, ctx, "u.is_superuser = $1", |q| q.bind(*b)).await,
         UserLookup::Extra { column, value } => {
             let cols = columns_for(c, ctx, &[column.as_str()]).await?;
-            let col = cols.get(column).ok_or_else(|| StoreError::UnknownField {
-                field: column.clone(),
-            })?;
+            let col = cols
+                .get(column)
+                .ok_or_else(|| StoreError::unknown_field(column.clone()))?;
             let cond = format!("u.{} = {}", col.quoted, col.bind_expr(1));
             let text = json_to_text(value);
-            fetch_by(c, ctx, &cond, |q| q.bind(text))
-                .await
-                .map_err(|e| match map_write_error(e) {
-                    DbError::Store(StoreError::InvalidInput { reason, .. }) => {
-                        DbError::Store(StoreError::invalid("value", reason))
-                    }
-                    other => other,
-                })
+            fetch_by(c, ctx, &cond, |q| q.bind(text)).await
         }
-        other => Err(StoreError::invalid("field", format!("unsupported lookup {other:?}")).into()),
     }
 }
 
-pub(crate) async fn update(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    id: &UserId,
-    patch: &UserPatch,
-) -> DbResult<User> {
+pub(crate) async fn update_user(h: Handle<'_>, id: &UserId, patch: UserPatch) -> StoreResult<User> {
+    let patch = &patch;
+    run!(h, Retry::Idempotent, savepoint = true, |c| update(
+        c, h.ctx, id, patch
+    ))
+}
+
+async fn update(c: &mut PgConnection, ctx: &Ctx, id: &UserId, patch: &UserPatch) -> DbResult<User> {
     if patch.is_empty() {
-        return get(c, ctx, id)
+        return by_id(c, ctx, id)
             .await?
-            .ok_or_else(|| StoreError::NotFound { what: Entity::User }.into());
+            .ok_or_else(|| StoreError::not_found(Entity::User).into());
     }
     let cols = columns_for(c, ctx, &patch.extra.names().collect::<Vec<_>>()).await?;
     let uid = uuid_of(id)?;
@@ -193,9 +193,9 @@ pub(crate) async fn update(
     }
     let mut extra_values = Vec::new();
     for (name, value) in patch.extra.iter() {
-        let col = cols.get(name).ok_or_else(|| StoreError::UnknownField {
-            field: name.clone(),
-        })?;
+        let col = cols
+            .get(name)
+            .ok_or_else(|| StoreError::unknown_field(name.clone()))?;
         sets.push(format!("{} = {}", col.quoted, col.bind_expr(n)));
         n += 1;
         extra_values.push(json_to_text(value));
@@ -220,13 +220,13 @@ pub(crate) async fn update(
     }
     match q.fetch_optional(c).await {
         Ok(Some(row)) => cols.decode(&row),
-        Ok(None) => Err(StoreError::NotFound { what: Entity::User }.into()),
-        Err(e) => Err(match user_write_error(e.into()) {
+        Ok(None) => Err(StoreError::not_found(Entity::User).into()),
+        // The id is not written: a primary-key name means an app column.
+        Err(e) => Err(match map_write_error(e.into()) {
             DbError::Store(StoreError::Conflict {
                 what: ConflictKind::UserId,
-            }) => DbError::Store(StoreError::Conflict {
-                what: ConflictKind::Other,
-            }),
+                ..
+            }) => DbError::Store(StoreError::conflict(ConflictKind::Other)),
             other => other,
         }),
     }
@@ -234,63 +234,66 @@ pub(crate) async fn update(
 
 const DELETE: &str = "DELETE FROM {s}.fullauth_users WHERE id = $1";
 
-pub(crate) async fn delete(c: &mut PgConnection, ctx: &Ctx, id: &UserId) -> DbResult<bool> {
+pub(crate) async fn delete_user(h: Handle<'_>, id: &UserId) -> StoreResult<bool> {
     let id = uuid_of(id)?;
-    let r = sqlx::query(ctx.sql(DELETE)).bind(id).execute(c).await?;
-    Ok(r.rows_affected() > 0)
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        let r = sqlx::query(h.ctx.sql(DELETE)).bind(id).execute(c).await?;
+        Ok(r.rows_affected() > 0)
+    })
 }
 
 const GET_HASH: &str = "SELECT hashed_password FROM {s}.fullauth_users WHERE id = $1";
 
 pub(crate) async fn get_password_hash(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+    h: Handle<'_>,
     id: &UserId,
-) -> DbResult<Option<HashedPassword>> {
+) -> StoreResult<Option<HashedPassword>> {
     let id = uuid_of(id)?;
-    let row: Option<(Option<String>,)> = sqlx::query_as(ctx.sql(GET_HASH))
-        .bind(id)
-        .fetch_optional(c)
-        .await?;
+    let row: Option<(Option<String>,)> =
+        run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+            let q = sqlx::query_as(h.ctx.sql(GET_HASH)).bind(id);
+            Ok(q.fetch_optional(c).await?)
+        })?;
     match row {
-        None => Err(StoreError::NotFound { what: Entity::User }.into()),
+        None => Err(StoreError::not_found(Entity::User)),
         Some((None,)) => Ok(None),
-        Some((Some(h),)) => HashedPassword::new(h)
+        Some((Some(hash),)) => HashedPassword::new(hash)
             .map(Some)
-            .map_err(|e| StoreError::backend("a stored password hash does not validate", e).into()),
+            .map_err(|e| StoreError::backend("a stored password hash does not validate", e)),
     }
 }
 
 const SET_HASH: &str = "UPDATE {s}.fullauth_users SET hashed_password = $2 WHERE id = $1";
 
 pub(crate) async fn set_password_hash(
-    c: &mut PgConnection,
-    ctx: &Ctx,
+    h: Handle<'_>,
     id: &UserId,
-    hash: Option<&HashedPassword>,
-) -> DbResult<()> {
+    hash: Option<HashedPassword>,
+) -> StoreResult<()> {
     let id = uuid_of(id)?;
-    let r = sqlx::query(ctx.sql(SET_HASH))
-        .bind(id)
-        .bind(hash.map(HashedPassword::as_str))
-        .execute(c)
-        .await?;
-    if r.rows_affected() == 0 {
-        return Err(StoreError::NotFound { what: Entity::User }.into());
-    }
-    Ok(())
+    let hash = hash.as_ref().map(HashedPassword::as_str);
+    let n = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(SET_HASH)).bind(id).bind(hash);
+        Ok(q.execute(c).await?.rows_affected())
+    })?;
+    found_user(n)
 }
 
 const MARK_VERIFIED: &str = "UPDATE {s}.fullauth_users SET is_verified = true WHERE id = $1";
 
-pub(crate) async fn mark_verified(c: &mut PgConnection, ctx: &Ctx, id: &UserId) -> DbResult<()> {
+pub(crate) async fn mark_verified(h: Handle<'_>, id: &UserId) -> StoreResult<()> {
     let id = uuid_of(id)?;
-    let r = sqlx::query(ctx.sql(MARK_VERIFIED))
-        .bind(id)
-        .execute(c)
-        .await?;
-    if r.rows_affected() == 0 {
-        return Err(StoreError::NotFound { what: Entity::User }.into());
+    let n = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(MARK_VERIFIED)).bind(id);
+        Ok(q.execute(c).await?.rows_affected())
+    })?;
+    found_user(n)
+}
+
+/// `NotFound { User }` when an update by id changed no row.
+fn found_user(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        return Err(StoreError::not_found(Entity::User));
     }
     Ok(())
 }

@@ -41,8 +41,7 @@ async fn store_with_own_name(url: &str, max: u32) -> (PgStore, String) {
     let store = PgStore::builder()
         .schema(schema)
         .features(Features::all())
-        .open(pool)
-        .await
+        .from_pool(pool)
         .unwrap();
     (store, name)
 }
@@ -228,14 +227,21 @@ async fn an_unreachable_server_is_unavailable_and_retryable() {
         Err(e @ StoreError::Unavailable { .. }) => assert!(e.is_retryable()),
         other => panic!("expected Unavailable, got {other:?}"),
     }
-    // A lazy pool (the app's own) fails at the first operation, the same way.
+    // A lazy pool (the app's own): building the store does no I/O, and the
+    // first operation fails the same way.
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(2))
         .connect_lazy("postgres://nobody@127.0.0.1:1/none")
         .unwrap();
-    let r = PgStore::builder().open(pool).await;
+    let store = PgStore::from_pool(pool);
+    let r = store
+        .get_user(&fullauth_api::UserId::from_uuid(uuid::Uuid::now_v7()))
+        .await;
     assert!(
         matches!(r, Err(StoreError::Unavailable { .. })),
         "got {r:?}"
     );
+    let e = r.unwrap_err();
+    assert_eq!(e.context().backend(), Some("postgres"));
+    assert_eq!(e.context().operation(), Some("get_user"));
 }

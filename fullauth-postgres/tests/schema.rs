@@ -284,8 +284,7 @@ async fn adopt_reference_tables_records_them_and_adds_only_what_is_missing() {
     // And the store works on it.
     let store = PgStore::builder()
         .schema(adopted.clone())
-        .open(env.pool.clone())
-        .await
+        .from_pool(env.pool.clone())
         .unwrap();
     let u = store
         .create_user(NewUser::new(format!("adopt-{}@example.test", uuid::Uuid::new_v4())).unwrap())
@@ -419,10 +418,9 @@ async fn schema_names_are_quoted_and_search_path_is_irrelevant() {
     env.schemas.push(odd.clone());
     let store = PgStore::builder()
         .schema(odd.clone())
-        .migrate(true)
-        .open(env.pool.clone())
-        .await
+        .from_pool(env.pool.clone())
         .unwrap();
+    store.migrate().await.unwrap();
     let u = store
         .create_user(NewUser::new("quoted@example.test").unwrap())
         .await

@@ -1,12 +1,13 @@
 //! The durable traits, which this backend does not serve: every method
 //! answers [`StoreError::FeatureDisabled`] (the traits' default bodies), so
 //! the store is a whole [`fullauth_api::Store`] and can sit behind
-//! `Arc<dyn Store>` next to a durable backend.
+//! `Arc<dyn Store>` next to a durable backend (or, better, in a
+//! [`fullauth_api::ComposedStore`]).
 
 use async_trait::async_trait;
 use fullauth_api::{
-    DurableStore, Feature, Features, MfaStore, OAuthStore, PasskeyStore, PermissionStore,
-    RefreshTokenStore, RoleStore, StoreError, StoreResult, Transaction, UserStore,
+    DurableStore, Feature, MfaStore, OAuthStore, PasskeyStore, PermissionStore, RefreshTokenStore,
+    RoleStore, StoreError, StoreResult, Transaction, UserStore,
 };
 
 use crate::store::{RedisConnection, RedisStore};
@@ -21,20 +22,9 @@ impl<C: RedisConnection> MfaStore for RedisStore<C> {}
 
 #[async_trait]
 impl<C: RedisConnection> DurableStore for RedisStore<C> {
-    /// The four short-lived features: blacklist, lockout, rate limit and
-    /// challenges.
-    fn features(&self) -> Features {
-        Features::short_lived()
-    }
-
-    /// `redis`.
-    fn backend_name(&self) -> &'static str {
-        "redis"
-    }
-
     /// Always [`StoreError::FeatureDisabled`] `Core`: there are no durable
     /// features to put in a transaction.
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
-        Err(StoreError::feature_disabled(Feature::Core))
+        Err(StoreError::feature_disabled(Feature::Core).with_context("redis", "begin"))
     }
 }

@@ -1,14 +1,12 @@
-//! Login lockout ([`LockoutStore`]): a failure counter
+//! Login lockout ([`fullauth_api::LockoutStore`]): a failure counter
 //! `<prefix>lockout:attempts:<key>` and a lock `<prefix>lockout:locked:<key>`
 //! (value `1`), both updated by one Lua script.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use fullauth_api::{
-    Feature, LockoutOutcome, LockoutPolicy, LockoutStore, StateKey, StoreError, StoreResult,
-    Timestamp,
+    Feature, LockoutOutcome, LockoutPolicy, StateKey, StoreError, StoreResult, Timestamp,
 };
 
 use crate::store::{MAX_TTL, RedisConnection, RedisStore};
@@ -65,84 +63,85 @@ fn until_from_ms(ms: i64, policy: &LockoutPolicy) -> StoreResult<Timestamp> {
         return Ok(Timestamp::now() + policy.duration);
     }
     Timestamp::from_unix_micros(ms.saturating_mul(1_000))
+        .map_err(|e| StoreError::backend("the lock's expiry in redis is out of range", e))
 }
 
-#[async_trait]
-impl<C: RedisConnection> LockoutStore for RedisStore<C> {
-    /// One script, atomic on the server: when the lock key exists, answers
-    /// `AlreadyLocked` with its expiry (`PEXPIRETIME`, or `TIME` + `PTTL` on
-    /// Redis before 7.0) and changes nothing; otherwise `INCR`s the counter
-    /// and, when it reaches `max_attempts`, sets the lock (`SET … 1 PXAT`,
-    /// `duration` from the server's clock) and deletes the counter
-    /// (`Locked`); below the threshold it sets the counter's expiry to
-    /// `duration` (`Counted`). Never retried. On failure: the lockout policy
-    /// (by default open: `Counted { attempts: 0 }`, meaning nothing was
-    /// counted; closed: `AlreadyLocked` until now + `duration`).
-    async fn record_failure(
-        &self,
-        key: &StateKey,
-        policy: LockoutPolicy,
-    ) -> StoreResult<LockoutOutcome> {
-        policy.validate()?;
-        let mut invocation = RECORD_FAILURE_SCRIPT.prepare_invoke();
-        invocation
-            .key(self.keys.lockout_attempts(key))
-            .key(self.keys.lockout_locked(key))
-            .arg(policy.max_attempts)
-            .arg(millis_ceil(policy.duration));
-        let reply = match self.eval::<Vec<i64>>("record_failure", &invocation).await {
-            Ok(reply) => reply,
-            Err(e) => {
-                return self.fail(
-                    Feature::Lockout,
-                    "record_failure",
-                    e,
-                    Some(LockoutOutcome::Counted { attempts: 0 }),
-                    Some(LockoutOutcome::AlreadyLocked {
-                        until: Timestamp::now() + policy.duration,
-                    }),
-                );
-            }
-        };
-        match reply.as_slice() {
-            [0, n] => Ok(LockoutOutcome::Counted {
-                attempts: u32::try_from(*n).unwrap_or(u32::MAX),
-            }),
-            [1, ms] => Ok(LockoutOutcome::Locked {
-                until: until_from_ms(*ms, &policy)?,
-            }),
-            [2, ms] => Ok(LockoutOutcome::AlreadyLocked {
-                until: until_from_ms(*ms, &policy)?,
-            }),
-            other => Err(StoreError::Backend {
-                message: format!("unexpected answer of the lockout script: {other:?}"),
-                source: None,
-            }),
+/// One script, atomic on the server: when the lock key exists, answers
+/// `AlreadyLocked` with its expiry (`PEXPIRETIME`, or `TIME` + `PTTL` on
+/// Redis before 7.0) and changes nothing; otherwise `INCR`s the counter and,
+/// when it reaches `max_attempts`, sets the lock (`SET … 1 PXAT`, `duration`
+/// from the server's clock) and deletes the counter (`Locked`); below the
+/// threshold it sets the counter's expiry to `duration` (`Counted`). Never
+/// retried. On failure: the lockout policy (by default open: `Counted {
+/// attempts: 0 }`, meaning nothing was counted; closed: `AlreadyLocked`
+/// until now + `duration`).
+pub(crate) async fn record_failure<C: RedisConnection>(
+    s: &RedisStore<C>,
+    key: &StateKey,
+    policy: LockoutPolicy,
+) -> StoreResult<LockoutOutcome> {
+    policy.validate()?;
+    let mut invocation = RECORD_FAILURE_SCRIPT.prepare_invoke();
+    invocation
+        .key(s.keys.lockout_attempts(key))
+        .key(s.keys.lockout_locked(key))
+        .arg(policy.max_attempts)
+        .arg(millis_ceil(policy.duration));
+    let reply = match s.eval::<Vec<i64>>(&invocation).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            return s.fail(
+                Feature::Lockout,
+                e,
+                Some(LockoutOutcome::Counted { attempts: 0 }),
+                Some(LockoutOutcome::AlreadyLocked {
+                    until: Timestamp::now() + policy.duration,
+                }),
+            );
         }
+    };
+    match reply.as_slice() {
+        [0, n] => Ok(LockoutOutcome::Counted {
+            attempts: u32::try_from(*n).unwrap_or(u32::MAX),
+        }),
+        [1, ms] => Ok(LockoutOutcome::Locked {
+            until: until_from_ms(*ms, &policy)?,
+        }),
+        [2, ms] => Ok(LockoutOutcome::AlreadyLocked {
+            until: until_from_ms(*ms, &policy)?,
+        }),
+        other => Err(StoreError::backend_message(format!(
+            "unexpected answer of the lockout script: {other:?}"
+        ))),
     }
+}
 
-    /// `EXISTS <prefix>lockout:locked:<key>` (the reference reads it with
-    /// `GET`; any value counts). On failure: the lockout policy (by default
-    /// open: `false`).
-    async fn is_locked(&self, key: &StateKey) -> StoreResult<bool> {
-        let mut cmd = redis::cmd("EXISTS");
-        cmd.arg(self.keys.lockout_locked(key));
-        match self.query::<i64>("is_locked", true, &cmd).await {
-            Ok(n) => Ok(n > 0),
-            Err(e) => self.fail(Feature::Lockout, "is_locked", e, Some(false), Some(true)),
-        }
+/// `EXISTS <prefix>lockout:locked:<key>` (the reference reads it with `GET`;
+/// any value counts). On failure: the lockout policy (by default open:
+/// `false`).
+pub(crate) async fn is_locked<C: RedisConnection>(
+    s: &RedisStore<C>,
+    key: &StateKey,
+) -> StoreResult<bool> {
+    let mut cmd = redis::cmd("EXISTS");
+    cmd.arg(s.keys.lockout_locked(key));
+    match s.query::<i64>(true, &cmd).await {
+        Ok(n) => Ok(n > 0),
+        Err(e) => s.fail(Feature::Lockout, e, Some(false), Some(true)),
     }
+}
 
-    /// `DEL` of the counter and the lock in one command. On failure: the
-    /// lockout policy (by default open: logged, `Ok(())`, as the reference
-    /// does).
-    async fn clear_lockout(&self, key: &StateKey) -> StoreResult<()> {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.keys.lockout_attempts(key))
-            .arg(self.keys.lockout_locked(key));
-        match self.query::<i64>("clear_lockout", true, &cmd).await {
-            Ok(_) => Ok(()),
-            Err(e) => self.fail(Feature::Lockout, "clear_lockout", e, Some(()), None),
-        }
+/// `DEL` of the counter and the lock in one command. On failure: the lockout
+/// policy (by default open: logged, `Ok(())`, as the reference does).
+pub(crate) async fn clear_lockout<C: RedisConnection>(
+    s: &RedisStore<C>,
+    key: &StateKey,
+) -> StoreResult<()> {
+    let mut cmd = redis::cmd("DEL");
+    cmd.arg(s.keys.lockout_attempts(key))
+        .arg(s.keys.lockout_locked(key));
+    match s.query::<i64>(true, &cmd).await {
+        Ok(_) => Ok(()),
+        Err(e) => s.fail(Feature::Lockout, e, Some(()), None),
     }
 }

@@ -1,13 +1,12 @@
-//! Sliding-window rate limits ([`RateLimitStore`]): a sorted set
+//! Sliding-window rate limits ([`fullauth_api::RateLimitStore`]): a sorted set
 //! `<prefix>ratelimit:<key>` whose members are `"<unix seconds>:<16 hex>"`
 //! scored by the same time, updated by one Lua script.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use fullauth_api::{
-    Feature, RateLimitDecision, RateLimitPolicy, RateLimitStore, StateKey, StoreError, StoreResult,
+    Feature, RateLimitDecision, RateLimitPolicy, StateKey, StoreError, StoreResult,
 };
 
 use crate::store::{MAX_TTL, RedisConnection, RedisStore};
@@ -60,76 +59,77 @@ fn micros_ceil(d: Duration) -> u64 {
     u64::try_from(us).unwrap_or(u64::MAX)
 }
 
-#[async_trait]
-impl<C: RedisConnection> RateLimitStore for RedisStore<C> {
-    /// One script, atomic on the server: drops the members at or before
-    /// `now − window`, counts the rest, and when fewer than `limit` adds
-    /// this request (member `"<now>:<16 hex>"`, score `now`, as the
-    /// reference writes them) and sets the key's expiry to the window;
-    /// otherwise refuses without recording, with `retry_after` = the oldest
-    /// member's score + window − now. `now` is the Redis server's clock, so
-    /// several application instances agree. Windows over [`MAX_TTL`] are
-    /// shortened to it. Never retried. On failure: the rate-limit policy (by
-    /// default open: allowed with `remaining = limit − 1`; closed: refused
-    /// with `retry_after` = the window).
-    async fn hit(&self, key: &StateKey, policy: RateLimitPolicy) -> StoreResult<RateLimitDecision> {
-        policy.validate()?;
-        let window_us = micros_ceil(policy.window);
-        let window_ms = window_us.div_ceil(1_000);
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let mut invocation = HIT_SCRIPT.prepare_invoke();
-        invocation
-            .key(self.keys.rate_limit(key))
-            .arg(policy.limit)
-            .arg(window_us)
-            .arg(window_ms)
-            .arg(nonce.get(..16).unwrap_or(&nonce));
-        let reply = match self.eval::<Vec<i64>>("hit", &invocation).await {
-            Ok(reply) => reply,
-            Err(e) => {
-                return self.fail(
-                    Feature::RateLimit,
-                    "hit",
-                    e,
-                    Some(RateLimitDecision {
-                        allowed: true,
-                        remaining: policy.limit.saturating_sub(1),
-                        retry_after: Duration::ZERO,
-                    }),
-                    Some(RateLimitDecision {
-                        allowed: false,
-                        remaining: 0,
-                        retry_after: policy.window,
-                    }),
-                );
-            }
-        };
-        match reply.as_slice() {
-            [1, remaining, _] => Ok(RateLimitDecision {
-                allowed: true,
-                remaining: u32::try_from(*remaining).unwrap_or(0),
-                retry_after: Duration::ZERO,
-            }),
-            [0, _, retry_us] => Ok(RateLimitDecision {
-                allowed: false,
-                remaining: 0,
-                retry_after: Duration::from_micros(u64::try_from(*retry_us).unwrap_or(1)),
-            }),
-            other => Err(StoreError::Backend {
-                message: format!("unexpected answer of the rate-limit script: {other:?}"),
-                source: None,
-            }),
+/// One script, atomic on the server: drops the members at or before `now −
+/// window`, counts the rest, and when fewer than `limit` adds this request
+/// (member `"<now>:<16 hex>"`, score `now`, as the reference writes them)
+/// and sets the key's expiry to the window; otherwise refuses without
+/// recording, with `retry_after` = the oldest member's score + window − now.
+/// `now` is the Redis server's clock, so several application instances
+/// agree. Windows over [`MAX_TTL`] are shortened to it. Never retried. On
+/// failure: the rate-limit policy (by default open: allowed with `remaining
+/// = limit − 1`; closed: refused with `retry_after` = the window).
+pub(crate) async fn hit<C: RedisConnection>(
+    s: &RedisStore<C>,
+    key: &StateKey,
+    policy: RateLimitPolicy,
+) -> StoreResult<RateLimitDecision> {
+    policy.validate()?;
+    let window_us = micros_ceil(policy.window);
+    let window_ms = window_us.div_ceil(1_000);
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let mut invocation = HIT_SCRIPT.prepare_invoke();
+    invocation
+        .key(s.keys.rate_limit(key))
+        .arg(policy.limit)
+        .arg(window_us)
+        .arg(window_ms)
+        .arg(nonce.get(..16).unwrap_or(&nonce));
+    let reply = match s.eval::<Vec<i64>>(&invocation).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            return s.fail(
+                Feature::RateLimit,
+                e,
+                Some(RateLimitDecision {
+                    allowed: true,
+                    remaining: policy.limit.saturating_sub(1),
+                    retry_after: Duration::ZERO,
+                }),
+                Some(RateLimitDecision {
+                    allowed: false,
+                    remaining: 0,
+                    retry_after: policy.window,
+                }),
+            );
         }
+    };
+    match reply.as_slice() {
+        [1, remaining, _] => Ok(RateLimitDecision {
+            allowed: true,
+            remaining: u32::try_from(*remaining).unwrap_or(0),
+            retry_after: Duration::ZERO,
+        }),
+        [0, _, retry_us] => Ok(RateLimitDecision {
+            allowed: false,
+            remaining: 0,
+            retry_after: Duration::from_micros(u64::try_from(*retry_us).unwrap_or(1)),
+        }),
+        other => Err(StoreError::backend_message(format!(
+            "unexpected answer of the rate-limit script: {other:?}"
+        ))),
     }
+}
 
-    /// `DEL <prefix>ratelimit:<key>`. On failure: the rate-limit policy (by
-    /// default open: logged, `Ok(())`).
-    async fn reset_rate_limit(&self, key: &StateKey) -> StoreResult<()> {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.keys.rate_limit(key));
-        match self.query::<i64>("reset_rate_limit", true, &cmd).await {
-            Ok(_) => Ok(()),
-            Err(e) => self.fail(Feature::RateLimit, "reset_rate_limit", e, Some(()), None),
-        }
+/// `DEL <prefix>ratelimit:<key>`. On failure: the rate-limit policy (by
+/// default open: logged, `Ok(())`).
+pub(crate) async fn reset_rate_limit<C: RedisConnection>(
+    s: &RedisStore<C>,
+    key: &StateKey,
+) -> StoreResult<()> {
+    let mut cmd = redis::cmd("DEL");
+    cmd.arg(s.keys.rate_limit(key));
+    match s.query::<i64>(true, &cmd).await {
+        Ok(_) => Ok(()),
+        Err(e) => s.fail(Feature::RateLimit, e, Some(()), None),
     }
 }

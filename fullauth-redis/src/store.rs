@@ -5,10 +5,10 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use fullauth_api::{Feature, StoreError, StoreResult};
+use fullauth_api::backend::Backend;
+use fullauth_api::{Feature, Features, StoreError, StoreInfo, StoreResult};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ScriptInvocation};
-use tracing::Instrument as _;
 
 use crate::keys::{DEFAULT_PREFIX, KeyLayout};
 use crate::policy::{FailurePolicies, FailurePolicy};
@@ -34,8 +34,10 @@ impl<T> RedisConnection for T where T: ConnectionLike + Clone + Send + Sync + 's
 /// [`fullauth_api::LockoutStore`], [`fullauth_api::RateLimitStore`] and
 /// [`fullauth_api::ChallengeStore`].
 ///
-/// Cloning is cheap (the connection is a shared handle). Every call is bounded
-/// by the call timeout; what a failed call answers is set by the
+/// Made with [`RedisStore::connect`], [`RedisStore::from_connection`] or
+/// [`RedisStore::builder`] (see the crate docs for the scheme). Cloning is
+/// cheap (the connection is a shared handle). Every call is bounded by the
+/// call timeout; what a failed call answers is set by the
 /// [`FailurePolicies`]. The durable traits are implemented too, so the store
 /// is a [`fullauth_api::Store`]; their methods answer
 /// [`StoreError::FeatureDisabled`].
@@ -66,46 +68,65 @@ impl RedisStore<ConnectionManager> {
 
     /// A store with the default settings on the Redis at `url`
     /// (`redis://[user:password@]host[:port][/db]`, `rediss://…` when the
-    /// redis crate is built with TLS). Nothing is connected yet: the first
-    /// call connects, and a server that is down is reported by the calls,
-    /// according to the failure policies. Must be called inside a Tokio
-    /// runtime.
+    /// redis crate is built with TLS), once the server has answered a `PING`
+    /// within the call timeout.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] (field `redis_url`) for a URL that does
-    /// not parse; [`StoreError::Backend`] outside a Tokio runtime.
-    pub fn open(url: &str) -> StoreResult<Self> {
-        Self::builder().open(url)
-    }
-
-    /// Like [`RedisStore::open`], then checks that the server answers a
-    /// `PING` within the call timeout.
-    ///
-    /// # Errors
-    /// [`StoreError::InvalidInput`] for a bad URL;
-    /// [`StoreError::Unavailable`] when the server does not answer.
+    /// not parse; [`StoreError::Unavailable`] when the server does not
+    /// answer.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         Self::builder().connect(url).await
     }
 
-    /// A store with the default settings on the application's existing
-    /// connection manager (which keeps its own reconnection settings).
+    /// Like [`RedisStore::connect`] but lazy and sync: nothing is connected
+    /// and nothing is checked but the URL. The first call connects, and a
+    /// server that is down is reported by the calls, according to the
+    /// failure policies. Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] (field `redis_url`) for a URL that does
+    /// not parse; [`StoreError::Backend`] outside a Tokio runtime.
+    pub fn connect_lazy(url: &str) -> StoreResult<Self> {
+        Self::builder().connect_lazy(url)
+    }
+
+    /// Renamed [`RedisStore::connect_lazy`]: it never connected, and the
+    /// new name says so.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `RedisStore::connect_lazy` (same behaviour)"
+    )]
+    pub fn open(url: &str) -> StoreResult<Self> {
+        Self::connect_lazy(url)
+    }
+
+    /// Renamed [`RedisStore::from_connection`], which takes any connection.
+    #[deprecated(since = "0.2.0", note = "use `RedisStore::from_connection`")]
     pub fn from_manager(manager: ConnectionManager) -> Self {
-        Self::with_connection(manager)
+        Self::from_connection(manager)
     }
 }
 
 impl<C: RedisConnection> RedisStore<C> {
-    /// A store with the default settings on any connection handle (for
-    /// instance a cluster connection). Use [`RedisStore::builder`] and
-    /// [`RedisStoreBuilder::build`] to change the settings.
-    pub fn with_connection(conn: C) -> Self {
+    /// A store with the default settings on the application's connection: a
+    /// [`ConnectionManager`] (which keeps its own reconnection settings), a
+    /// multiplexed or a cluster connection. Nothing is sent. Use
+    /// [`RedisStore::builder`] and [`RedisStoreBuilder::build`] to change the
+    /// settings.
+    pub fn from_connection(conn: C) -> Self {
         RedisStore {
             conn,
             keys: KeyLayout::default(),
             timeout: DEFAULT_TIMEOUT,
             policies: FailurePolicies::default(),
         }
+    }
+
+    /// Renamed [`RedisStore::from_connection`].
+    #[deprecated(since = "0.2.0", note = "use `RedisStore::from_connection`")]
+    pub fn with_connection(conn: C) -> Self {
+        Self::from_connection(conn)
     }
 
     /// The key layout (prefix and hash tags).
@@ -134,32 +155,25 @@ impl<C: RedisConnection> RedisStore<C> {
     /// [`StoreError::Unavailable`] when it does not.
     pub async fn ping(&self) -> StoreResult<()> {
         let cmd = redis::cmd("PING");
-        self.query::<String>("ping", true, &cmd).await.map(|_| ())
+        self.query::<String>(true, &cmd)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.with_context("redis", "ping"))
     }
 
     /// Runs one command, retried once on a fresh connection when the first
     /// attempt failed because the connection was lost (only for commands
     /// that are safe to repeat), all within the call timeout.
-    pub(crate) async fn query<T: FromRedisValue>(
-        &self,
-        op: &'static str,
-        retry: bool,
-        cmd: &Cmd,
-    ) -> StoreResult<T> {
-        self.bounded(op, self.run(op, retry, cmd)).await
+    pub(crate) async fn query<T: FromRedisValue>(&self, retry: bool, cmd: &Cmd) -> StoreResult<T> {
+        self.bounded(self.run(retry, cmd)).await
     }
 
     /// Runs one command without the timeout (the caller bounds it).
-    pub(crate) async fn run<T: FromRedisValue>(
-        &self,
-        op: &'static str,
-        retry: bool,
-        cmd: &Cmd,
-    ) -> RedisResult<T> {
+    pub(crate) async fn run<T: FromRedisValue>(&self, retry: bool, cmd: &Cmd) -> RedisResult<T> {
         let mut conn = self.conn.clone();
         match cmd.query_async(&mut conn).await {
             Err(e) if retry && e.is_unrecoverable_error() => {
-                tracing::debug!(backend = "redis", op, error = %e, "connection lost; retrying once");
+                tracing::debug!(error = %e, "redis connection lost; retrying once");
                 let mut conn = self.conn.clone();
                 cmd.query_async(&mut conn).await
             }
@@ -171,42 +185,37 @@ impl<C: RedisConnection> RedisStore<C> {
     /// timeout. Never retried: a lost answer may hide a script that ran.
     pub(crate) async fn eval<T: FromRedisValue>(
         &self,
-        op: &'static str,
         invocation: &ScriptInvocation<'_>,
     ) -> StoreResult<T> {
         let mut conn = self.conn.clone();
-        self.bounded(op, async move { invocation.invoke_async(&mut conn).await })
+        self.bounded(async move { invocation.invoke_async(&mut conn).await })
             .await
     }
 
-    /// Bounds a Redis future by the call timeout, in a span named after the
-    /// operation, and maps its error.
+    /// Bounds a Redis future by the call timeout and maps its error. (The
+    /// span, the backend and the operation come from the forwarding layer of
+    /// [`fullauth_api::backend`].)
     pub(crate) async fn bounded<T>(
         &self,
-        op: &'static str,
         fut: impl Future<Output = RedisResult<T>>,
     ) -> StoreResult<T> {
-        let span = tracing::debug_span!("fullauth.store", backend = "redis", op);
-        match tokio::time::timeout(self.timeout, fut)
-            .instrument(span)
-            .await
-        {
+        match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(map_error(op, e)),
-            Err(_) => Err(StoreError::Unavailable {
-                message: format!("redis {op}: no answer within {:?}", self.timeout),
-                source: None,
-            }),
+            Ok(Err(e)) => Err(map_error(e)),
+            Err(_) => Err(StoreError::unavailable_message(format!(
+                "redis gave no answer within {:?}",
+                self.timeout
+            ))),
         }
     }
 
     /// Applies the feature's failure policy to a failed call: `open` or
     /// `closed` is the answer under that policy (`None`: the error goes to
-    /// the caller).
+    /// the caller). An answer given by the policy is logged, inside the
+    /// operation's span.
     pub(crate) fn fail<T>(
         &self,
         feature: Feature,
-        op: &'static str,
         error: StoreError,
         open: Option<T>,
         closed: Option<T>,
@@ -225,9 +234,7 @@ impl<C: RedisConnection> RedisStore<C> {
         match answer {
             Some(v) => {
                 tracing::warn!(
-                    backend = "redis",
                     feature = %feature,
-                    op,
                     policy = %policy,
                     error = %error,
                     "redis call failed; answering by the failure policy"
@@ -239,10 +246,34 @@ impl<C: RedisConnection> RedisStore<C> {
     }
 }
 
+/// The four short-lived features, as `redis`.
+impl<C: RedisConnection> StoreInfo for RedisStore<C> {
+    fn features(&self) -> Features {
+        Features::short_lived()
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "redis"
+    }
+}
+
+/// The operations of the feature modules take the store itself: it holds
+/// the connection handle and the settings every call needs.
+impl<C: RedisConnection> Backend for RedisStore<C> {
+    type Ops<'a>
+        = &'a RedisStore<C>
+    where
+        Self: 'a;
+
+    fn ops(&self) -> Self::Ops<'_> {
+        self
+    }
+}
+
 /// Lost connections, timeouts and a server that cannot serve right now are
 /// [`StoreError::Unavailable`] (retryable); everything else is
 /// [`StoreError::Backend`].
-fn map_error(op: &'static str, e: RedisError) -> StoreError {
+fn map_error(e: RedisError) -> StoreError {
     use redis::ServerErrorKind as S;
     let unavailable = e.is_io_error()
         || e.is_timeout()
@@ -255,7 +286,7 @@ fn map_error(op: &'static str, e: RedisError) -> StoreError {
                     S::BusyLoading | S::TryAgain | S::ClusterDown | S::MasterDown | S::ReadOnly
                 )
         );
-    let message = format!("redis {op}: {e}");
+    let message = format!("redis: {e}");
     if unavailable {
         StoreError::unavailable(message, e)
     } else {
@@ -275,7 +306,7 @@ fn map_error(op: &'static str, e: RedisError) -> StoreError {
 ///     .key_prefix("myapp:")
 ///     .timeout(Duration::from_millis(200))
 ///     .lockout_policy(FailurePolicy::Closed)
-///     .open("redis://127.0.0.1:6379")
+///     .connect_lazy("redis://127.0.0.1:6379")
 ///     .unwrap();
 /// assert_eq!(store.keys().prefix(), "myapp:");
 /// # }
@@ -355,7 +386,9 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// A store on any connection handle.
+    /// A store on the application's connection handle (a
+    /// [`ConnectionManager`], a multiplexed or a cluster connection). Nothing
+    /// is sent.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] (field `key_prefix`) when hash tags are on
@@ -369,10 +402,24 @@ impl RedisStoreBuilder {
         })
     }
 
-    /// A store on a new [`ConnectionManager`] for `url`. Nothing is connected
-    /// yet: the first call connects (each attempt bounded by the call
-    /// timeout), and after a lost connection the manager reconnects by
-    /// itself.
+    /// A store on a new [`ConnectionManager`] for `url`, once the server
+    /// has answered a `PING` within the call timeout. After a lost
+    /// connection the manager reconnects by itself.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] (`redis_url` or `key_prefix`);
+    /// [`StoreError::Unavailable`] when the server does not answer.
+    pub async fn connect(self, url: &str) -> StoreResult<RedisStore<ConnectionManager>> {
+        let store = self.connect_lazy(url)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// Like [`RedisStoreBuilder::connect`] but lazy and sync: nothing is
+    /// connected and nothing is checked but the settings and the URL. The
+    /// first call connects (each attempt bounded by the call timeout); a
+    /// server that is down is reported by the calls, according to the
+    /// failure policies.
     ///
     /// Must be called inside a Tokio runtime (the manager runs a background
     /// task).
@@ -380,9 +427,9 @@ impl RedisStoreBuilder {
     /// # Errors
     /// [`StoreError::InvalidInput`] (`redis_url` or `key_prefix`);
     /// [`StoreError::Backend`] when called outside a Tokio runtime.
-    pub fn open(self, url: &str) -> StoreResult<RedisStore<ConnectionManager>> {
+    pub fn connect_lazy(self, url: &str) -> StoreResult<RedisStore<ConnectionManager>> {
         tokio::runtime::Handle::try_current().map_err(|e| {
-            StoreError::backend("a redis store must be opened inside a Tokio runtime", e)
+            StoreError::backend("a redis store must be made inside a Tokio runtime", e)
         })?;
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::invalid("redis_url", format!("{e}")))?;
@@ -397,15 +444,9 @@ impl RedisStoreBuilder {
         self.build(manager)
     }
 
-    /// Like [`RedisStoreBuilder::open`], then checks that the server answers
-    /// a `PING` within the call timeout.
-    ///
-    /// # Errors
-    /// As `open`, and [`StoreError::Unavailable`] when the server does not
-    /// answer.
-    pub async fn connect(self, url: &str) -> StoreResult<RedisStore<ConnectionManager>> {
-        let store = self.open(url)?;
-        store.ping().await?;
-        Ok(store)
+    /// Renamed [`RedisStoreBuilder::connect_lazy`].
+    #[deprecated(since = "0.2.0", note = "use `connect_lazy` (same behaviour)")]
+    pub fn open(self, url: &str) -> StoreResult<RedisStore<ConnectionManager>> {
+        self.connect_lazy(url)
     }
 }

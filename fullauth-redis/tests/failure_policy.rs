@@ -39,10 +39,16 @@ async fn timed<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
     out
 }
 
-fn unavailable<T: std::fmt::Debug>(what: &str, r: Result<T, StoreError>) {
+/// `Unavailable`, retryable, naming the backend and the operation `op`.
+fn unavailable<T: std::fmt::Debug>(op: &str, r: Result<T, StoreError>) {
     match r {
-        Err(e @ StoreError::Unavailable { .. }) => assert!(e.is_retryable()),
-        other => panic!("{what}: expected Unavailable, got {other:?}"),
+        Err(e @ StoreError::Unavailable { .. }) => {
+            assert!(e.is_retryable());
+            assert!(!e.is_contention());
+            assert_eq!(e.context().backend(), Some("redis"), "{e}");
+            assert_eq!(e.context().operation(), Some(op), "{e}");
+        }
+        other => panic!("{op}: expected Unavailable, got {other:?}"),
     }
 }
 
@@ -50,7 +56,7 @@ fn store(url: &str, policies: FailurePolicies) -> RedisStore {
     RedisStore::builder()
         .timeout(TIMEOUT)
         .policies(policies)
-        .open(url)
+        .connect_lazy(url)
         .unwrap()
 }
 
@@ -255,13 +261,14 @@ async fn connect_reports_an_unreachable_server() {
         .connect("redis://127.0.0.1:1")
         .await;
     assert!(start.elapsed() <= TIMEOUT + SLACK);
-    unavailable("connect", r.map(|_| ()));
+    // connect is the lazy store and a PING.
+    unavailable("ping", r.map(|_| ()));
 }
 
 #[tokio::test]
 async fn bad_settings_are_refused() {
     assert!(matches!(
-        RedisStore::open("not a url"),
+        RedisStore::connect_lazy("not a url"),
         Err(StoreError::InvalidInput {
             field: "redis_url",
             ..
@@ -271,7 +278,7 @@ async fn bad_settings_are_refused() {
         RedisStore::builder()
             .cluster_hash_tags(true)
             .key_prefix("{app}:")
-            .open("redis://127.0.0.1:1"),
+            .connect_lazy("redis://127.0.0.1:1"),
         Err(StoreError::InvalidInput {
             field: "key_prefix",
             ..
@@ -280,9 +287,9 @@ async fn bad_settings_are_refused() {
 }
 
 #[test]
-fn open_outside_a_runtime_is_an_error_not_a_panic() {
+fn connect_lazy_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(matches!(
-        RedisStore::open("redis://127.0.0.1:1"),
+        RedisStore::connect_lazy("redis://127.0.0.1:1"),
         Err(StoreError::Backend { .. })
     ));
 }

@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run -p fullauth-sqlite --example quickstart            # ./fullauth.db
 //! cargo run -p fullauth-sqlite --example quickstart -- my.db   # another file
+//! cargo run -p fullauth-sqlite --example quickstart -- sqlite://my.db   # as a URL
 //! ```
 //!
 //! Opens the database file, migrates every feature, creates a user with an
@@ -17,7 +18,7 @@ use fullauth_api::{
     ClientInfo, FamilyId, Features, NewRefreshToken, NewUser, NextRefreshToken, PasswordHasher,
     PermissionStore, RefreshTokenStore, RoleStore, Rotation, Timestamp, TokenDigest, UserStore,
 };
-use fullauth_sqlite::{SqliteOptions, SqliteStore};
+use fullauth_sqlite::SqliteStore;
 
 /// A random bearer token, as a JWT library would mint (only its digest is
 /// stored).
@@ -35,12 +36,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "fullauth.db".to_string());
 
-    let store = SqliteStore::open(&path, SqliteOptions::new()).await?;
+    // A plain path or a URL: sqlite://fullauth.db
+    let store = SqliteStore::connect(&path).await?;
     println!("1. opened {path} (SQLite, WAL, no server)");
 
-    let migrator = store.migrator();
-    let applied = migrator.apply(Features::all()).await?;
-    let status = migrator.status(Features::all()).await?;
+    let applied = store.migrate().await?;
+    let status = store.migrator().status(Features::all()).await?;
     println!(
         "2. migrated every feature: {} migration(s) applied now, {} recorded, up to date: {}",
         applied.len(),
@@ -103,7 +104,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &t.digest.as_str()[..16],
             t.family_id
         ),
-        other => return Err(format!("unexpected rotation: {other:?}").into()),
+        other @ (Rotation::Reused { .. } | Rotation::Expired | Rotation::NotFound) => {
+            return Err(format!("unexpected rotation: {other:?}").into());
+        }
     }
 
     match store
@@ -121,7 +124,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 successor.revoked
             );
         }
-        other => return Err(format!("replay was not detected: {other:?}").into()),
+        other @ (Rotation::Rotated(_) | Rotation::Expired | Rotation::NotFound) => {
+            return Err(format!("replay was not detected: {other:?}").into());
+        }
     }
 
     let editor = "editor".parse()?;

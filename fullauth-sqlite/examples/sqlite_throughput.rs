@@ -14,8 +14,8 @@ use fullauth_api::{
     FamilyId, Features, NewRefreshToken, NewUser, NextRefreshToken, PermissionStore,
     RefreshTokenStore, RoleStore, Rotation, Timestamp, TokenDigest, UserId, UserStore,
 };
+use fullauth_sqlite::SqliteStore;
 use fullauth_sqlite::rusqlite::{Connection, params};
-use fullauth_sqlite::{SqliteOptions, SqliteStore};
 
 const TASKS: usize = 8;
 
@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5000);
-    let store = SqliteStore::open_temporary(SqliteOptions::new()).await?;
+    let store = SqliteStore::builder().open_temporary().await?;
     store.migrator().apply(Features::all()).await?;
     let store = Arc::new(store);
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
@@ -111,7 +111,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         match store.rotate_refresh_token(old, next).await? {
             Rotation::Rotated(_) => {}
-            other => return Err(format!("unexpected {other:?}").into()),
+            other @ (Rotation::Reused { .. } | Rotation::Expired | Rotation::NotFound) => {
+                return Err(format!("unexpected {other:?}").into());
+            }
         }
     }
     let rot = t.elapsed();

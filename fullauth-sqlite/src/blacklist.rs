@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fullauth_api::{Feature, StateKey, StoreResult, ttl_seconds};
+use fullauth_api::{StateKey, StoreResult, ttl_seconds};
 use rusqlite::params;
 
 use crate::codec::{Db, ts};
@@ -11,7 +11,6 @@ use crate::ephemeral::maybe_purge;
 use crate::pool::Handle;
 
 pub(crate) async fn blacklist(h: &Handle, key: &StateKey, ttl: Duration) -> StoreResult<()> {
-    h.require(Feature::Blacklist)?;
     let now = h.now();
     let until = now + Duration::from_secs(ttl_seconds(ttl));
     let k = key.as_str().to_owned();
@@ -34,7 +33,6 @@ pub(crate) async fn is_blacklisted(h: &Handle, key: &StateKey) -> StoreResult<bo
 }
 
 pub(crate) async fn any_blacklisted(h: &Handle, keys: &[StateKey]) -> StoreResult<bool> {
-    h.require(Feature::Blacklist)?;
     if keys.is_empty() {
         return Ok(false);
     }

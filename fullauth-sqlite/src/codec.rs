@@ -11,7 +11,7 @@
 //! (`expires_at > ?`) compares the instants — also against rows written by the
 //! Python library.
 
-use fullauth_api::{ConflictKind, Entity, StoreError, StoreResult, Timestamp, UserId};
+use fullauth_api::{ConflictKind, Entity, Feature, StoreError, StoreResult, Timestamp, UserId};
 use rusqlite::ErrorCode;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::Value;
@@ -34,14 +34,21 @@ impl<T> Db<T> for rusqlite::Result<T> {
 /// (read from the table and column SQLite names in the message), a FOREIGN
 /// KEY violation [`StoreError::NotFound`] `User` (every foreign key written by
 /// a store method points at the user, or at a row the method itself created),
-/// busy / locked / cannot-open [`StoreError::Unavailable`], anything else
-/// [`StoreError::Backend`] with the driver error as source.
+/// busy / locked [`StoreError::Contention`] (another connection or process
+/// held the file past the busy timeout: retry the transaction), cannot-open
+/// [`StoreError::Unavailable`], a missing `fullauth_…` table
+/// [`StoreError::NotMigrated`] naming its feature, anything else — every
+/// value SQLite refuses included — [`StoreError::Backend`] with the driver
+/// error as source (never `InvalidInput`, which is fullauth-api's
+/// validation only).
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(fe, msg) = &e {
+        let m = msg.as_deref().unwrap_or_default();
         match fe.code {
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                return StoreError::unavailable(
-                    "the SQLite database is busy (locked by another writer)",
+                return StoreError::contention(
+                    "the SQLite database is locked by another connection or process \
+                     (busy timeout reached): retry the transaction",
                     e,
                 );
             }
@@ -49,21 +56,59 @@ pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
                 return StoreError::unavailable("the SQLite database file cannot be opened", e);
             }
             ErrorCode::ConstraintViolation => {
-                let m = msg.as_deref().unwrap_or_default();
                 if let Some(cols) = m.strip_prefix("UNIQUE constraint failed: ") {
-                    return StoreError::Conflict {
-                        what: conflict_kind(cols),
-                    };
+                    return StoreError::conflict(conflict_kind(cols));
                 }
                 // SQLITE_CONSTRAINT_FOREIGNKEY
                 if fe.extended_code == 787 || m.starts_with("FOREIGN KEY constraint failed") {
-                    return StoreError::NotFound { what: Entity::User };
+                    return StoreError::not_found(Entity::User);
                 }
             }
             _ => {}
         }
+        if let Some(table) = m.strip_prefix("no such table: ") {
+            let table = table.trim();
+            let table = table.strip_prefix("main.").unwrap_or(table);
+            if table.starts_with("fullauth_") {
+                return not_migrated(table);
+            }
+        }
     }
     StoreError::backend("SQLite error", e)
+}
+
+/// [`StoreError::NotMigrated`] for a missing fullauth table.
+fn not_migrated(table: &str) -> StoreError {
+    let feature = feature_of_table(table);
+    let which = match feature {
+        Some(f) => format!("the `{f}` feature's"),
+        None => "the fullauth".to_string(),
+    };
+    StoreError::not_migrated(
+        feature,
+        format!(
+            "the table {table} does not exist: run the migrations for {which} tables \
+             (SqliteStore::migrate, Migrator::apply, or Migrator::adopt for a \
+             fastapi-fullauth database)"
+        ),
+    )
+}
+
+/// The feature whose migrations create `table`.
+fn feature_of_table(table: &str) -> Option<Feature> {
+    Some(match table {
+        "fullauth_users" | "fullauth_refresh_tokens" => Feature::Core,
+        "fullauth_roles" | "fullauth_user_roles" => Feature::Roles,
+        "fullauth_permissions" | "fullauth_role_permissions" => Feature::Permissions,
+        "fullauth_oauth_accounts" => Feature::OAuth,
+        "fullauth_passkeys" => Feature::Passkeys,
+        "fullauth_mfa" => Feature::Mfa,
+        "fullauth_blacklist" => Feature::Blacklist,
+        "fullauth_lockout" => Feature::Lockout,
+        "fullauth_rate_limit" => Feature::RateLimit,
+        "fullauth_challenges" => Feature::Challenges,
+        _ => return None,
+    })
 }
 
 /// What collided, from the `table.column[, table.column]` list of a UNIQUE
@@ -81,10 +126,7 @@ fn conflict_kind(cols: &str) -> ConflictKind {
 
 /// A corrupt stored value (one no writer of ours or of the reference makes).
 pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend {
-        message: format!("unreadable stored value in {what}: {detail}"),
-        source: None,
-    }
+    StoreError::backend_message(format!("unreadable stored value in {what}: {detail}"))
 }
 
 /// A UUID as stored: 32 lowercase hex characters.
@@ -158,8 +200,10 @@ pub(crate) fn get_counter(row: &rusqlite::Row<'_>, col: &str) -> StoreResult<u32
 
 /// A JSON scalar of an application column → an SQLite value.
 ///
-/// Booleans become 0/1 (SQLite has no boolean type); integers outside the
-/// signed 64-bit range are refused.
+/// Booleans become 0/1 (SQLite has no boolean type), whatever the column's
+/// declared type. An integer outside the signed 64-bit range passed
+/// fullauth-api's validation but cannot be stored by SQLite: that is a
+/// [`StoreError::Backend`], as the database's own refusal would be.
 pub(crate) fn json_to_sql(column: &str, v: &Value) -> StoreResult<SqlValue> {
     Ok(match v {
         Value::Null => SqlValue::Null,
@@ -168,15 +212,16 @@ pub(crate) fn json_to_sql(column: &str, v: &Value) -> StoreResult<SqlValue> {
             if let Some(i) = n.as_i64() {
                 SqlValue::Integer(i)
             } else if n.is_u64() {
-                return Err(StoreError::invalid(
-                    "extra",
-                    format!("column `{column}`: integer out of the signed 64-bit range"),
-                ));
+                return Err(StoreError::backend_message(format!(
+                    "column `{column}`: {n} is out of SQLite's signed 64-bit integer range"
+                )));
             } else {
                 SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
             }
         }
         Value::String(s) => SqlValue::Text(s.clone()),
+        // fullauth-api's ExtraFields and UserLookup refuse these before a
+        // store sees them; the same answer, should one get here.
         Value::Array(_) | Value::Object(_) => {
             return Err(StoreError::invalid(
                 "extra",
@@ -186,12 +231,43 @@ pub(crate) fn json_to_sql(column: &str, v: &Value) -> StoreResult<SqlValue> {
     })
 }
 
-/// An SQLite value of an application column → JSON: INTEGER → number,
-/// REAL → number (NULL if not finite), TEXT → string, NULL → null, BLOB →
-/// string of lowercase hex. A boolean written as 0/1 reads back as a number.
-pub(crate) fn sql_to_json(v: ValueRef<'_>) -> Value {
+/// How an application column reads back, decided by its declared type
+/// (`PRAGMA table_info`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ColumnType {
+    /// Declared `BOOLEAN` or `BOOL`: stored 0/1, read as a JSON boolean.
+    Boolean,
+    /// Any other type: read by the stored value's class, which SQLite's type
+    /// affinity makes match the declared type (an `INTEGER` column holds
+    /// integers, a `VARCHAR`/`TEXT` column text).
+    Other,
+}
+
+impl ColumnType {
+    /// The kind of a declared column type such as `BOOLEAN`, `bool` or
+    /// `VARCHAR(100)`.
+    pub(crate) fn of_declared(decl: &str) -> Self {
+        let name = decl
+            .trim()
+            .split(|c: char| c == '(' || c.is_whitespace())
+            .next()
+            .unwrap_or_default();
+        if name.eq_ignore_ascii_case("BOOLEAN") || name.eq_ignore_ascii_case("BOOL") {
+            ColumnType::Boolean
+        } else {
+            ColumnType::Other
+        }
+    }
+}
+
+/// An SQLite value of an application column → JSON. In a
+/// [`ColumnType::Boolean`] column an integer is a boolean (0 false, any other
+/// true); otherwise INTEGER → number, REAL → number (null if not finite),
+/// TEXT → string, BLOB → string of lowercase hex; NULL is null everywhere.
+pub(crate) fn sql_to_json(v: ValueRef<'_>, ty: ColumnType) -> Value {
     match v {
         ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) if ty == ColumnType::Boolean => Value::Bool(i != 0),
         ValueRef::Integer(i) => Value::from(i),
         ValueRef::Real(f) => serde_json::Number::from_f64(f)
             .map(Value::Number)

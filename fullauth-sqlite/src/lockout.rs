@@ -5,7 +5,7 @@
 //! of the lock). Each failure is read-decide-write on the single writer, so
 //! concurrent failures are counted one by one.
 
-use fullauth_api::{Feature, LockoutOutcome, LockoutPolicy, StateKey, StoreResult, Timestamp};
+use fullauth_api::{LockoutOutcome, LockoutPolicy, StateKey, StoreResult, Timestamp};
 use rusqlite::{OptionalExtension, params};
 
 use crate::codec::{Db, parse_ts, ts};
@@ -17,7 +17,6 @@ pub(crate) async fn record_failure(
     key: &StateKey,
     policy: LockoutPolicy,
 ) -> StoreResult<LockoutOutcome> {
-    h.require(Feature::Lockout)?;
     policy.validate()?;
     let now = h.now();
     let k = key.as_str().to_owned();
@@ -82,7 +81,6 @@ fn upsert(
 }
 
 pub(crate) async fn is_locked(h: &Handle, key: &StateKey) -> StoreResult<bool> {
-    h.require(Feature::Lockout)?;
     let now = ts(h.now());
     let k = key.as_str().to_owned();
     h.read(move |c| {
@@ -98,7 +96,6 @@ pub(crate) async fn is_locked(h: &Handle, key: &StateKey) -> StoreResult<bool> {
 }
 
 pub(crate) async fn clear_lockout(h: &Handle, key: &StateKey) -> StoreResult<()> {
-    h.require(Feature::Lockout)?;
     let k = key.as_str().to_owned();
     h.write(move |c| {
         c.prepare_cached("DELETE FROM fullauth_lockout WHERE state_key = ?1")

@@ -4,7 +4,7 @@
 //! reference does.
 
 use fullauth_api::{
-    Feature, MAX_COUNTER, MfaFactor, MfaSecret, StoreError, StoreResult, TokenDigest, UserId,
+    MAX_COUNTER, MfaFactor, MfaSecret, StoreError, StoreResult, TokenDigest, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -48,7 +48,6 @@ fn one(c: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<
 }
 
 pub(crate) async fn get_mfa(h: &Handle, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
-    h.require(Feature::Mfa)?;
     let u = user_key(user_id);
     h.read(move |c| one(c, "SELECT * FROM fullauth_mfa WHERE user_id = ?1", [u]))
         .await
@@ -59,7 +58,6 @@ pub(crate) async fn store_mfa(
     user_id: &UserId,
     secret: &MfaSecret,
 ) -> StoreResult<MfaFactor> {
-    h.require(Feature::Mfa)?;
     let u = user_key(user_id);
     let s = secret.as_str().to_owned();
     let now = ts(h.now());
@@ -87,7 +85,6 @@ pub(crate) async fn confirm_mfa(
     user_id: &UserId,
     codes: &[TokenDigest],
 ) -> StoreResult<bool> {
-    h.require(Feature::Mfa)?;
     let u = user_key(user_id);
     let joined = codes
         .iter()
@@ -109,7 +106,6 @@ pub(crate) async fn confirm_mfa(
 }
 
 pub(crate) async fn delete_mfa(h: &Handle, user_id: &UserId) -> StoreResult<bool> {
-    h.require(Feature::Mfa)?;
     let u = user_key(user_id);
     let n = h
         .write(move |c| {
@@ -127,7 +123,6 @@ pub(crate) async fn advance_mfa_counter(
     user_id: &UserId,
     counter: u32,
 ) -> StoreResult<bool> {
-    h.require(Feature::Mfa)?;
     if counter > MAX_COUNTER {
         return Err(StoreError::invalid(
             "counter",
@@ -153,7 +148,6 @@ pub(crate) async fn consume_recovery_code(
     user_id: &UserId,
     code: &TokenDigest,
 ) -> StoreResult<bool> {
-    h.require(Feature::Mfa)?;
     let u = user_key(user_id);
     let code = code.as_str().to_owned();
     // Read and conditional write run back to back on the single writer; the

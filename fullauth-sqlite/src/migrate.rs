@@ -122,10 +122,11 @@ const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS fullauth_schem
 /// The migrations of a feature set, in order.
 ///
 /// # Errors
-/// [`StoreError::InvalidInput`] when the set is inconsistent (permissions
+/// [`StoreError::InvalidInput`] when the set is inconsistent for the SQL
+/// schema ([`fullauth_api::migrate::check_sql_features`]: permissions
 /// without roles, a durable feature without core).
 pub fn migrations_for(features: Features) -> StoreResult<Vec<&'static Migration>> {
-    features.validate()?;
+    fullauth_api::migrate::check_sql_features(features)?;
     Ok(MIGRATIONS
         .iter()
         .filter(|m| features.contains(m.feature))
@@ -265,14 +266,11 @@ fn refuse_drift(status: &MigrationStatus) -> StoreResult<()> {
     if status.drifted.is_empty() {
         Ok(())
     } else {
-        Err(StoreError::Backend {
-            message: format!(
-                "migrations {:?} are recorded with a checksum this build does not have \
-                 (edited after being applied, or from a newer build); refusing to migrate",
-                status.drifted
-            ),
-            source: None,
-        })
+        Err(StoreError::backend_message(format!(
+            "migrations {:?} are recorded with a checksum this build does not have \
+             (edited after being applied, or from a newer build); refusing to migrate",
+            status.drifted
+        )))
     }
 }
 
@@ -423,14 +421,11 @@ fn adopt_table(
                 changed = true;
             }
             None => {
-                return Err(StoreError::Backend {
-                    message: format!(
-                        "cannot adopt {table}: it lacks the NOT NULL column {} {}; \
-                         migrate it to the fastapi-fullauth 0.14+ schema first",
-                        w.name, w.decl
-                    ),
-                    source: None,
-                });
+                return Err(StoreError::backend_message(format!(
+                    "cannot adopt {table}: it lacks the NOT NULL column {} {}; \
+                     migrate it to the fastapi-fullauth 0.14+ schema first",
+                    w.name, w.decl
+                )));
             }
             Some(h) if !h.decl.eq_ignore_ascii_case(&w.decl) || h.not_null != w.not_null => {
                 notes.push(format!(
@@ -513,7 +508,7 @@ impl Migrator {
     /// [`StoreError::InvalidInput`] for an inconsistent feature set; backend
     /// errors.
     pub async fn status(&self, features: Features) -> StoreResult<MigrationStatus> {
-        features.validate()?;
+        fullauth_api::migrate::check_sql_features(features)?;
         self.handle
             .write(move |c| compute_status(c, features))
             .await
@@ -530,7 +525,7 @@ impl Migrator {
     /// already exists without being recorded (a database made by
     /// fastapi-fullauth or by hand: use [`adopt`](Self::adopt)).
     pub async fn apply(&self, features: Features) -> StoreResult<Vec<String>> {
-        features.validate()?;
+        fullauth_api::migrate::check_sql_features(features)?;
         let now = self.handle.now();
         let shared = self.handle.shared.clone();
         self.handle
@@ -546,19 +541,17 @@ impl Migrator {
                     for m in &pending {
                         c.execute_batch(m.sql).map_err(|e| {
                             let already = e.to_string().contains("already exists");
-                            StoreError::Backend {
-                                message: if already {
-                                    format!(
-                                        "migration {} failed: {e}; the database already has \
-                                         fullauth tables not recorded in {MIGRATIONS_TABLE} — \
-                                         use Migrator::adopt",
-                                        m.id
-                                    )
-                                } else {
-                                    format!("migration {} failed: {e}", m.id)
-                                },
-                                source: Some(Box::new(e)),
-                            }
+                            let message = if already {
+                                format!(
+                                    "migration {} failed: {e}; the database already has \
+                                     fullauth tables not recorded in {MIGRATIONS_TABLE} — \
+                                     use Migrator::adopt",
+                                    m.id
+                                )
+                            } else {
+                                format!("migration {} failed: {e}", m.id)
+                            };
+                            StoreError::backend(message, e)
                         })?;
                         record(c, m, now, false)?;
                     }
@@ -588,7 +581,7 @@ impl Migrator {
     /// [`StoreError::Backend`] when a table lacks a NOT NULL column this
     /// schema needs, or a migration is drifted (nothing is changed).
     pub async fn adopt(&self, features: Features) -> StoreResult<AdoptReport> {
-        features.validate()?;
+        fullauth_api::migrate::check_sql_features(features)?;
         let now = self.handle.now();
         let shared = self.handle.shared.clone();
         self.handle

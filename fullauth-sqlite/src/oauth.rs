@@ -6,8 +6,8 @@
 //! so a lost race never poisons the transaction.
 
 use fullauth_api::{
-    Email, Entity, Feature, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink,
-    ProviderName, ProviderUserId, StoreError, StoreResult, Text, UserId,
+    Email, Entity, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink, ProviderName,
+    ProviderUserId, StoreError, StoreResult, Text, UserId,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params, params_from_iter};
@@ -66,7 +66,6 @@ pub(crate) async fn get_oauth_account(
     provider: &ProviderName,
     provider_user_id: &ProviderUserId,
 ) -> StoreResult<Option<OAuthAccount>> {
-    h.require(Feature::OAuth)?;
     let p = provider.as_str().to_owned();
     let id = provider_user_id.as_str().to_owned();
     h.read(move |c| Ok(accounts(c, BY_IDENTITY, [p, id])?.into_iter().next()))
@@ -77,7 +76,6 @@ pub(crate) async fn list_oauth_accounts(
     h: &Handle,
     user_id: &UserId,
 ) -> StoreResult<Vec<OAuthAccount>> {
-    h.require(Feature::OAuth)?;
     let u = user_key(user_id);
     h.read(move |c| {
         accounts(
@@ -90,12 +88,11 @@ pub(crate) async fn list_oauth_accounts(
 }
 
 pub(crate) async fn link_oauth_account(h: &Handle, new: NewOAuthAccount) -> StoreResult<OAuthLink> {
-    h.require(Feature::OAuth)?;
     let now = h.now();
     let u = user_key(&new.user_id);
     h.atomic(move |c| {
         if !user_exists(c, &u)? {
-            return Err(StoreError::NotFound { what: Entity::User });
+            return Err(StoreError::not_found(Entity::User));
         }
         let p = new.provider.as_str();
         let id = new.provider_user_id.as_str();
@@ -136,7 +133,6 @@ pub(crate) async fn update_oauth_account(
     provider_user_id: &ProviderUserId,
     patch: OAuthAccountPatch,
 ) -> StoreResult<Option<OAuthAccount>> {
-    h.require(Feature::OAuth)?;
     let p = provider.as_str().to_owned();
     let id = provider_user_id.as_str().to_owned();
     if patch.is_empty() {
@@ -184,7 +180,6 @@ pub(crate) async fn delete_oauth_account(
     provider: &ProviderName,
     provider_user_id: &ProviderUserId,
 ) -> StoreResult<bool> {
-    h.require(Feature::OAuth)?;
     let p = provider.as_str().to_owned();
     let id = provider_user_id.as_str().to_owned();
     let n = h

@@ -4,8 +4,8 @@
 //! the reference does.
 
 use fullauth_api::{
-    CredentialId, DeviceName, Feature, MAX_COUNTER, NewPasskey, Passkey, StoreError, StoreResult,
-    Text, Transports, UserId,
+    CredentialId, DeviceName, MAX_COUNTER, NewPasskey, Passkey, StoreError, StoreResult, Text,
+    Transports, UserId,
 };
 use rusqlite::{Connection, Row, params};
 
@@ -58,7 +58,6 @@ pub(crate) async fn get_passkey(
     h: &Handle,
     credential_id: &CredentialId,
 ) -> StoreResult<Option<Passkey>> {
-    h.require(Feature::Passkeys)?;
     let id = credential_id.as_str().to_owned();
     h.read(move |c| {
         Ok(passkeys(
@@ -73,7 +72,6 @@ pub(crate) async fn get_passkey(
 }
 
 pub(crate) async fn list_passkeys(h: &Handle, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
-    h.require(Feature::Passkeys)?;
     let u = user_key(user_id);
     h.read(move |c| {
         passkeys(
@@ -86,7 +84,6 @@ pub(crate) async fn list_passkeys(h: &Handle, user_id: &UserId) -> StoreResult<V
 }
 
 pub(crate) async fn store_passkey(h: &Handle, new: NewPasskey) -> StoreResult<Passkey> {
-    h.require(Feature::Passkeys)?;
     check_counter(new.sign_count)?;
     let now = h.now();
     let u = user_key(&new.user_id);
@@ -121,7 +118,6 @@ pub(crate) async fn update_sign_count(
     credential_id: &CredentialId,
     new_count: u32,
 ) -> StoreResult<bool> {
-    h.require(Feature::Passkeys)?;
     check_counter(new_count)?;
     let now = ts(h.now());
     let id = credential_id.as_str().to_owned();
@@ -154,7 +150,6 @@ pub(crate) async fn rename_passkey(
     passkey_id: uuid::Uuid,
     name: &DeviceName,
 ) -> StoreResult<bool> {
-    h.require(Feature::Passkeys)?;
     let u = user_key(user_id);
     let name = name.as_str().to_owned();
     let n = h
@@ -175,7 +170,6 @@ pub(crate) async fn delete_passkey(
     user_id: &UserId,
     passkey_id: uuid::Uuid,
 ) -> StoreResult<bool> {
-    h.require(Feature::Passkeys)?;
     let u = user_key(user_id);
     let n = h
         .write(move |c| {

@@ -5,7 +5,7 @@
 //! roles are one query whatever their number (the names travel as one JSON
 //! array, expanded by `json_each`).
 
-use fullauth_api::{Feature, PermissionName, RoleName, StoreResult, UserId};
+use fullauth_api::{PermissionName, RoleName, StoreResult, UserId};
 
 use crate::codec::{Db, corrupt, user_key};
 use crate::pool::Handle;
@@ -21,7 +21,6 @@ pub(crate) async fn assign_permission(
     role: &RoleName,
     permission: &PermissionName,
 ) -> StoreResult<bool> {
-    h.require(Feature::Permissions)?;
     let r = role.as_str().to_owned();
     let p = permission.as_str().to_owned();
     h.atomic(move |c| {
@@ -53,7 +52,6 @@ pub(crate) async fn remove_permission(
     role: &RoleName,
     permission: &PermissionName,
 ) -> StoreResult<bool> {
-    h.require(Feature::Permissions)?;
     let r = role.as_str().to_owned();
     let p = permission.as_str().to_owned();
     let n = h
@@ -75,7 +73,6 @@ pub(crate) async fn get_role_permissions(
     h: &Handle,
     role: &RoleName,
 ) -> StoreResult<Vec<PermissionName>> {
-    h.require(Feature::Permissions)?;
     let r = role.as_str().to_owned();
     h.read(move |c| {
         names(
@@ -95,7 +92,6 @@ pub(crate) async fn get_permissions_for_roles(
     h: &Handle,
     roles: &[RoleName],
 ) -> StoreResult<Vec<PermissionName>> {
-    h.require(Feature::Permissions)?;
     if roles.is_empty() {
         return Ok(Vec::new());
     }
@@ -119,7 +115,6 @@ pub(crate) async fn get_user_permissions(
     h: &Handle,
     user_id: &UserId,
 ) -> StoreResult<Vec<PermissionName>> {
-    h.require(Feature::Permissions)?;
     let u = user_key(user_id);
     h.read(move |c| {
         names(
@@ -136,7 +131,6 @@ pub(crate) async fn get_user_permissions(
 }
 
 pub(crate) async fn list_permissions(h: &Handle) -> StoreResult<Vec<PermissionName>> {
-    h.require(Feature::Permissions)?;
     h.read(|c| {
         names(
             c,

@@ -101,7 +101,10 @@
 //!
 //! Every connection runs with `journal_mode=WAL`, `synchronous=NORMAL`,
 //! `foreign_keys=ON` and the configured busy timeout, and caches its prepared
-//! statements (`prepare_cached`).
+//! statements (`prepare_cached`). A statement that still finds the file
+//! locked by another process when the busy timeout runs out (`SQLITE_BUSY`,
+//! `SQLITE_LOCKED`) answers [`StoreError::Contention`]: retry the whole
+//! transaction.
 //!
 //! The store needs a tokio runtime with the time driver enabled (the default of
 //! `#[tokio::main]` and `#[tokio::test]`): waiting for the writer lock is
@@ -118,7 +121,7 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use fullauth_api::{Clock, Feature, Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
@@ -162,9 +165,11 @@ impl Worker {
                 drop(conn);
                 drop(temp);
             })
-            .map_err(|e| StoreError::Backend {
-                message: format!("could not start the SQLite connection thread {name}: {e}"),
-                source: Some(Box::new(e)),
+            .map_err(|e| {
+                StoreError::backend(
+                    format!("could not start the SQLite connection thread {name}: {e}"),
+                    e,
+                )
             })?;
         Ok((Worker { jobs: Some(tx) }, thread))
     }
@@ -183,10 +188,9 @@ impl Worker {
         });
         match &self.jobs {
             Some(jobs) if jobs.send(job).is_ok() => Ok(rx),
-            _ => Err(StoreError::Backend {
-                message: "the SQLite connection thread has stopped".to_string(),
-                source: None,
-            }),
+            _ => Err(StoreError::backend_message(
+                "the SQLite connection thread has stopped",
+            )),
         }
     }
 }
@@ -243,10 +247,9 @@ async fn answer<T>(mut rx: oneshot::Receiver<StoreResult<T>>, linger: Duration) 
     }
     match rx.await {
         Ok(out) => out,
-        Err(_) => Err(StoreError::Backend {
-            message: "the SQLite call panicked on its connection thread".to_string(),
-            source: None,
-        }),
+        Err(_) => Err(StoreError::backend_message(
+            "the SQLite call panicked on its connection thread",
+        )),
     }
 }
 
@@ -342,10 +345,9 @@ pub(crate) fn open_connection(
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .db()?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend {
-                message: format!("could not switch the database to WAL (journal_mode = {mode})"),
-                source: None,
-            });
+            return Err(StoreError::backend_message(format!(
+                "could not switch the database to WAL (journal_mode = {mode})"
+            )));
         }
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
@@ -380,9 +382,8 @@ impl Shared {
             Ok((path, writer, columns, conns))
         })
         .await
-        .map_err(|e| StoreError::Backend {
-            message: format!("opening the SQLite database failed: {e}"),
-            source: None,
+        .map_err(|e| {
+            StoreError::backend_message(format!("opening the SQLite database failed: {e}"))
         })?;
         // On an error, `temp` (the only holder) deletes what was created.
         let (path, writer, columns, conns) = opened?;
@@ -477,12 +478,25 @@ impl Drop for TxSlot {
     }
 }
 
-/// Where a call runs: the store (writer + readers) or one transaction.
-#[derive(Clone)]
-pub(crate) struct Handle {
-    pub(crate) shared: Arc<Shared>,
-    tx: Option<Arc<TxSlot>>,
+mod handle {
+    use std::sync::Arc;
+
+    use super::{Shared, TxSlot};
+
+    /// Where a call runs: the store (writer + readers) or one transaction.
+    ///
+    /// The first argument of every operation function (`Backend::Ops` of
+    /// the store and of its transactions). Declared `pub` in a private
+    /// module, as that associated type requires, so it stays unnameable
+    /// outside the crate.
+    #[derive(Clone)]
+    pub struct Handle {
+        pub(crate) shared: Arc<Shared>,
+        pub(super) tx: Option<Arc<TxSlot>>,
+    }
 }
+
+pub(crate) use handle::Handle;
 
 impl Handle {
     /// A handle on the store itself.
@@ -493,15 +507,6 @@ impl Handle {
     /// True on a transaction handle.
     pub(crate) fn in_tx(&self) -> bool {
         self.tx.is_some()
-    }
-
-    /// `FeatureDisabled` unless the store serves `feature`.
-    pub(crate) fn require(&self, feature: Feature) -> StoreResult<()> {
-        if self.shared.features.contains(feature) {
-            Ok(())
-        } else {
-            Err(StoreError::feature_disabled(feature))
-        }
     }
 
     /// The store clock's now.
@@ -517,13 +522,10 @@ impl Handle {
         let wait = self.shared.busy_timeout.max(Duration::from_millis(100));
         match tokio::time::timeout(wait, self.shared.writer.clone().lock_owned()).await {
             Ok(g) => Ok(g),
-            Err(_) => Err(StoreError::Unavailable {
-                message: format!(
-                    "timed out after {wait:?} waiting for the SQLite writer connection \
-                     (a transaction of this store is open: write through it, or commit it first)"
-                ),
-                source: None,
-            }),
+            Err(_) => Err(StoreError::unavailable_message(format!(
+                "timed out after {wait:?} waiting for the SQLite writer connection \
+                 (a transaction of this store is open: write through it, or commit it first)"
+            ))),
         }
     }
 
@@ -545,10 +547,9 @@ impl Handle {
             None => (pool.next.fetch_add(1, Ordering::Relaxed) % n.max(1), false),
         };
         let Some(worker) = pool.workers.get(i) else {
-            return Err(StoreError::Backend {
-                message: "the SQLite reader pool is closed".to_string(),
-                source: None,
-            });
+            return Err(StoreError::backend_message(
+                "the SQLite reader pool is closed",
+            ));
         };
         let back = from_idle.then(|| BackToIdle {
             idle: pool.idle.clone(),
@@ -630,7 +631,7 @@ impl Handle {
     /// Begins a transaction: takes the writer lock for the handle's lifetime.
     pub(crate) async fn begin(&self) -> StoreResult<Handle> {
         if self.in_tx() {
-            return Err(StoreError::TransactionNesting);
+            return Err(StoreError::transaction_nesting());
         }
         let guard = self.lock_writer().await?;
         // If this future is cancelled while waiting, the guard is dropped
@@ -655,11 +656,20 @@ impl Handle {
             return Ok(());
         };
         let Some(guard) = tx.slot().take() else {
-            return Err(finished());
+            return Err(StoreError::transaction_finished());
         };
         // Queued before the writer lock is released (when `guard` drops at
         // the end of this statement), so it runs before any later write.
         let rx = guard.submit(move |c| {
+            if c.is_autocommit() {
+                // SQLite already rolled the transaction back (after an I/O
+                // error, a full disk, ...): nothing of it can be committed.
+                return if commit {
+                    Err(StoreError::transaction_finished())
+                } else {
+                    Ok(())
+                };
+            }
             if commit {
                 match c.execute_batch("COMMIT").db() {
                     Ok(()) => Ok(()),
@@ -677,13 +687,6 @@ impl Handle {
     }
 }
 
-fn finished() -> StoreError {
-    StoreError::Backend {
-        message: "the transaction is already committed or rolled back".to_string(),
-        source: None,
-    }
-}
-
 /// Queues `f` on the writer thread on behalf of the transaction `tx`.
 async fn run_on_tx<T, F>(tx: &TxSlot, linger: Duration, f: F) -> StoreResult<T>
 where
@@ -691,8 +694,15 @@ where
     T: Send + 'static,
 {
     let rx = match tx.slot().as_ref() {
-        Some(guard) => guard.submit(move |c| f(c))?,
-        None => return Err(finished()),
+        Some(guard) => guard.submit(move |c| {
+            // SQLite rolls a transaction back by itself after some failures
+            // (I/O error, full disk): a call must not then run outside it.
+            if c.is_autocommit() {
+                return Err(StoreError::transaction_finished());
+            }
+            f(c)
+        })?,
+        None => return Err(StoreError::transaction_finished()),
     };
     answer(rx, linger).await
 }

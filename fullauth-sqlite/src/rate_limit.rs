@@ -5,7 +5,7 @@
 //! rest and records itself only when under the limit — all on the single
 //! writer, so N concurrent hits on a fresh key allow exactly `limit`.
 
-use fullauth_api::{Feature, RateLimitDecision, RateLimitPolicy, StateKey, StoreResult};
+use fullauth_api::{RateLimitDecision, RateLimitPolicy, StateKey, StoreResult};
 use rusqlite::params;
 
 use crate::codec::{Db, parse_ts, ts};
@@ -17,7 +17,6 @@ pub(crate) async fn hit(
     key: &StateKey,
     policy: RateLimitPolicy,
 ) -> StoreResult<RateLimitDecision> {
-    h.require(Feature::RateLimit)?;
     policy.validate()?;
     let now = h.now();
     let cutoff = ts(now - policy.window);
@@ -66,7 +65,6 @@ pub(crate) async fn hit(
 }
 
 pub(crate) async fn reset_rate_limit(h: &Handle, key: &StateKey) -> StoreResult<()> {
-    h.require(Feature::RateLimit)?;
     let k = key.as_str().to_owned();
     h.write(move |c| {
         c.prepare_cached("DELETE FROM fullauth_rate_limit WHERE state_key = ?1")

@@ -44,7 +44,6 @@ pub(crate) fn role_name(s: String) -> StoreResult<RoleName> {
 }
 
 pub(crate) async fn create_role(h: &Handle, role: &RoleName) -> StoreResult<bool> {
-    h.require(Feature::Roles)?;
     let r = role.as_str().to_owned();
     h.write(move |c| ensure_role(c, &r)).await
 }
@@ -54,12 +53,11 @@ pub(crate) async fn assign_role(
     user_id: &UserId,
     role: &RoleName,
 ) -> StoreResult<bool> {
-    h.require(Feature::Roles)?;
     let u = user_key(user_id);
     let r = role.as_str().to_owned();
     h.atomic(move |c| {
         if !user_exists(c, &u)? {
-            return Err(StoreError::NotFound { what: Entity::User });
+            return Err(StoreError::not_found(Entity::User));
         }
         ensure_role(c, &r)?;
         let n = c
@@ -81,7 +79,6 @@ pub(crate) async fn remove_role(
     user_id: &UserId,
     role: &RoleName,
 ) -> StoreResult<bool> {
-    h.require(Feature::Roles)?;
     let u = user_key(user_id);
     let r = role.as_str().to_owned();
     let n = h
@@ -99,7 +96,6 @@ pub(crate) async fn remove_role(
 }
 
 pub(crate) async fn get_user_roles(h: &Handle, user_id: &UserId) -> StoreResult<Vec<RoleName>> {
-    h.require(Feature::Roles)?;
     let u = user_key(user_id);
     h.read(move |c| {
         names(
@@ -115,7 +111,6 @@ pub(crate) async fn get_user_roles(h: &Handle, user_id: &UserId) -> StoreResult<
 }
 
 pub(crate) async fn list_roles(h: &Handle) -> StoreResult<Vec<RoleName>> {
-    h.require(Feature::Roles)?;
     h.read(|c| {
         names(
             c,
@@ -128,7 +123,6 @@ pub(crate) async fn list_roles(h: &Handle) -> StoreResult<Vec<RoleName>> {
 }
 
 pub(crate) async fn delete_role(h: &Handle, role: &RoleName) -> StoreResult<bool> {
-    h.require(Feature::Roles)?;
     let r = role.as_str().to_owned();
     let with_permissions = h.shared.features.contains(Feature::Permissions);
     // The foreign keys cascade; the explicit deletes also cover tables made

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use fullauth_api::{
-    FamilyId, Feature, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation, Session,
-    StoreResult, Timestamp, TokenDigest, UserId,
+    FamilyId, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation, Session, StoreResult,
+    Timestamp, TokenDigest, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -76,7 +76,6 @@ pub(crate) async fn store_refresh_token(
     h: &Handle,
     new: NewRefreshToken,
 ) -> StoreResult<RefreshToken> {
-    h.require(Feature::Core)?;
     let now = h.now();
     let user = user_key(&new.user_id);
     h.write(move |c| {
@@ -98,7 +97,6 @@ pub(crate) async fn get_refresh_token(
     h: &Handle,
     digest: &TokenDigest,
 ) -> StoreResult<Option<RefreshToken>> {
-    h.require(Feature::Core)?;
     let d = digest.as_str().to_owned();
     h.read(move |c| {
         let mut stmt = c
@@ -114,7 +112,6 @@ pub(crate) async fn get_refresh_token(
 }
 
 pub(crate) async fn revoke_refresh_token(h: &Handle, digest: &TokenDigest) -> StoreResult<bool> {
-    h.require(Feature::Core)?;
     let d = digest.as_str().to_owned();
     let n = h
         .write(move |c| {
@@ -134,7 +131,6 @@ pub(crate) async fn rotate_refresh_token(
     old: &TokenDigest,
     next: NextRefreshToken,
 ) -> StoreResult<Rotation> {
-    h.require(Feature::Core)?;
     let now = h.now();
     let old = old.as_str().to_owned();
     h.atomic(move |c| {
@@ -195,7 +191,6 @@ pub(crate) async fn rotate_refresh_token(
 }
 
 pub(crate) async fn revoke_family(h: &Handle, family_id: &FamilyId) -> StoreResult<u64> {
-    h.require(Feature::Core)?;
     let f = family_id.as_str().to_owned();
     let n = h
         .write(move |c| {
@@ -211,7 +206,6 @@ pub(crate) async fn revoke_family(h: &Handle, family_id: &FamilyId) -> StoreResu
 }
 
 pub(crate) async fn revoke_all_for_user(h: &Handle, user_id: &UserId) -> StoreResult<u64> {
-    h.require(Feature::Core)?;
     let u = user_key(user_id);
     let n = h
         .write(move |c| {
@@ -230,7 +224,6 @@ pub(crate) async fn prune_expired_refresh_tokens(
     h: &Handle,
     before: Timestamp,
 ) -> StoreResult<u64> {
-    h.require(Feature::Core)?;
     let n = h
         .write(move |c| {
             c.prepare_cached("DELETE FROM fullauth_refresh_tokens WHERE expires_at < ?1")
@@ -261,7 +254,6 @@ FROM families JOIN live ON live.family_id = families.family_id AND live.rn = 1
 ORDER BY last_at DESC, families.family_id ASC";
 
 pub(crate) async fn list_sessions(h: &Handle, user_id: &UserId) -> StoreResult<Vec<Session>> {
-    h.require(Feature::Core)?;
     let u = user_key(user_id);
     let now = h.now();
     h.read(move |c| {
@@ -289,7 +281,6 @@ pub(crate) async fn revoke_session(
     user_id: &UserId,
     family_id: &FamilyId,
 ) -> StoreResult<bool> {
-    h.require(Feature::Core)?;
     let u = user_key(user_id);
     let f = family_id.as_str().to_owned();
     // Matching rows count as changed even when already revoked, so the answer
@@ -312,7 +303,6 @@ pub(crate) async fn revoke_other_sessions(
     user_id: &UserId,
     keep: &FamilyId,
 ) -> StoreResult<u64> {
-    h.require(Feature::Core)?;
     let u = user_key(user_id);
     let k = keep.as_str().to_owned();
     let families = h

@@ -12,25 +12,37 @@
 //! [`StoreError::UnknownField`]; protected names never get here (the types
 //! refuse them).
 //!
-//! Values map between JSON and SQLite as: null ↔ NULL, integer ↔ INTEGER,
-//! float ↔ REAL, string ↔ TEXT; a boolean is written as 0/1 and **reads back
-//! as the number 0 or 1** — SQLite has no boolean type, so the two cannot be
-//! told apart. (`serde_json` deserialises 0/1 into a Rust `bool` only through a
-//! custom deserializer; store app flags as integers if that matters.) A BLOB
-//! reads back as a string of lowercase hex.
+//! Values are typed as on every backend of the family, by the column's
+//! declared type (`PRAGMA table_info`, cached with the names):
+//!
+//! | declared type | JSON written | stored | JSON read back |
+//! | --- | --- | --- | --- |
+//! | `BOOLEAN` or `BOOL` | `true` / `false` | 1 / 0 | `true` / `false` (any non-zero integer is `true`) |
+//! | `INTEGER` (and other integer types) | number | INTEGER | number |
+//! | `VARCHAR(n)`, `TEXT` | string | TEXT | string |
+//! | `REAL`, `FLOAT`, `DOUBLE` | number | REAL | number |
+//! | any | `null` | NULL | `null` |
+//!
+//! SQLite has no boolean type: a JSON boolean is stored as 0/1 in any column,
+//! and it is the declared `BOOLEAN`/`BOOL` type that makes 0/1 read back as
+//! `false`/`true` (so `user.extra_field::<bool>("newsletter")` works). Other
+//! columns read back by the class of the stored value, which SQLite's type
+//! affinity makes match the declared type: a number written to a `VARCHAR`
+//! column reads back as a string, a numeric string written to an `INTEGER`
+//! column as a number. A BLOB reads back as a string of lowercase hex.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use fullauth_api::{
-    Email, ExtraFields, HashedPassword, NewUser, StoreError, StoreResult, User, UserId, UserLookup,
-    UserPatch, new_record_id,
+    Email, Entity, ExtraFields, Feature, HashedPassword, NewUser, StoreError, StoreResult, User,
+    UserId, UserLookup, UserPatch, new_record_id,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::codec::{
-    Db, corrupt, flag, json_to_sql, parse_ts, parse_user_id, quote_ident, sql_to_json, ts,
-    user_key, uuid_text,
+    ColumnType, Db, corrupt, flag, json_to_sql, parse_ts, parse_user_id, quote_ident, sql_to_json,
+    ts, user_key, uuid_text,
 };
 use crate::pool::{Handle, Shared};
 
@@ -45,33 +57,39 @@ const BUILTIN: [&str; 7] = [
     "created_at",
 ];
 
-/// The application columns of `fullauth_users`.
+/// The application columns of `fullauth_users`, with how each reads back.
 #[derive(Debug, Default)]
 pub(crate) struct UserColumns {
-    extra: BTreeSet<String>,
+    extra: BTreeMap<String, ColumnType>,
 }
 
 impl UserColumns {
     /// Reads them with `PRAGMA table_info` (empty when the table is missing).
     pub(crate) fn load(conn: &Connection) -> StoreResult<Self> {
         let mut stmt = conn
-            .prepare("SELECT name FROM pragma_table_info('fullauth_users')")
+            .prepare("SELECT name, type FROM pragma_table_info('fullauth_users')")
             .db()?;
-        let names = stmt
-            .query_map([], |r| r.get::<_, String>(0))
+        let columns = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
         Ok(UserColumns {
-            extra: names
+            extra: columns
                 .into_iter()
-                .filter(|n| !BUILTIN.contains(&n.as_str()))
+                .filter(|(n, _)| !BUILTIN.contains(&n.as_str()))
+                .map(|(n, decl)| (n, ColumnType::of_declared(&decl)))
                 .collect(),
         })
     }
 
     fn has(&self, name: &str) -> bool {
-        self.extra.contains(name)
+        self.extra.contains_key(name)
+    }
+
+    /// How column `name` reads back ([`ColumnType::Other`] when unknown).
+    fn type_of(&self, name: &str) -> ColumnType {
+        self.extra.get(name).copied().unwrap_or(ColumnType::Other)
     }
 }
 
@@ -88,15 +106,14 @@ fn check_columns<'a>(
     }
     cols = shared.refresh_user_columns(conn)?;
     match names.into_iter().find(|n| !cols.has(n)) {
-        Some(n) => Err(StoreError::UnknownField {
-            field: n.to_string(),
-        }),
+        Some(n) => Err(StoreError::unknown_field(n)),
         None => Ok(()),
     }
 }
 
-/// Builds a [`User`] from a `SELECT *` / `RETURNING *` row.
-pub(crate) fn user_from_row(row: &Row<'_>) -> StoreResult<User> {
+/// Builds a [`User`] from a `SELECT *` / `RETURNING *` row, typing the
+/// application columns as `cols` says.
+fn user_from_row(row: &Row<'_>, cols: &UserColumns) -> StoreResult<User> {
     let stmt = row.as_ref();
     let mut id = None;
     let mut email = None;
@@ -118,7 +135,10 @@ pub(crate) fn user_from_row(row: &Row<'_>) -> StoreResult<User> {
             "is_verified" => is_verified = Some(row.get::<_, i64>(i).db()? != 0),
             "is_superuser" => is_superuser = Some(row.get::<_, i64>(i).db()? != 0),
             "created_at" => created_at = Some(parse_ts(&row.get::<_, String>(i).db()?)?),
-            other => extra.insert_stored(other, sql_to_json(row.get_ref(i).db()?)),
+            other => extra.insert_stored(
+                other,
+                sql_to_json(row.get_ref(i).db()?, cols.type_of(other)),
+            ),
         }
     }
     match (id, email, is_active, is_verified, is_superuser, created_at) {
@@ -142,17 +162,30 @@ pub(crate) fn user_from_row(row: &Row<'_>) -> StoreResult<User> {
     }
 }
 
+/// The first user row of `sql`. The application columns are typed from the
+/// cached `PRAGMA table_info`, re-read when the row has a column the cache
+/// does not know (added while the store is open).
 fn one_user(
+    shared: &Shared,
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> StoreResult<Option<User>> {
     let mut stmt = conn.prepare_cached(sql).db()?;
     let mut rows = stmt.query(params).db()?;
-    match rows.next().db()? {
-        Some(row) => user_from_row(row).map(Some),
-        None => Ok(None),
+    let Some(row) = rows.next().db()? else {
+        return Ok(None);
+    };
+    let mut cols = shared.user_columns();
+    let stmt = row.as_ref();
+    let unknown = (0..stmt.column_count()).any(|i| {
+        stmt.column_name(i)
+            .is_ok_and(|n| !BUILTIN.contains(&n) && !cols.has(n))
+    });
+    if unknown {
+        cols = shared.refresh_user_columns(conn)?;
     }
+    user_from_row(row, &cols).map(Some)
 }
 
 /// True when a user with this key exists.
@@ -164,7 +197,6 @@ pub(crate) fn user_exists(conn: &Connection, key: &str) -> StoreResult<bool> {
 }
 
 pub(crate) async fn create_user(h: &Handle, new: NewUser) -> StoreResult<User> {
-    h.require(fullauth_api::Feature::Core)?;
     let shared = h.shared.clone();
     let id = new.id.unwrap_or_else(|| UserId::from_uuid(new_record_id()));
     let now = h.now();
@@ -200,31 +232,44 @@ pub(crate) async fn create_user(h: &Handle, new: NewUser) -> StoreResult<User> {
     // poison the transaction, exactly as a savepoint would.
     h.write(move |c| {
         check_columns(&shared, c, names.iter().map(String::as_str))?;
-        one_user(c, &sql, params_from_iter(values.iter()))?
+        one_user(&shared, c, &sql, params_from_iter(values.iter()))?
             .ok_or_else(|| corrupt("fullauth_users", "INSERT … RETURNING returned no row"))
     })
     .await
 }
 
 pub(crate) async fn get_user(h: &Handle, id: &UserId) -> StoreResult<Option<User>> {
-    h.require(fullauth_api::Feature::Core)?;
     let key = user_key(id);
-    h.read(move |c| one_user(c, "SELECT * FROM fullauth_users WHERE id = ?1", [key]))
-        .await
+    let shared = h.shared.clone();
+    h.read(move |c| {
+        one_user(
+            &shared,
+            c,
+            "SELECT * FROM fullauth_users WHERE id = ?1",
+            [key],
+        )
+    })
+    .await
 }
 
 pub(crate) async fn get_user_by_email(h: &Handle, email: &Email) -> StoreResult<Option<User>> {
-    h.require(fullauth_api::Feature::Core)?;
     let email = email.as_str().to_owned();
-    h.read(move |c| one_user(c, "SELECT * FROM fullauth_users WHERE email = ?1", [email]))
-        .await
+    let shared = h.shared.clone();
+    h.read(move |c| {
+        one_user(
+            &shared,
+            c,
+            "SELECT * FROM fullauth_users WHERE email = ?1",
+            [email],
+        )
+    })
+    .await
 }
 
 pub(crate) async fn get_user_by_field(
     h: &Handle,
     lookup: &UserLookup,
 ) -> StoreResult<Option<User>> {
-    h.require(fullauth_api::Feature::Core)?;
     let (column, value): (String, SqlValue) = match lookup {
         UserLookup::Id(id) => ("id".into(), SqlValue::Text(user_key(id))),
         UserLookup::Email(e) => ("email".into(), SqlValue::Text(e.as_str().to_owned())),
@@ -232,12 +277,6 @@ pub(crate) async fn get_user_by_field(
         UserLookup::IsVerified(b) => ("is_verified".into(), SqlValue::Integer(flag(*b))),
         UserLookup::IsSuperuser(b) => ("is_superuser".into(), SqlValue::Integer(flag(*b))),
         UserLookup::Extra { column, value } => (column.clone(), json_to_sql(column, value)?),
-        other => {
-            return Err(StoreError::invalid(
-                "lookup",
-                format!("lookup {other:?} is not supported by this store"),
-            ));
-        }
     };
     let builtin = BUILTIN.contains(&column.as_str());
     let shared = h.shared.clone();
@@ -249,21 +288,26 @@ pub(crate) async fn get_user_by_field(
         if !builtin {
             check_columns(&shared, c, std::iter::once(column.as_str()))?;
         }
-        one_user(c, &sql, [value])
+        one_user(&shared, c, &sql, [value])
     })
     .await
 }
 
 pub(crate) async fn update_user(h: &Handle, id: &UserId, patch: UserPatch) -> StoreResult<User> {
-    h.require(fullauth_api::Feature::Core)?;
     let key = user_key(id);
+    let shared = h.shared.clone();
     if patch.is_empty() {
         let found = h
-            .read(move |c| one_user(c, "SELECT * FROM fullauth_users WHERE id = ?1", [key]))
+            .read(move |c| {
+                one_user(
+                    &shared,
+                    c,
+                    "SELECT * FROM fullauth_users WHERE id = ?1",
+                    [key],
+                )
+            })
             .await?;
-        return found.ok_or(StoreError::NotFound {
-            what: fullauth_api::Entity::User,
-        });
+        return found.ok_or_else(|| StoreError::not_found(Entity::User));
     }
     let mut sets: Vec<String> = Vec::new();
     let mut values: Vec<SqlValue> = vec![SqlValue::Text(key)];
@@ -291,29 +335,26 @@ pub(crate) async fn update_user(h: &Handle, id: &UserId, patch: UserPatch) -> St
         "UPDATE fullauth_users SET {} WHERE id = ?1 RETURNING *",
         sets.join(", ")
     );
-    let shared = h.shared.clone();
     // One statement: atomic on its own, nothing written on error.
     h.write(move |c| {
         check_columns(&shared, c, names.iter().map(String::as_str))?;
-        one_user(c, &sql, params_from_iter(values.iter()))?.ok_or(StoreError::NotFound {
-            what: fullauth_api::Entity::User,
-        })
+        one_user(&shared, c, &sql, params_from_iter(values.iter()))?
+            .ok_or_else(|| StoreError::not_found(Entity::User))
     })
     .await
 }
 
 /// Tables with a `user_id` column that cascades from `fullauth_users`, by
 /// the feature that owns them.
-const DEPENDENTS: [(fullauth_api::Feature, &str); 5] = [
-    (fullauth_api::Feature::Core, "fullauth_refresh_tokens"),
-    (fullauth_api::Feature::Roles, "fullauth_user_roles"),
-    (fullauth_api::Feature::OAuth, "fullauth_oauth_accounts"),
-    (fullauth_api::Feature::Passkeys, "fullauth_passkeys"),
-    (fullauth_api::Feature::Mfa, "fullauth_mfa"),
+const DEPENDENTS: [(Feature, &str); 5] = [
+    (Feature::Core, "fullauth_refresh_tokens"),
+    (Feature::Roles, "fullauth_user_roles"),
+    (Feature::OAuth, "fullauth_oauth_accounts"),
+    (Feature::Passkeys, "fullauth_passkeys"),
+    (Feature::Mfa, "fullauth_mfa"),
 ];
 
 pub(crate) async fn delete_user(h: &Handle, id: &UserId) -> StoreResult<bool> {
-    h.require(fullauth_api::Feature::Core)?;
     let key = user_key(id);
     let features = h.shared.features;
     // The foreign keys cascade; the explicit deletes also cover databases
@@ -341,7 +382,6 @@ pub(crate) async fn get_password_hash(
     h: &Handle,
     id: &UserId,
 ) -> StoreResult<Option<HashedPassword>> {
-    h.require(fullauth_api::Feature::Core)?;
     let key = user_key(id);
     let found: Option<Option<String>> = h
         .read(move |c| {
@@ -353,9 +393,7 @@ pub(crate) async fn get_password_hash(
         })
         .await?;
     match found {
-        None => Err(StoreError::NotFound {
-            what: fullauth_api::Entity::User,
-        }),
+        None => Err(StoreError::not_found(Entity::User)),
         Some(None) => Ok(None),
         Some(Some(h)) => HashedPassword::new(h)
             .map(Some)
@@ -368,7 +406,6 @@ pub(crate) async fn set_password_hash(
     id: &UserId,
     hash: Option<HashedPassword>,
 ) -> StoreResult<()> {
-    h.require(fullauth_api::Feature::Core)?;
     let key = user_key(id);
     let hash = hash.map(HashedPassword::into_string);
     let n = h
@@ -383,7 +420,6 @@ pub(crate) async fn set_password_hash(
 }
 
 pub(crate) async fn mark_verified(h: &Handle, id: &UserId) -> StoreResult<()> {
-    h.require(fullauth_api::Feature::Core)?;
     let key = user_key(id);
     let n = h
         .write(move |c| {
@@ -398,9 +434,7 @@ pub(crate) async fn mark_verified(h: &Handle, id: &UserId) -> StoreResult<()> {
 
 fn found(changed: usize) -> StoreResult<()> {
     if changed == 0 {
-        Err(StoreError::NotFound {
-            what: fullauth_api::Entity::User,
-        })
+        Err(StoreError::not_found(Entity::User))
     } else {
         Ok(())
     }

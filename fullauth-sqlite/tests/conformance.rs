@@ -7,29 +7,35 @@
 
 use std::sync::Arc;
 
-use fullauth_api::{Clock, Features, Timestamp};
-use fullauth_conformance::{Subject, conformance_tests};
-use fullauth_sqlite::{SqliteOptions, SqliteStore};
+use fullauth_api::{Clock, Timestamp};
+use fullauth_conformance::{ColumnKind, Subject, conformance_tests};
+use fullauth_sqlite::SqliteStore;
 
-/// A fresh, migrated file database with the app column `display_name` the
-/// suite expects, on a manual clock.
+/// A fresh, migrated file database on a manual clock, with the three
+/// nullable app columns the suite's app-column cases use.
 async fn subject() -> Subject {
     let clock = Clock::manual(Timestamp::now());
-    let store = SqliteStore::open_temporary(SqliteOptions::new().clock(clock.clone()))
+    let store = SqliteStore::builder()
+        .clock(clock.clone())
+        .migrate(true)
+        .open_temporary()
         .await
-        .expect("open a temporary database");
-    store
-        .migrator()
-        .apply(Features::all())
-        .await
-        .expect("migrate every feature");
+        .expect("open and migrate a temporary database");
     store
         .with_connection(|c| {
-            c.execute_batch("ALTER TABLE fullauth_users ADD COLUMN display_name VARCHAR(100)")
+            c.execute_batch(
+                "ALTER TABLE fullauth_users ADD COLUMN display_name TEXT;
+                 ALTER TABLE fullauth_users ADD COLUMN newsletter BOOLEAN;
+                 ALTER TABLE fullauth_users ADD COLUMN login_count INTEGER;",
+            )
         })
         .await
-        .expect("add the app column");
-    Subject::new(Arc::new(store)).with_clock(clock)
+        .expect("add the app columns");
+    Subject::new(Arc::new(store))
+        .with_clock(clock)
+        .with_app_column("display_name", ColumnKind::Text)
+        .with_app_column("newsletter", ColumnKind::Boolean)
+        .with_app_column("login_count", ColumnKind::Integer)
 }
 
 conformance_tests!(subject);

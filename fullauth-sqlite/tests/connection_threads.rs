@@ -5,14 +5,15 @@
 use std::time::Duration;
 
 use fullauth_api::{DurableStore, Features, NewUser, UserStore};
-use fullauth_sqlite::{SqliteOptions, SqliteStore};
+use fullauth_sqlite::SqliteStore;
 
 async fn store() -> SqliteStore {
-    let s = SqliteStore::open_temporary(SqliteOptions::new().busy_timeout(Duration::from_secs(2)))
+    SqliteStore::builder()
+        .busy_timeout(Duration::from_secs(2))
+        .migrate(true)
+        .open_temporary()
         .await
-        .unwrap();
-    s.migrator().apply(Features::all()).await.unwrap();
-    s
+        .unwrap()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -66,10 +67,11 @@ async fn cancelled_calls_leave_the_store_consistent() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn writing_beside_an_open_transaction_is_unavailable_not_a_hang() {
-    let s =
-        SqliteStore::open_temporary(SqliteOptions::new().busy_timeout(Duration::from_millis(200)))
-            .await
-            .unwrap();
+    let s = SqliteStore::open_temporary(
+        SqliteStore::builder().busy_timeout(Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
     s.migrator().apply(Features::all()).await.unwrap();
     let tx = s.begin().await.unwrap();
     let err = s
@@ -80,6 +82,9 @@ async fn writing_beside_an_open_transaction_is_unavailable_not_a_hang() {
         matches!(err, fullauth_api::StoreError::Unavailable { .. }),
         "{err:?}"
     );
+    assert!(err.is_retryable() && !err.is_contention());
+    assert_eq!(err.context().backend(), Some("sqlite"));
+    assert_eq!(err.context().operation(), Some("create_user"));
     tx.rollback().await.unwrap();
 }
 

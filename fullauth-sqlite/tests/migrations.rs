@@ -9,8 +9,8 @@ use fullauth_api::{
     NextRefreshToken, RefreshTokenStore, RoleStore, StoreError, Timestamp, TokenDigest, UserId,
     UserLookup, UserPatch, UserStore,
 };
+use fullauth_sqlite::SqliteStore;
 use fullauth_sqlite::rusqlite::Connection;
-use fullauth_sqlite::{SqliteOptions, SqliteStore};
 
 const REFERENCE_0_18: &str = include_str!("fixtures/fastapi_fullauth_0_18.sql");
 const REFERENCE_0_16: &str = include_str!("fixtures/fastapi_fullauth_0_16.sql");
@@ -37,7 +37,7 @@ impl TempDb {
     }
 
     async fn store(&self, features: Features) -> SqliteStore {
-        SqliteStore::open(&self.0, SqliteOptions::new().features(features))
+        SqliteStore::open(&self.0, SqliteStore::builder().features(features))
             .await
             .unwrap()
     }
@@ -262,9 +262,7 @@ async fn adopting_a_0_13_database_adds_the_session_columns() {
 
 #[tokio::test]
 async fn app_columns_round_trip_through_extra() {
-    let store = SqliteStore::open_temporary(SqliteOptions::new())
-        .await
-        .unwrap();
+    let store = SqliteStore::builder().open_temporary().await.unwrap();
     store.migrator().apply(Features::all()).await.unwrap();
     store
         .with_connection(|c| {
@@ -272,7 +270,9 @@ async fn app_columns_round_trip_through_extra() {
                 "ALTER TABLE fullauth_users ADD COLUMN display_name VARCHAR(100);
                  ALTER TABLE fullauth_users ADD COLUMN age INTEGER;
                  ALTER TABLE fullauth_users ADD COLUMN score REAL;
-                 ALTER TABLE fullauth_users ADD COLUMN plan VARCHAR(20) NOT NULL DEFAULT 'free'",
+                 ALTER TABLE fullauth_users ADD COLUMN plan VARCHAR(20) NOT NULL DEFAULT 'free';
+                 ALTER TABLE fullauth_users ADD COLUMN newsletter BOOLEAN;
+                 ALTER TABLE fullauth_users ADD COLUMN beta bool DEFAULT 1",
             )
         })
         .await
@@ -292,8 +292,10 @@ async fn app_columns_round_trip_through_extra() {
     );
     assert_eq!(u.extra_field::<i64>("age").unwrap(), Some(36));
     assert_eq!(u.extra_field::<f64>("score").unwrap(), Some(2.5));
-    // Not given: the database default.
+    // Not given: the database default, typed as its column.
     assert_eq!(u.extra_field::<String>("plan").unwrap().unwrap(), "free");
+    assert_eq!(u.extra.get("newsletter"), Some(&serde_json::Value::Null));
+    assert_eq!(u.extra.get("beta"), Some(&serde_json::json!(true)));
     assert_eq!(store.get_user(&u.id).await.unwrap().unwrap(), u);
 
     let mut patch = UserPatch::new().with_extra("age", 37).unwrap();
@@ -313,12 +315,47 @@ async fn app_columns_round_trip_through_extra() {
         .unwrap();
     assert_eq!(found.id, u.id);
 
-    // Booleans are stored as 0/1 and read back as numbers.
+    // A BOOLEAN (or BOOL) column stores 0/1 and reads back a JSON boolean;
+    // a boolean written to an INTEGER column reads back as the number.
     let u3 = store
-        .update_user(&u.id, UserPatch::new().with_extra("age", true).unwrap())
+        .update_user(
+            &u.id,
+            UserPatch::new()
+                .with_extra("newsletter", true)
+                .unwrap()
+                .with_extra("beta", false)
+                .unwrap()
+                .with_extra("age", true)
+                .unwrap(),
+        )
         .await
         .unwrap();
+    assert_eq!(u3.extra.get("newsletter"), Some(&serde_json::json!(true)));
+    assert_eq!(u3.extra_field::<bool>("beta").unwrap(), Some(false));
     assert_eq!(u3.extra.get("age"), Some(&serde_json::json!(1)));
+    assert_eq!(store.get_user(&u.id).await.unwrap().unwrap(), u3);
+    let stored: (i64, i64) = Connection::open(store.path())
+        .unwrap()
+        .query_row(
+            "SELECT newsletter, beta FROM fullauth_users WHERE email = 'ada@example.com'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, (1, 0));
+    let found = store
+        .get_user_by_field(&UserLookup::parse("newsletter", true).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, u.id);
+    assert!(
+        store
+            .get_user_by_field(&UserLookup::parse("beta", true).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A column added while the store is open is found.
     let outside = Connection::open(store.path()).unwrap();
@@ -345,7 +382,7 @@ async fn app_columns_round_trip_through_extra() {
         )
         .await;
     assert!(
-        matches!(r, Err(StoreError::UnknownField { ref field }) if field == "no_such_column"),
+        matches!(r, Err(StoreError::UnknownField { ref field, .. }) if field == "no_such_column"),
         "{r:?}"
     );
     let r = store
@@ -382,9 +419,7 @@ fn token(user: UserId, now: Timestamp) -> NewRefreshToken {
 
 #[tokio::test]
 async fn a_transaction_interrupted_by_an_error_leaves_nothing_behind() {
-    let store = SqliteStore::open_temporary(SqliteOptions::new())
-        .await
-        .unwrap();
+    let store = SqliteStore::builder().open_temporary().await.unwrap();
     store.migrator().apply(Features::all()).await.unwrap();
     let email: fullauth_api::Email = "tx@example.com".parse().unwrap();
 
@@ -444,7 +479,8 @@ async fn a_transaction_interrupted_by_an_error_leaves_nothing_behind() {
         matches!(
             r,
             Err(StoreError::Conflict {
-                what: ConflictKind::RefreshToken
+                what: ConflictKind::RefreshToken,
+                ..
             })
         ),
         "{r:?}"
@@ -462,7 +498,7 @@ async fn a_transaction_interrupted_by_an_error_leaves_nothing_behind() {
     let tx = store.begin().await.unwrap();
     assert!(matches!(
         tx.begin().await,
-        Err(StoreError::TransactionNesting)
+        Err(StoreError::TransactionNesting { .. })
     ));
     tx.mark_verified(&u.id).await.unwrap();
     tx.rollback().await.unwrap();
@@ -527,9 +563,7 @@ async fn drift_is_reported_and_refused() {
 
 #[tokio::test]
 async fn values_are_stored_in_the_reference_encodings() {
-    let store = SqliteStore::open_temporary(SqliteOptions::new())
-        .await
-        .unwrap();
+    let store = SqliteStore::builder().open_temporary().await.unwrap();
     store.migrator().apply(Features::all()).await.unwrap();
     let u = store
         .create_user(NewUser::new("enc@example.com").unwrap())
@@ -597,7 +631,9 @@ async fn short_lived_state_survives_a_restart() {
 
 #[tokio::test]
 async fn features_not_configured_are_disabled() {
-    let store = SqliteStore::open_temporary(SqliteOptions::new().features(core()))
+    let store = SqliteStore::builder()
+        .features(core())
+        .open_temporary()
         .await
         .unwrap();
     store.migrator().apply(core()).await.unwrap();
@@ -613,10 +649,96 @@ async fn features_not_configured_are_disabled() {
         "{r:?}"
     );
     assert!(
-        SqliteStore::open_temporary(
-            SqliteOptions::new().features(Features::from(Feature::Permissions))
-        )
+        SqliteStore::builder()
+            .features(Features::from(Feature::Permissions))
+            .open_temporary()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn tables_not_migrated_are_named_with_their_feature() {
+    let store = SqliteStore::builder().open_temporary().await.unwrap();
+    let r = store
+        .create_user(NewUser::new("early@example.com").unwrap())
+        .await;
+    match r {
+        Err(StoreError::NotMigrated {
+            feature: Some(Feature::Core),
+            ref message,
+            ..
+        }) => assert!(
+            message.contains("fullauth_users") && message.contains("migrat"),
+            "{message}"
+        ),
+        other => panic!("expected NotMigrated(Core), got {other:?}"),
+    }
+    // Core only: the roles table is still missing.
+    store.migrator().apply(core()).await.unwrap();
+    let r = store.list_roles().await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::NotMigrated {
+                feature: Some(Feature::Roles),
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let e = r.unwrap_err();
+    assert_eq!(e.context().backend(), Some("sqlite"));
+    assert_eq!(e.context().operation(), Some("list_roles"));
+    let r = fullauth_api::BlacklistStore::is_blacklisted(&store, &"jti".parse().unwrap()).await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::NotMigrated {
+                feature: Some(Feature::Blacklist),
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    // migrate() applies the rest of the store's features.
+    assert_eq!(store.migrate().await.unwrap().len(), 10);
+    assert!(store.list_roles().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn values_the_database_refuses_are_backend_errors() {
+    let store = SqliteStore::builder()
+        .migrate(true)
+        .open_temporary()
         .await
-        .is_err()
+        .unwrap();
+    store
+        .with_connection(|c| {
+            c.execute_batch(
+                "ALTER TABLE fullauth_users ADD COLUMN rating INTEGER CHECK (rating BETWEEN 1 AND 5)",
+            )
+        })
+        .await
+        .unwrap();
+    let u = store
+        .create_user(NewUser::new("rated@example.com").unwrap())
+        .await
+        .unwrap();
+    for value in [serde_json::json!(9), serde_json::json!(u64::MAX)] {
+        let r = store
+            .update_user(&u.id, UserPatch::new().with_extra("rating", value).unwrap())
+            .await;
+        assert!(matches!(r, Err(StoreError::Backend { .. })), "{r:?}");
+    }
+    assert_eq!(
+        store
+            .get_user(&u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .extra
+            .get("rating"),
+        Some(&serde_json::Value::Null)
     );
 }

@@ -60,9 +60,7 @@ async fn footprint(s: &Subject, user_id: &UserId) -> Result<Footprint, StoreErro
         .store
         .get_mfa(user_id)
         .await?
-        .ok_or(StoreError::NotFound {
-            what: fullauth_api::Entity::MfaFactor,
-        })?;
+        .ok_or_else(|| StoreError::not_found(fullauth_api::Entity::MfaFactor))?;
     Ok(Footprint {
         token,
         role,

@@ -24,10 +24,10 @@ fn next(s: &Subject, digest: TokenDigest) -> NextRefreshToken {
 
 /// Of N concurrent revokes of one token exactly one returns true.
 pub async fn revoke_refresh_token_one_winner(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = s
         .store
-        .store_refresh_token(token(&u.id, &FamilyId::generate(), in_secs(&s, 3600)))
+        .store_refresh_token(token(&u, &FamilyId::generate(), in_secs(&s, 3600)))
         .await?;
     let results = race(RACERS, |_| {
         let st = s.store.clone();
@@ -50,11 +50,11 @@ pub async fn revoke_refresh_token_one_winner(s: Subject) -> CaseResult {
 /// other sees the old token revoked (Reused), which revokes the whole family,
 /// the winner's new token included, and inserts nothing.
 pub async fn rotate_one_rotated_rest_reused(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
     let old = s
         .store
-        .store_refresh_token(token(&u.id, &family, in_secs(&s, 3600)))
+        .store_refresh_token(token(&u, &family, in_secs(&s, 3600)))
         .await?;
     let nexts: Vec<TokenDigest> = (0..RACERS).map(|_| digest()).collect();
     let results = race(RACERS, |i| {
@@ -73,7 +73,7 @@ pub async fn rotate_one_rotated_rest_reused(s: Subject) -> CaseResult {
     if let Rotation::Rotated(t) = &results[winner] {
         assert_eq!(t.digest, nexts[winner]);
         assert_eq!(t.family_id, family);
-        assert_eq!(t.user_id, u.id);
+        assert_eq!(t.user_id, u);
     }
     for (i, r) in results.iter().enumerate() {
         if i == winner {
@@ -82,7 +82,7 @@ pub async fn rotate_one_rotated_rest_reused(s: Subject) -> CaseResult {
         match r {
             Rotation::Reused { family_id, user_id } => {
                 assert_eq!(family_id, &family);
-                assert_eq!(user_id, &u.id);
+                assert_eq!(user_id, &u);
             }
             other => panic!("a late rotation must see the token revoked (Reused), got {other:?}"),
         }
@@ -108,7 +108,7 @@ pub async fn rotate_one_rotated_rest_reused(s: Subject) -> CaseResult {
     );
     assert!(
         s.store
-            .list_sessions(&u.id)
+            .list_sessions(&u)
             .await?
             .iter()
             .all(|x| x.family_id != family),
@@ -121,10 +121,10 @@ pub async fn rotate_one_rotated_rest_reused(s: Subject) -> CaseResult {
 /// Rotated, the rest Conflict RefreshToken, and each loser's old token stays
 /// live (nothing changed).
 pub async fn rotate_to_same_next_digest_one_winner(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let mut olds = Vec::with_capacity(RACERS);
     for _ in 0..RACERS {
-        let t = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+        let t = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
         olds.push(s.store.store_refresh_token(t).await?.digest);
     }
     let shared = digest();
@@ -167,10 +167,10 @@ pub async fn rotate_to_same_next_digest_one_winner(s: Subject) -> CaseResult {
 /// Concurrent rotations of different families never interfere: all are
 /// Rotated and every family stays a live session.
 pub async fn independent_rotations_all_succeed(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let mut olds = Vec::with_capacity(RACERS);
     for _ in 0..RACERS {
-        let t = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+        let t = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
         olds.push(s.store.store_refresh_token(t).await?);
     }
     let results = race(RACERS, |i| {
@@ -187,7 +187,7 @@ pub async fn independent_rotations_all_succeed(s: Subject) -> CaseResult {
             "rotating distinct tokens must all succeed, got {r:?}"
         );
     }
-    let sessions = s.store.list_sessions(&u.id).await?;
+    let sessions = s.store.list_sessions(&u).await?;
     let families: HashSet<&FamilyId> = sessions.iter().map(|x| &x.family_id).collect();
     assert_eq!(sessions.len(), RACERS);
     assert!(olds.iter().all(|t| families.contains(&t.family_id)));
@@ -291,12 +291,12 @@ pub async fn create_user_same_id_one_winner(s: Subject) -> CaseResult {
 /// Of N concurrent stores of one digest exactly one succeeds; the rest are
 /// Conflict RefreshToken.
 pub async fn store_same_refresh_digest_one_winner(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let d = digest();
     let families: Vec<FamilyId> = (0..RACERS).map(|_| FamilyId::generate()).collect();
     let results = race(RACERS, |i| {
         let st = s.store.clone();
-        let mut t = token(&u.id, &families[i], in_secs(&s, 3600));
+        let mut t = token(&u, &families[i], in_secs(&s, 3600));
         t.digest = d.clone();
         async move { st.store_refresh_token(t).await }
     })
@@ -321,16 +321,16 @@ pub async fn store_same_refresh_digest_one_winner(s: Subject) -> CaseResult {
 /// Concurrent revoke_family calls count each token once: the counts add up
 /// to the family's live tokens.
 pub async fn revoke_family_counts_each_token_once(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
     for _ in 0..5 {
         s.store
-            .store_refresh_token(token(&u.id, &family, in_secs(&s, 3600)))
+            .store_refresh_token(token(&u, &family, in_secs(&s, 3600)))
             .await?;
     }
     let already = s
         .store
-        .store_refresh_token(token(&u.id, &family, in_secs(&s, 3600)))
+        .store_refresh_token(token(&u, &family, in_secs(&s, 3600)))
         .await?;
     assert!(s.store.revoke_refresh_token(&already.digest).await?);
     let results = race(RACERS, |_| {
@@ -345,24 +345,24 @@ pub async fn revoke_family_counts_each_token_once(s: Subject) -> CaseResult {
         .into_iter()
         .sum();
     assert_eq!(total, 5, "five live tokens flipped, each counted once");
-    assert!(s.store.list_sessions(&u.id).await?.is_empty());
+    assert!(s.store.list_sessions(&u).await?.is_empty());
     Ok(())
 }
 
 /// Concurrent revoke_all_for_user calls count each token once.
 pub async fn revoke_all_for_user_counts_each_token_once(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     for _ in 0..3 {
         let family = FamilyId::generate();
         for _ in 0..2 {
             s.store
-                .store_refresh_token(token(&u.id, &family, in_secs(&s, 3600)))
+                .store_refresh_token(token(&u, &family, in_secs(&s, 3600)))
                 .await?;
         }
     }
     let results = race(RACERS, |_| {
         let st = s.store.clone();
-        let id = u.id;
+        let id = u;
         async move { st.revoke_all_for_user(&id).await }
     })
     .await;
@@ -372,26 +372,26 @@ pub async fn revoke_all_for_user_counts_each_token_once(s: Subject) -> CaseResul
         .into_iter()
         .sum();
     assert_eq!(total, 6, "six live tokens flipped, each counted once");
-    assert!(s.store.list_sessions(&u.id).await?.is_empty());
+    assert!(s.store.list_sessions(&u).await?.is_empty());
     Ok(())
 }
 
 /// Concurrent revoke_other_sessions calls count each session once and keep
 /// the one named.
 pub async fn revoke_other_sessions_counts_each_session_once(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let keep = FamilyId::generate();
     s.store
-        .store_refresh_token(token(&u.id, &keep, in_secs(&s, 3600)))
+        .store_refresh_token(token(&u, &keep, in_secs(&s, 3600)))
         .await?;
     for _ in 0..4 {
         s.store
-            .store_refresh_token(token(&u.id, &FamilyId::generate(), in_secs(&s, 3600)))
+            .store_refresh_token(token(&u, &FamilyId::generate(), in_secs(&s, 3600)))
             .await?;
     }
     let results = race(RACERS, |_| {
         let st = s.store.clone();
-        let id = u.id;
+        let id = u;
         let keep = keep.clone();
         async move { st.revoke_other_sessions(&id, &keep).await }
     })
@@ -402,7 +402,7 @@ pub async fn revoke_other_sessions_counts_each_session_once(s: Subject) -> CaseR
         .into_iter()
         .sum();
     assert_eq!(total, 4, "four other sessions revoked, each counted once");
-    let sessions = s.store.list_sessions(&u.id).await?;
+    let sessions = s.store.list_sessions(&u).await?;
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].family_id, keep);
     Ok(())

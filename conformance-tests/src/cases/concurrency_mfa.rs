@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, Mfa]
+// conformance-group: requires = [Mfa]
 //! Races on MFA: the TOTP counter compare-and-set and recovery codes.
 
 use fullauth_api::{MfaSecret, TokenDigest, UserId};
@@ -8,12 +8,12 @@ use crate::CaseResult;
 
 /// Creates a user with a confirmed factor holding `codes`.
 async fn enrolled(s: &Subject, codes: &[TokenDigest]) -> Result<UserId, crate::CaseError> {
-    let u = user(s).await?;
+    let u = some_user(s).await?;
     s.store
-        .store_mfa(&u.id, &MfaSecret::new("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?)
+        .store_mfa(&u, &MfaSecret::new("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?)
         .await?;
-    assert!(s.store.confirm_mfa(&u.id, codes).await?);
-    Ok(u.id)
+    assert!(s.store.confirm_mfa(&u, codes).await?);
+    Ok(u)
 }
 
 /// Of N concurrent advances to one counter value exactly one wins, and the

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, OAuth]
+// conformance-group: requires = [OAuth]
 //! Races on OAuth links: linking one identity from many tasks.
 
 use fullauth_api::{NewOAuthAccount, OAuthLink, ProviderName, ProviderUserId, UserId};
@@ -26,7 +26,7 @@ pub async fn link_same_identity_many_users_one_created(s: Subject) -> CaseResult
     let subject = ProviderUserId::new(format!("sub-{}", tag()))?;
     let mut users = Vec::with_capacity(RACERS);
     for _ in 0..RACERS {
-        users.push(user(&s).await?.id);
+        users.push(some_user(&s).await?);
     }
     let results = race(RACERS, |i| {
         let st = s.store.clone();
@@ -58,15 +58,15 @@ pub async fn link_same_identity_many_users_one_created(s: Subject) -> CaseResult
 pub async fn link_same_identity_same_user_one_created(s: Subject) -> CaseResult {
     let provider = ProviderName::new("github")?;
     let subject = ProviderUserId::new(tag())?;
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let results = race(RACERS, |_| {
         let st = s.store.clone();
-        let new = link(&provider, &subject, u.id);
+        let new = link(&provider, &subject, u);
         async move { st.link_oauth_account(new).await }
     })
     .await;
     let results: Vec<OAuthLink> = results.into_iter().collect::<Result<_, _>>()?;
     assert_eq!(results.iter().filter(|r| r.is_created()).count(), 1);
-    assert_eq!(s.store.list_oauth_accounts(&u.id).await?.len(), 1);
+    assert_eq!(s.store.list_oauth_accounts(&u).await?.len(), 1);
     Ok(())
 }

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, Passkeys]
+// conformance-group: requires = [Passkeys]
 //! Races on passkeys: the sign-count compare-and-set and duplicate
 //! credential registration.
 
@@ -32,9 +32,9 @@ fn credential() -> Result<CredentialId, StoreError> {
 /// Of N concurrent updates to the same sign count exactly one wins, and the
 /// count ends at that value.
 pub async fn sign_count_same_value_one_winner(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let c = credential()?;
-    s.store.store_passkey(passkey(u.id, &c, 3)?).await?;
+    s.store.store_passkey(passkey(u, &c, 3)?).await?;
     let results = race(RACERS, |_| {
         let st = s.store.clone();
         let c = c.clone();
@@ -59,9 +59,9 @@ pub async fn sign_count_same_value_one_winner(s: Subject) -> CaseResult {
 /// Concurrent updates to distinct increasing counts: the largest always
 /// wins and ends stored; the count never moves backwards.
 pub async fn sign_count_distinct_values_max_wins(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let c = credential()?;
-    s.store.store_passkey(passkey(u.id, &c, 0)?).await?;
+    s.store.store_passkey(passkey(u, &c, 0)?).await?;
     let results = race(RACERS, |i| {
         let st = s.store.clone();
         let c = c.clone();
@@ -84,7 +84,7 @@ pub async fn store_same_credential_one_winner(s: Subject) -> CaseResult {
     let c = credential()?;
     let mut users = Vec::with_capacity(RACERS);
     for _ in 0..RACERS {
-        users.push(user(&s).await?.id);
+        users.push(some_user(&s).await?);
     }
     let results = race(RACERS, |i| {
         let st = s.store.clone();

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, Roles]
+// conformance-group: requires = [Roles]
 //! Races on roles: creating a role and assigning roles from many tasks.
 
 use fullauth_api::RoleName;
@@ -9,17 +9,17 @@ use crate::CaseResult;
 /// Of N concurrent assignments of one role to one user exactly one returns
 /// true, and the user has the role once.
 pub async fn assign_same_role_one_winner(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = role("editor");
     let results = race(RACERS, |_| {
         let st = s.store.clone();
         let r = r.clone();
-        async move { st.assign_role(&u.id, &r).await }
+        async move { st.assign_role(&u, &r).await }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;
     assert_eq!(results.iter().filter(|w| **w).count(), 1, "{results:?}");
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![r]);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![r]);
     Ok(())
 }
 
@@ -46,7 +46,7 @@ pub async fn assign_new_role_to_many_users(s: Subject) -> CaseResult {
     let r = role("viewer");
     let mut users = Vec::with_capacity(RACERS);
     for _ in 0..RACERS {
-        users.push(user(&s).await?.id);
+        users.push(some_user(&s).await?);
     }
     let results = race(RACERS, |i| {
         let st = s.store.clone();
@@ -70,18 +70,18 @@ pub async fn assign_new_role_to_many_users(s: Subject) -> CaseResult {
 
 /// Concurrent assignments of N different roles to one user lose none.
 pub async fn assign_distinct_roles_none_lost(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let roles: Vec<RoleName> = (0..RACERS).map(|_| role("r")).collect();
     let results = race(RACERS, |i| {
         let st = s.store.clone();
         let r = roles[i].clone();
-        async move { st.assign_role(&u.id, &r).await }
+        async move { st.assign_role(&u, &r).await }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;
     assert!(results.iter().all(|w| *w));
     let mut expected = roles.clone();
     expected.sort();
-    assert_eq!(s.store.get_user_roles(&u.id).await?, expected);
+    assert_eq!(s.store.get_user_roles(&u).await?, expected);
     Ok(())
 }

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, OAuth]
+// conformance-group: requires = [OAuth]
 //! Hostile OAuth input: 64 KiB provider tokens, hostile identities stored
 //! verbatim, length limits, and identities never matched as patterns.
 
@@ -33,10 +33,10 @@ fn big(bytes: usize) -> String {
 
 /// 64 KiB access and refresh tokens round-trip unchanged, through link and update.
 pub async fn large_provider_tokens_round_trip(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let provider = ProviderName::new("github")?;
     let pid = ProviderUserId::new(format!("gh-{}", tag()))?;
-    let mut new = link(&u.id, &provider, &pid);
+    let mut new = link(&u, &provider, &pid);
     let access = Text::new(big(64 * 1024))?;
     let refresh = Text::new(big(64 * 1024))?;
     new.access_token = Some(access.clone());
@@ -75,7 +75,7 @@ pub async fn large_provider_tokens_round_trip(s: Subject) -> CaseResult {
 
 /// Hostile provider names and provider user ids are stored and found byte for byte.
 pub async fn hostile_identities_round_trip(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = tag();
     for (prov, pid) in [
         ("o'auth", "'; DROP TABLE fullauth_oauth_accounts; --"),
@@ -86,7 +86,7 @@ pub async fn hostile_identities_round_trip(s: Subject) -> CaseResult {
         let pid = ProviderUserId::new(format!("{pid}-{t}"))?;
         let r = s
             .store
-            .link_oauth_account(link(&u.id, &provider, &pid))
+            .link_oauth_account(link(&u, &provider, &pid))
             .await?;
         assert!(r.is_created(), "{provider:?}/{pid:?}");
         assert_eq!(r.account().provider, provider);
@@ -98,18 +98,18 @@ pub async fn hostile_identities_round_trip(s: Subject) -> CaseResult {
             .expect("linked");
         assert_eq!((got.provider, got.provider_user_id), (provider, pid));
     }
-    assert_eq!(s.store.list_oauth_accounts(&u.id).await?.len(), 3);
+    assert_eq!(s.store.list_oauth_accounts(&u).await?.len(), 3);
     Ok(())
 }
 
 /// Wildcard identities match nothing: get, update and delete of a pattern leave the real link alone.
 pub async fn wildcard_identities_do_not_match(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = tag();
     let provider = ProviderName::new("gitlab")?;
     let pid = ProviderUserId::new(format!("id-{t}-abc"))?;
     s.store
-        .link_oauth_account(link(&u.id, &provider, &pid))
+        .link_oauth_account(link(&u, &provider, &pid))
         .await?;
     for pattern in [
         format!("id-{t}-%"),
@@ -155,12 +155,12 @@ pub async fn wildcard_identities_do_not_match(s: Subject) -> CaseResult {
 
 /// Provider (50) and provider user id (320) limits count characters; longer is InvalidInput naming the field.
 pub async fn identity_length_limits(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = tag();
     let provider = ProviderName::new(format!("{t}{}", "ß".repeat(50 - t.len())))?;
     let pid = ProviderUserId::new(format!("{t}{}", "ü".repeat(320 - t.len())))?;
     s.store
-        .link_oauth_account(link(&u.id, &provider, &pid))
+        .link_oauth_account(link(&u, &provider, &pid))
         .await?;
     let got = s
         .store

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, Roles]
+// conformance-group: requires = [Roles]
 //! Hostile role names: stored and returned byte for byte, refused over 100
 //! characters or with control characters, never matched as patterns.
 
@@ -9,7 +9,7 @@ use crate::CaseResult;
 
 /// Role names with quotes, SQL, wildcards, backslashes, emoji, RTL and combining marks round-trip.
 pub async fn hostile_role_names_round_trip(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = tag();
     let mut names = Vec::new();
     for h in [
@@ -24,30 +24,30 @@ pub async fn hostile_role_names_round_trip(s: Subject) -> CaseResult {
         "  padded  ",
     ] {
         let name = RoleName::new(format!("{h} {t}"))?;
-        assert!(s.store.assign_role(&u.id, &name).await?, "assign {name:?}");
+        assert!(s.store.assign_role(&u, &name).await?, "assign {name:?}");
         names.push(name);
     }
-    let mut got = s.store.get_user_roles(&u.id).await?;
+    let mut got = s.store.get_user_roles(&u).await?;
     got.sort();
     names.sort();
     assert_eq!(got, names, "roles come back byte for byte");
     let all = s.store.list_roles().await?;
     for n in &names {
         assert!(all.contains(n), "list_roles lacks {n:?}");
-        assert!(s.store.remove_role(&u.id, n).await?, "remove {n:?}");
+        assert!(s.store.remove_role(&u, n).await?, "remove {n:?}");
     }
-    assert!(s.store.get_user_roles(&u.id).await?.is_empty());
+    assert!(s.store.get_user_roles(&u).await?.is_empty());
     Ok(())
 }
 
 /// A role name of 100 characters (not bytes) round-trips; 101 is InvalidInput on `role`; controls are refused.
 pub async fn role_name_length_limit(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = tag();
     let max = format!("{t}{}", "é".repeat(100 - t.len()));
     let name = RoleName::new(max.as_str())?;
-    assert!(s.store.assign_role(&u.id, &name).await?);
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![name]);
+    assert!(s.store.assign_role(&u, &name).await?);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![name]);
     assert_invalid(RoleName::new(format!("é{max}")), "role");
     assert_invalid(RoleName::new(""), "role");
     assert_invalid(RoleName::new("ad\0min"), "role");
@@ -57,10 +57,10 @@ pub async fn role_name_length_limit(s: Subject) -> CaseResult {
 
 /// Wildcard role names match nothing: removing or deleting a pattern leaves the real role alone.
 pub async fn wildcard_role_names_do_not_match(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = tag();
     let real = RoleName::new(format!("rw-{t}-abc"))?;
-    s.store.assign_role(&u.id, &real).await?;
+    s.store.assign_role(&u, &real).await?;
     for pattern in [
         format!("rw-{t}-%"),
         format!("rw-{t}-a_c"),
@@ -69,12 +69,12 @@ pub async fn wildcard_role_names_do_not_match(s: Subject) -> CaseResult {
     ] {
         let p = RoleName::new(pattern.as_str())?;
         assert!(
-            !s.store.remove_role(&u.id, &p).await?,
+            !s.store.remove_role(&u, &p).await?,
             "remove_role({pattern:?})"
         );
         assert!(!s.store.delete_role(&p).await?, "delete_role({pattern:?})");
     }
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![real.clone()]);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![real.clone()]);
     assert!(s.store.list_roles().await?.contains(&real));
     Ok(())
 }

@@ -2,18 +2,23 @@
 //!
 //! Every case is `pub async fn NAME(s: Subject) -> CaseResult`. A case makes
 //! its own random emails, names, family ids and keys, never assumes an empty
-//! store and never counts global rows.
+//! store and never counts global rows. A case of a feature other than Core
+//! that needs a user to own its rows gets one from [`some_user`] (the
+//! subject's user factory, or `create_user`), so its group requires only its
+//! own feature; a case that needs an application column asks the subject for
+//! it ([`text_column`], [`Subject::app_column`]) and returns
+//! [`CaseError::Skipped`] when it is not declared.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fullauth_api::{
-    Email, FamilyId, NewRefreshToken, NewUser, PermissionName, RoleName, StateKey, StoreError,
-    Timestamp, TokenDigest, User, UserId,
+    Email, FamilyId, Feature, NewRefreshToken, NewUser, PermissionName, RoleName, StateKey,
+    StoreError, Timestamp, TokenDigest, User, UserId,
 };
 
-use crate::Subject;
+use crate::{CaseError, ColumnKind, Subject};
 
 include!(concat!(env!("OUT_DIR"), "/case_mods.rs"));
 
@@ -50,9 +55,44 @@ pub fn digest() -> TokenDigest {
     TokenDigest::of(&uuid::Uuid::new_v4().to_string())
 }
 
-/// Creates a user with a fresh email and no password.
+/// Creates a user with a fresh email and no password (Core cases: the store
+/// serves users).
 pub async fn user(s: &Subject) -> Result<User, StoreError> {
     s.store.create_user(NewUser::new(email().as_str())?).await
+}
+
+/// Some user to own the rows of a case of a feature other than Core (roles,
+/// permissions, OAuth links, passkeys, MFA factors, refresh tokens): made by
+/// the subject's user factory when it has one
+/// ([`Subject::with_user_factory`]), else by `create_user` with a fresh
+/// email. On a store that serves no Core and has no factory the case fails,
+/// saying to give one.
+pub async fn some_user(s: &Subject) -> Result<UserId, CaseError> {
+    if let Some(made) = s.user_from_factory().await {
+        return made.map_err(|e| {
+            CaseError::Failed(format!("the subject's user factory failed: {e} ({e:?})"))
+        });
+    }
+    if !s.features().contains(Feature::Core) {
+        return Err(CaseError::Failed(format!(
+            "this case needs a user, but the store ({}) does not serve Core, so the suite \
+             cannot create one: call Subject::with_user_factory with a function that creates \
+             a user in the application's own user table and returns its id",
+            s.store.backend_name()
+        )));
+    }
+    Ok(user(s).await?.id)
+}
+
+/// The reason given when a case needs a text application column.
+pub const NO_TEXT_COLUMN: &str = "the subject declares no text app column";
+
+/// The declared text application column (see [`Subject::with_app_column`]),
+/// or [`CaseError::Skipped`] when there is none.
+pub fn text_column(s: &Subject) -> Result<String, CaseError> {
+    s.app_column(ColumnKind::Text)
+        .map(str::to_string)
+        .ok_or_else(|| CaseError::Skipped(NO_TEXT_COLUMN.to_string()))
 }
 
 /// A new, unrevoked refresh token for `user_id` in `family`, expiring at

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, OAuth]
+// conformance-group: requires = [OAuth]
 //! OAuth account links: link or get the existing link, listing order,
 //! patches, deletion, identities per provider, unknown users, races.
 
@@ -24,7 +24,7 @@ fn pid() -> Result<ProviderUserId, StoreError> {
 
 /// The error of a case that expected a row and found none.
 fn missing(what: &str) -> CaseError {
-    CaseError(format!("expected a row: {what}"))
+    CaseError::Failed(format!("expected a row: {what}"))
 }
 
 /// An identity to link for `user_id`, with every optional column filled.
@@ -65,13 +65,13 @@ fn existing(l: OAuthLink) -> fullauth_api::OAuthAccount {
 
 /// Reference 23: link, get, list, update the access token, delete, get is None.
 pub async fn oauth_account_crud(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
-    let new = link(&s, &u.id, &p, &id)?;
+    let new = link(&s, &u, &p, &id)?;
     let acc = created(s.store.link_oauth_account(new.clone()).await?);
     assert_eq!(acc.provider, p);
     assert_eq!(acc.provider_user_id, id);
-    assert_eq!(acc.user_id, u.id);
+    assert_eq!(acc.user_id, u);
     assert_eq!(acc.provider_email, new.provider_email);
     assert_eq!(acc.access_token, new.access_token);
     assert_eq!(acc.refresh_token, new.refresh_token);
@@ -82,7 +82,7 @@ pub async fn oauth_account_crud(s: Subject) -> CaseResult {
         .await?
         .ok_or_else(|| missing("the link is found"))?;
     assert_eq!(got, acc);
-    assert_eq!(s.store.list_oauth_accounts(&u.id).await?, vec![acc.clone()]);
+    assert_eq!(s.store.list_oauth_accounts(&u).await?, vec![acc.clone()]);
     let token = Text::new("new-access-token")?;
     let patch = OAuthAccountPatch {
         access_token: Some(Some(token.clone())),
@@ -101,45 +101,37 @@ pub async fn oauth_account_crud(s: Subject) -> CaseResult {
 
 /// Reference 22: linking an identity already linked to another user returns that user's row, unchanged.
 pub async fn duplicate_identity_returns_other_users_link(s: Subject) -> CaseResult {
-    let first = user(&s).await?;
-    let second = user(&s).await?;
+    let first = some_user(&s).await?;
+    let second = some_user(&s).await?;
     let (p, id) = (provider("github")?, pid()?);
     let original = created(
         s.store
-            .link_oauth_account(link(&s, &first.id, &p, &id)?)
+            .link_oauth_account(link(&s, &first, &p, &id)?)
             .await?,
     );
     let again = existing(
         s.store
-            .link_oauth_account(link(&s, &second.id, &p, &id)?)
+            .link_oauth_account(link(&s, &second, &p, &id)?)
             .await?,
     );
-    assert_eq!(again.user_id, first.id, "the existing link keeps its owner");
+    assert_eq!(again.user_id, first, "the existing link keeps its owner");
     assert_eq!(
         again, original,
         "the existing row is returned unchanged (no token of the second attempt written)"
     );
     assert_eq!(s.store.get_oauth_account(&p, &id).await?, Some(original));
-    assert!(s.store.list_oauth_accounts(&second.id).await?.is_empty());
+    assert!(s.store.list_oauth_accounts(&second).await?.is_empty());
     Ok(())
 }
 
 /// Linking the same identity again for the same user is Existing, and the row is not overwritten.
 pub async fn relink_same_user_is_existing(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
-    let original = created(
-        s.store
-            .link_oauth_account(link(&s, &u.id, &p, &id)?)
-            .await?,
-    );
-    let again = existing(
-        s.store
-            .link_oauth_account(link(&s, &u.id, &p, &id)?)
-            .await?,
-    );
+    let original = created(s.store.link_oauth_account(link(&s, &u, &p, &id)?).await?);
+    let again = existing(s.store.link_oauth_account(link(&s, &u, &p, &id)?).await?);
     assert_eq!(again, original);
-    assert_eq!(s.store.list_oauth_accounts(&u.id).await?, vec![original]);
+    assert_eq!(s.store.list_oauth_accounts(&u).await?, vec![original]);
     Ok(())
 }
 
@@ -158,12 +150,12 @@ pub async fn link_unknown_user_not_found(s: Subject) -> CaseResult {
 
 /// A link without tokens, email or expiry stores those columns as None.
 pub async fn link_with_only_required_fields(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("apple")?, pid()?);
     let new = NewOAuthAccount {
         provider: p.clone(),
         provider_user_id: id.clone(),
-        user_id: u.id,
+        user_id: u,
         provider_email: None,
         access_token: None,
         refresh_token: None,
@@ -178,18 +170,16 @@ pub async fn link_with_only_required_fields(s: Subject) -> CaseResult {
 
 /// A user's links are listed oldest first, not by provider name.
 pub async fn list_is_oldest_first(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let mut expected = Vec::new();
     for prefix in ["zz", "mm", "aa"] {
         let (p, id) = (provider(prefix)?, pid()?);
         expected.push(created(
-            s.store
-                .link_oauth_account(link(&s, &u.id, &p, &id)?)
-                .await?,
+            s.store.link_oauth_account(link(&s, &u, &p, &id)?).await?,
         ));
         s.clock.advance(Duration::from_millis(5)).await;
     }
-    let listed = s.store.list_oauth_accounts(&u.id).await?;
+    let listed = s.store.list_oauth_accounts(&u).await?;
     assert_eq!(listed, expected, "oldest link first");
     assert!(listed.windows(2).all(|w| w[0].created_at < w[1].created_at));
     Ok(())
@@ -197,17 +187,17 @@ pub async fn list_is_oldest_first(s: Subject) -> CaseResult {
 
 /// list_oauth_accounts holds only the user's own links; an unknown user has none.
 pub async fn list_is_per_user(s: Subject) -> CaseResult {
-    let a = user(&s).await?;
-    let b = user(&s).await?;
+    let a = some_user(&s).await?;
+    let b = some_user(&s).await?;
     let mine = created(
         s.store
-            .link_oauth_account(link(&s, &a.id, &provider("google")?, &pid()?)?)
+            .link_oauth_account(link(&s, &a, &provider("google")?, &pid()?)?)
             .await?,
     );
     s.store
-        .link_oauth_account(link(&s, &b.id, &provider("google")?, &pid()?)?)
+        .link_oauth_account(link(&s, &b, &provider("google")?, &pid()?)?)
         .await?;
-    assert_eq!(s.store.list_oauth_accounts(&a.id).await?, vec![mine]);
+    assert_eq!(s.store.list_oauth_accounts(&a).await?, vec![mine]);
     assert!(
         s.store
             .list_oauth_accounts(&UserId::generate())
@@ -219,11 +209,11 @@ pub async fn list_is_per_user(s: Subject) -> CaseResult {
 
 /// created_at comes from the store's clock at the time of linking.
 pub async fn created_at_from_clock(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let before = s.clock.now();
     let acc = created(
         s.store
-            .link_oauth_account(link(&s, &u.id, &provider("google")?, &pid()?)?)
+            .link_oauth_account(link(&s, &u, &provider("google")?, &pid()?)?)
             .await?,
     );
     let after = s.clock.now();
@@ -237,13 +227,9 @@ pub async fn created_at_from_clock(s: Subject) -> CaseResult {
 
 /// A patch with `Some(None)` clears the column; columns not in the patch keep their values.
 pub async fn update_some_none_clears(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
-    let acc = created(
-        s.store
-            .link_oauth_account(link(&s, &u.id, &p, &id)?)
-            .await?,
-    );
+    let acc = created(s.store.link_oauth_account(link(&s, &u, &p, &id)?).await?);
     let patch = OAuthAccountPatch {
         access_token: Some(None),
         expires_at: Some(None),
@@ -268,14 +254,14 @@ pub async fn update_some_none_clears(s: Subject) -> CaseResult {
 
 /// A patch setting every column writes them all and the row reads back the same.
 pub async fn update_sets_every_column(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
     let acc = created(
         s.store
             .link_oauth_account(NewOAuthAccount {
                 provider: p.clone(),
                 provider_user_id: id.clone(),
-                user_id: u.id,
+                user_id: u,
                 provider_email: None,
                 access_token: None,
                 refresh_token: None,
@@ -307,13 +293,9 @@ pub async fn update_sets_every_column(s: Subject) -> CaseResult {
 
 /// An empty patch writes nothing and returns the row unchanged.
 pub async fn update_empty_patch_returns_row(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
-    let acc = created(
-        s.store
-            .link_oauth_account(link(&s, &u.id, &p, &id)?)
-            .await?,
-    );
+    let acc = created(s.store.link_oauth_account(link(&s, &u, &p, &id)?).await?);
     let got = s
         .store
         .update_oauth_account(&p, &id, OAuthAccountPatch::default())
@@ -349,16 +331,14 @@ pub async fn update_unknown_is_none(s: Subject) -> CaseResult {
 
 /// delete_oauth_account answers true once, then false; an unknown identity is false.
 pub async fn delete_true_then_false(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
     let other = created(
         s.store
-            .link_oauth_account(link(&s, &u.id, &provider("github")?, &pid()?)?)
+            .link_oauth_account(link(&s, &u, &provider("github")?, &pid()?)?)
             .await?,
     );
-    s.store
-        .link_oauth_account(link(&s, &u.id, &p, &id)?)
-        .await?;
+    s.store.link_oauth_account(link(&s, &u, &p, &id)?).await?;
     assert!(s.store.delete_oauth_account(&p, &id).await?);
     assert!(!s.store.delete_oauth_account(&p, &id).await?);
     assert!(
@@ -367,7 +347,7 @@ pub async fn delete_true_then_false(s: Subject) -> CaseResult {
             .await?
     );
     assert_eq!(
-        s.store.list_oauth_accounts(&u.id).await?,
+        s.store.list_oauth_accounts(&u).await?,
         vec![other],
         "the user's other link stays"
     );
@@ -376,52 +356,38 @@ pub async fn delete_true_then_false(s: Subject) -> CaseResult {
 
 /// A deleted identity can be linked again, to any user, as Created.
 pub async fn deleted_identity_links_again(s: Subject) -> CaseResult {
-    let a = user(&s).await?;
-    let b = user(&s).await?;
+    let a = some_user(&s).await?;
+    let b = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
-    s.store
-        .link_oauth_account(link(&s, &a.id, &p, &id)?)
-        .await?;
+    s.store.link_oauth_account(link(&s, &a, &p, &id)?).await?;
     s.store.delete_oauth_account(&p, &id).await?;
-    let acc = created(
-        s.store
-            .link_oauth_account(link(&s, &b.id, &p, &id)?)
-            .await?,
-    );
-    assert_eq!(acc.user_id, b.id);
+    let acc = created(s.store.link_oauth_account(link(&s, &b, &p, &id)?).await?);
+    assert_eq!(acc.user_id, b);
     Ok(())
 }
 
 /// The same provider user id under two providers is two identities, linked and deleted separately.
 pub async fn same_id_under_two_providers_distinct(s: Subject) -> CaseResult {
-    let a = user(&s).await?;
-    let b = user(&s).await?;
+    let a = some_user(&s).await?;
+    let b = some_user(&s).await?;
     let id = pid()?;
     let (gh, gg) = (provider("github")?, provider("google")?);
-    let la = created(
-        s.store
-            .link_oauth_account(link(&s, &a.id, &gh, &id)?)
-            .await?,
-    );
-    let lb = created(
-        s.store
-            .link_oauth_account(link(&s, &b.id, &gg, &id)?)
-            .await?,
-    );
+    let la = created(s.store.link_oauth_account(link(&s, &a, &gh, &id)?).await?);
+    let lb = created(s.store.link_oauth_account(link(&s, &b, &gg, &id)?).await?);
     assert_ne!(la.id, lb.id);
     assert_eq!(
         s.store
             .get_oauth_account(&gh, &id)
             .await?
             .map(|x| x.user_id),
-        Some(a.id)
+        Some(a)
     );
     assert_eq!(
         s.store
             .get_oauth_account(&gg, &id)
             .await?
             .map(|x| x.user_id),
-        Some(b.id)
+        Some(b)
     );
     assert!(s.store.delete_oauth_account(&gh, &id).await?);
     assert_eq!(s.store.get_oauth_account(&gg, &id).await?, Some(lb));
@@ -430,48 +396,48 @@ pub async fn same_id_under_two_providers_distinct(s: Subject) -> CaseResult {
 
 /// Provider user ids are matched exactly: ids differing only in case are distinct identities.
 pub async fn provider_user_id_is_exact(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let p = provider("twitter")?;
     let t = tag();
     let lower = ProviderUserId::new(format!("abc{t}"))?;
     let upper = ProviderUserId::new(format!("ABC{}", t.to_uppercase()))?;
     created(
         s.store
-            .link_oauth_account(link(&s, &u.id, &p, &lower)?)
+            .link_oauth_account(link(&s, &u, &p, &lower)?)
             .await?,
     );
     created(
         s.store
-            .link_oauth_account(link(&s, &u.id, &p, &upper)?)
+            .link_oauth_account(link(&s, &u, &p, &upper)?)
             .await?,
     );
-    assert_eq!(s.store.list_oauth_accounts(&u.id).await?.len(), 2);
+    assert_eq!(s.store.list_oauth_accounts(&u).await?.len(), 2);
     Ok(())
 }
 
 /// expires_at with microseconds round-trips exactly through link, get and list.
 pub async fn expires_at_round_trips(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let (p, id) = (provider("google")?, pid()?);
     let expiry = in_secs(&s, 3600) + Duration::from_micros(654_321);
-    let mut new = link(&s, &u.id, &p, &id)?;
+    let mut new = link(&s, &u, &p, &id)?;
     new.expires_at = Some(expiry);
     let acc = created(s.store.link_oauth_account(new).await?);
     assert_eq!(acc.expires_at, Some(expiry));
     let got = s.store.get_oauth_account(&p, &id).await?;
     assert_eq!(got.and_then(|a| a.expires_at), Some(expiry));
-    let listed = s.store.list_oauth_accounts(&u.id).await?;
+    let listed = s.store.list_oauth_accounts(&u).await?;
     assert_eq!(listed.first().and_then(|a| a.expires_at), Some(expiry));
     Ok(())
 }
 
 /// Provider ids and tokens with quotes, SQL, emoji and right-to-left text are stored verbatim.
 pub async fn hostile_values_verbatim(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let p = ProviderName::new(format!("o'r\"%_🦀{}", &tag()[..8]))?;
     let id = ProviderUserId::new(format!("1' OR '1'='1; -- \u{202e}עברית {}", tag()))?;
     let token = Text::new(format!("{}\u{1F510}'\"\\", "x".repeat(4096)))?;
-    let mut new = link(&s, &u.id, &p, &id)?;
+    let mut new = link(&s, &u, &p, &id)?;
     new.access_token = Some(token.clone());
     created(s.store.link_oauth_account(new).await?);
     let got = s
@@ -489,7 +455,7 @@ pub async fn hostile_values_verbatim(s: Subject) -> CaseResult {
 pub async fn concurrent_link_one_created(s: Subject) -> CaseResult {
     let mut users = Vec::with_capacity(RACERS);
     for _ in 0..RACERS {
-        users.push(user(&s).await?.id);
+        users.push(some_user(&s).await?);
     }
     let (p, id) = (provider("google")?, pid()?);
     let mut links = Vec::with_capacity(RACERS);

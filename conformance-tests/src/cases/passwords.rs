@@ -74,10 +74,12 @@ pub async fn set_password_hash_touches_only_that_user(s: Subject) -> CaseResult 
 
 /// Changing the password does not change the user row (flags, email, app columns).
 pub async fn set_password_hash_keeps_user_row(s: Subject) -> CaseResult {
-    let u = s
-        .store
-        .create_user(NewUser::new(email().as_str())?.with_extra("display_name", "Ada")?)
-        .await?;
+    let mut new = NewUser::new(email().as_str())?;
+    new.is_verified = true;
+    if let Some(col) = s.app_column(crate::ColumnKind::Text) {
+        new = new.with_extra(col, "Ada")?;
+    }
+    let u = s.store.create_user(new).await?;
     s.store
         .set_password_hash(&u.id, Some(HashedPassword::new(PHC)?))
         .await?;

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, Roles, Permissions]
+// conformance-group: requires = [Roles, Permissions]
 //! Permissions: grants to roles, the union over several roles and over a
 //! user's roles, sorted and duplicate-free lists, role deletion withdrawing
 //! grants, concurrent grants.
@@ -42,16 +42,16 @@ pub async fn permission_crud(s: Subject) -> CaseResult {
 
 /// Reference 21: a user with two roles gets the sorted union of their permissions.
 pub async fn user_permissions_through_roles(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let editor = role("editor");
     let viewer = role("viewer");
     let p = perms(&["posts:edit", "posts:create", "posts:read"])?;
     s.store.assign_permission(&editor, &p[0]).await?;
     s.store.assign_permission(&editor, &p[1]).await?;
     s.store.assign_permission(&viewer, &p[2]).await?;
-    s.store.assign_role(&u.id, &editor).await?;
-    s.store.assign_role(&u.id, &viewer).await?;
-    assert_eq!(s.store.get_user_permissions(&u.id).await?, sorted(&p));
+    s.store.assign_role(&u, &editor).await?;
+    s.store.assign_role(&u, &viewer).await?;
+    assert_eq!(s.store.get_user_permissions(&u).await?, sorted(&p));
     Ok(())
 }
 
@@ -105,7 +105,7 @@ pub async fn remove_permission_is_per_role(s: Subject) -> CaseResult {
 
 /// A permission granted to two roles of a user appears once in the user's and the batch union.
 pub async fn union_is_deduplicated(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let a = role("a");
     let b = role("b");
     let p = perms(&["shared", "only-a", "only-b"])?;
@@ -113,10 +113,10 @@ pub async fn union_is_deduplicated(s: Subject) -> CaseResult {
     s.store.assign_permission(&a, &p[1]).await?;
     s.store.assign_permission(&b, &p[0]).await?;
     s.store.assign_permission(&b, &p[2]).await?;
-    s.store.assign_role(&u.id, &a).await?;
-    s.store.assign_role(&u.id, &b).await?;
+    s.store.assign_role(&u, &a).await?;
+    s.store.assign_role(&u, &b).await?;
     let expected = sorted(&p);
-    assert_eq!(s.store.get_user_permissions(&u.id).await?, expected);
+    assert_eq!(s.store.get_user_permissions(&u).await?, expected);
     assert_eq!(
         s.store
             .get_permissions_for_roles(&[a.clone(), b.clone()])
@@ -196,11 +196,11 @@ pub async fn role_permissions_unknown_or_bare_role_empty(s: Subject) -> CaseResu
 
 /// A user without roles, and an unknown user, have no permissions.
 pub async fn user_without_roles_has_no_permissions(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     s.store
         .assign_permission(&role("unrelated"), &permission("p"))
         .await?;
-    assert!(s.store.get_user_permissions(&u.id).await?.is_empty());
+    assert!(s.store.get_user_permissions(&u).await?.is_empty());
     assert!(
         s.store
             .get_user_permissions(&UserId::generate())
@@ -212,17 +212,17 @@ pub async fn user_without_roles_has_no_permissions(s: Subject) -> CaseResult {
 
 /// get_user_permissions follows role changes: a removed role's permissions are gone.
 pub async fn user_permissions_follow_role_removal(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let a = role("a");
     let b = role("b");
     let pa = permission("pa");
     let pb = permission("pb");
     s.store.assign_permission(&a, &pa).await?;
     s.store.assign_permission(&b, &pb).await?;
-    s.store.assign_role(&u.id, &a).await?;
-    s.store.assign_role(&u.id, &b).await?;
-    s.store.remove_role(&u.id, &a).await?;
-    assert_eq!(s.store.get_user_permissions(&u.id).await?, vec![pb]);
+    s.store.assign_role(&u, &a).await?;
+    s.store.assign_role(&u, &b).await?;
+    s.store.remove_role(&u, &a).await?;
+    assert_eq!(s.store.get_user_permissions(&u).await?, vec![pb]);
     Ok(())
 }
 
@@ -250,20 +250,17 @@ pub async fn assign_permission_creates_role(s: Subject) -> CaseResult {
 
 /// delete_role withdraws its grants: a user loses them, and a re-created role starts with none.
 pub async fn delete_role_removes_grants(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let doomed = role("doomed");
     let kept = role("kept");
     let p = perms(&["doomed", "kept"])?;
     s.store.assign_permission(&doomed, &p[0]).await?;
     s.store.assign_permission(&kept, &p[1]).await?;
-    s.store.assign_role(&u.id, &doomed).await?;
-    s.store.assign_role(&u.id, &kept).await?;
+    s.store.assign_role(&u, &doomed).await?;
+    s.store.assign_role(&u, &kept).await?;
     assert!(s.store.delete_role(&doomed).await?);
     assert!(s.store.get_role_permissions(&doomed).await?.is_empty());
-    assert_eq!(
-        s.store.get_user_permissions(&u.id).await?,
-        vec![p[1].clone()]
-    );
+    assert_eq!(s.store.get_user_permissions(&u).await?, vec![p[1].clone()]);
     assert_eq!(
         s.store
             .get_permissions_for_roles(&[doomed.clone(), kept])

@@ -1,4 +1,4 @@
-// conformance-group: requires = [Core, Roles]
+// conformance-group: requires = [Roles]
 //! Roles: assignment and removal, sorted lists, role creation and deletion,
 //! exact (case-sensitive) names, unknown users, concurrent assignment.
 
@@ -18,77 +18,77 @@ fn tagged(prefixes: &[&str]) -> Result<Vec<RoleName>, StoreError> {
 
 /// Reference 12: assigning editor, viewer, editor gives `[editor, viewer]`; the repeat answers false.
 pub async fn assign_and_get_roles(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = tagged(&["editor", "viewer"])?;
-    assert!(s.store.assign_role(&u.id, &r[0]).await?);
-    assert!(s.store.assign_role(&u.id, &r[1]).await?);
+    assert!(s.store.assign_role(&u, &r[0]).await?);
+    assert!(s.store.assign_role(&u, &r[1]).await?);
     assert!(
-        !s.store.assign_role(&u.id, &r[0]).await?,
+        !s.store.assign_role(&u, &r[0]).await?,
         "assigning a role the user already has answers false"
     );
-    assert_eq!(s.store.get_user_roles(&u.id).await?, r);
+    assert_eq!(s.store.get_user_roles(&u).await?, r);
     Ok(())
 }
 
 /// Reference 13: removing one of two roles leaves the other.
 pub async fn remove_role_leaves_the_other(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = tagged(&["editor", "viewer"])?;
-    s.store.assign_role(&u.id, &r[0]).await?;
-    s.store.assign_role(&u.id, &r[1]).await?;
-    assert!(s.store.remove_role(&u.id, &r[0]).await?);
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![r[1].clone()]);
+    s.store.assign_role(&u, &r[0]).await?;
+    s.store.assign_role(&u, &r[1]).await?;
+    assert!(s.store.remove_role(&u, &r[0]).await?);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![r[1].clone()]);
     Ok(())
 }
 
 /// assign_role answers true the first time and false on every repeat; the user holds the role once.
 pub async fn assign_role_is_idempotent(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = role("editor");
-    assert!(s.store.assign_role(&u.id, &r).await?);
-    assert!(!s.store.assign_role(&u.id, &r).await?);
-    assert!(!s.store.assign_role(&u.id, &r).await?);
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![r]);
+    assert!(s.store.assign_role(&u, &r).await?);
+    assert!(!s.store.assign_role(&u, &r).await?);
+    assert!(!s.store.assign_role(&u, &r).await?);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![r]);
     Ok(())
 }
 
 /// get_user_roles is sorted by name whatever the order of assignment.
 pub async fn user_roles_are_sorted(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = tagged(&["delta", "alpha", "charlie", "bravo"])?;
     for name in &r {
-        assert!(s.store.assign_role(&u.id, name).await?);
+        assert!(s.store.assign_role(&u, name).await?);
     }
     let mut expected = r.clone();
     expected.sort();
-    assert_eq!(s.store.get_user_roles(&u.id).await?, expected);
+    assert_eq!(s.store.get_user_roles(&u).await?, expected);
     Ok(())
 }
 
 /// remove_role answers true when the user had the role and false afterwards and for a role never held.
 pub async fn remove_role_true_then_false(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let held = role("editor");
     let never = role("never");
     s.store.create_role(&never).await?;
-    s.store.assign_role(&u.id, &held).await?;
-    assert!(s.store.remove_role(&u.id, &held).await?);
+    s.store.assign_role(&u, &held).await?;
+    assert!(s.store.remove_role(&u, &held).await?);
     assert!(
-        !s.store.remove_role(&u.id, &held).await?,
+        !s.store.remove_role(&u, &held).await?,
         "a second removal answers false"
     );
-    assert!(!s.store.remove_role(&u.id, &never).await?);
-    assert!(!s.store.remove_role(&u.id, &role("unknown")).await?);
-    assert!(s.store.get_user_roles(&u.id).await?.is_empty());
+    assert!(!s.store.remove_role(&u, &never).await?);
+    assert!(!s.store.remove_role(&u, &role("unknown")).await?);
+    assert!(s.store.get_user_roles(&u).await?.is_empty());
     Ok(())
 }
 
 /// Removing a role from a user keeps the role itself in list_roles.
 pub async fn remove_role_keeps_the_role(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = role("editor");
-    s.store.assign_role(&u.id, &r).await?;
-    s.store.remove_role(&u.id, &r).await?;
+    s.store.assign_role(&u, &r).await?;
+    s.store.remove_role(&u, &r).await?;
     assert!(
         s.store.list_roles().await?.contains(&r),
         "the role must survive its removal from a user"
@@ -126,8 +126,8 @@ pub async fn user_roles_of_unknown_user_empty(s: Subject) -> CaseResult {
 
 /// A user without roles has an empty list.
 pub async fn user_without_roles_empty(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    assert!(s.store.get_user_roles(&u.id).await?.is_empty());
+    let u = some_user(&s).await?;
+    assert!(s.store.get_user_roles(&u).await?.is_empty());
     Ok(())
 }
 
@@ -155,9 +155,9 @@ pub async fn list_roles_contains_created_sorted(s: Subject) -> CaseResult {
 
 /// assign_role creates a missing role: it is listed and create_role then answers false.
 pub async fn assign_role_creates_role(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = role("fresh");
-    assert!(s.store.assign_role(&u.id, &r).await?);
+    assert!(s.store.assign_role(&u, &r).await?);
     assert!(s.store.list_roles().await?.contains(&r));
     assert!(!s.store.create_role(&r).await?);
     Ok(())
@@ -165,26 +165,26 @@ pub async fn assign_role_creates_role(s: Subject) -> CaseResult {
 
 /// Assigning an existing role (created with create_role) links it and answers true.
 pub async fn assign_existing_role(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = role("existing");
     assert!(s.store.create_role(&r).await?);
-    assert!(s.store.assign_role(&u.id, &r).await?);
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![r]);
+    assert!(s.store.assign_role(&u, &r).await?);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![r]);
     Ok(())
 }
 
 /// delete_role removes the role from every user and from list_roles; true then false.
 pub async fn delete_role_removes_user_links(s: Subject) -> CaseResult {
-    let a = user(&s).await?;
-    let b = user(&s).await?;
+    let a = some_user(&s).await?;
+    let b = some_user(&s).await?;
     let r = role("doomed");
     let keep = role("kept");
-    s.store.assign_role(&a.id, &r).await?;
-    s.store.assign_role(&b.id, &r).await?;
-    s.store.assign_role(&b.id, &keep).await?;
+    s.store.assign_role(&a, &r).await?;
+    s.store.assign_role(&b, &r).await?;
+    s.store.assign_role(&b, &keep).await?;
     assert!(s.store.delete_role(&r).await?);
-    assert!(s.store.get_user_roles(&a.id).await?.is_empty());
-    assert_eq!(s.store.get_user_roles(&b.id).await?, vec![keep.clone()]);
+    assert!(s.store.get_user_roles(&a).await?.is_empty());
+    assert_eq!(s.store.get_user_roles(&b).await?, vec![keep.clone()]);
     let listed = s.store.list_roles().await?;
     assert!(!listed.contains(&r), "a deleted role is not listed");
     assert!(listed.contains(&keep), "other roles stay");
@@ -203,31 +203,31 @@ pub async fn delete_unknown_role_false(s: Subject) -> CaseResult {
 
 /// A deleted role can be created again, with no users linked.
 pub async fn deleted_role_recreated_without_links(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = role("phoenix");
-    s.store.assign_role(&u.id, &r).await?;
+    s.store.assign_role(&u, &r).await?;
     s.store.delete_role(&r).await?;
     assert!(
         s.store.create_role(&r).await?,
         "the role was deleted, so it is created again"
     );
     assert!(
-        s.store.get_user_roles(&u.id).await?.is_empty(),
+        s.store.get_user_roles(&u).await?.is_empty(),
         "the old link must not come back with the new role"
     );
-    assert!(s.store.assign_role(&u.id, &r).await?);
+    assert!(s.store.assign_role(&u, &r).await?);
     Ok(())
 }
 
 /// Role names are case-sensitive: `Editor` and `editor` are two roles.
 pub async fn role_names_are_case_sensitive(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let t = tag();
     let upper = RoleName::new(format!("Editor-{t}"))?;
     let lower = RoleName::new(format!("editor-{t}"))?;
-    assert!(s.store.assign_role(&u.id, &lower).await?);
+    assert!(s.store.assign_role(&u, &lower).await?);
     assert!(
-        s.store.assign_role(&u.id, &upper).await?,
+        s.store.assign_role(&u, &upper).await?,
         "`Editor` is not `editor`"
     );
     assert!(
@@ -235,30 +235,27 @@ pub async fn role_names_are_case_sensitive(s: Subject) -> CaseResult {
             .create_role(&RoleName::new(format!("EDITOR-{t}"))?)
             .await?
     );
-    let mut roles = s.store.get_user_roles(&u.id).await?;
+    let mut roles = s.store.get_user_roles(&u).await?;
     roles.sort();
     let mut expected = vec![upper.clone(), lower.clone()];
     expected.sort();
     assert_eq!(roles, expected);
-    assert!(s.store.remove_role(&u.id, &lower).await?);
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![upper]);
+    assert!(s.store.remove_role(&u, &lower).await?);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![upper]);
     Ok(())
 }
 
 /// Roles are per user: one user's assignment and removal do not touch another's.
 pub async fn roles_are_per_user(s: Subject) -> CaseResult {
-    let a = user(&s).await?;
-    let b = user(&s).await?;
+    let a = some_user(&s).await?;
+    let b = some_user(&s).await?;
     let r = role("editor");
-    s.store.assign_role(&a.id, &r).await?;
-    assert!(s.store.get_user_roles(&b.id).await?.is_empty());
+    s.store.assign_role(&a, &r).await?;
+    assert!(s.store.get_user_roles(&b).await?.is_empty());
+    assert!(!s.store.remove_role(&b, &r).await?, "b never had the role");
+    assert_eq!(s.store.get_user_roles(&a).await?, vec![r.clone()]);
     assert!(
-        !s.store.remove_role(&b.id, &r).await?,
-        "b never had the role"
-    );
-    assert_eq!(s.store.get_user_roles(&a.id).await?, vec![r.clone()]);
-    assert!(
-        s.store.assign_role(&b.id, &r).await?,
+        s.store.assign_role(&b, &r).await?,
         "b gets the role even though a has it"
     );
     Ok(())
@@ -266,25 +263,25 @@ pub async fn roles_are_per_user(s: Subject) -> CaseResult {
 
 /// A role name with quotes, SQL, emoji and right-to-left text is stored and returned verbatim.
 pub async fn hostile_role_name_verbatim(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = RoleName::new(format!(
         "'; DROP TABLE fullauth_roles; -- \"%_\\ 🦀 \u{202e}עברית {}",
         tag()
     ))?;
-    assert!(s.store.assign_role(&u.id, &r).await?);
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![r.clone()]);
+    assert!(s.store.assign_role(&u, &r).await?);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![r.clone()]);
     assert!(s.store.list_roles().await?.contains(&r));
-    assert!(s.store.remove_role(&u.id, &r).await?);
+    assert!(s.store.remove_role(&u, &r).await?);
     Ok(())
 }
 
 /// Of many concurrent assignments of one role to one user exactly one answers true, none fails.
 pub async fn concurrent_assign_role_one_winner(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let r = role("race");
     let results = race(RACERS, |_| {
         let store = s.store.clone();
-        let (id, r) = (u.id, r.clone());
+        let (id, r) = (u, r.clone());
         async move { store.assign_role(&id, &r).await }
     })
     .await;
@@ -295,7 +292,7 @@ pub async fn concurrent_assign_role_one_winner(s: Subject) -> CaseResult {
         }
     }
     assert_eq!(wins, 1, "exactly one assignment creates the link");
-    assert_eq!(s.store.get_user_roles(&u.id).await?, vec![r]);
+    assert_eq!(s.store.get_user_roles(&u).await?, vec![r]);
     Ok(())
 }
 

@@ -36,7 +36,9 @@ async fn rotate(
     };
     match s.store.rotate_refresh_token(old, n.clone()).await? {
         Rotation::Rotated(_) => Ok(n.digest),
-        other => Err(crate::CaseError(format!("expected Rotated, got {other:?}"))),
+        other => Err(crate::CaseError::Failed(format!(
+            "expected Rotated, got {other:?}"
+        ))),
     }
 }
 
@@ -52,42 +54,42 @@ async fn listed(s: &Subject, user_id: &UserId) -> Result<Vec<FamilyId>, crate::C
 
 /// Reference 17: two families give two sessions; revoking one leaves the other; an unknown family is false.
 pub async fn list_and_revoke_sessions(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let (fa, _) = sign_in(&s, &u.id).await?;
-    let (fb, _) = sign_in(&s, &u.id).await?;
-    let mut both = listed(&s, &u.id).await?;
+    let u = some_user(&s).await?;
+    let (fa, _) = sign_in(&s, &u).await?;
+    let (fb, _) = sign_in(&s, &u).await?;
+    let mut both = listed(&s, &u).await?;
     both.sort();
     let mut want = vec![fa.clone(), fb.clone()];
     want.sort();
     assert_eq!(both, want);
-    assert!(s.store.revoke_session(&u.id, &fa).await?);
-    assert!(!s.store.revoke_session(&u.id, &FamilyId::generate()).await?);
-    assert_eq!(listed(&s, &u.id).await?, vec![fb]);
+    assert!(s.store.revoke_session(&u, &fa).await?);
+    assert!(!s.store.revoke_session(&u, &FamilyId::generate()).await?);
+    assert_eq!(listed(&s, &u).await?, vec![fb]);
     Ok(())
 }
 
 /// Reference 18: revoke_session is idempotent (true twice, also for an expired family); unknown is false.
 pub async fn revoke_session_is_idempotent(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
     s.store
-        .store_refresh_token(token(&u.id, &family, ago_secs(&s, 60)))
+        .store_refresh_token(token(&u, &family, ago_secs(&s, 60)))
         .await?;
-    assert!(s.store.revoke_session(&u.id, &family).await?, "first");
-    assert!(s.store.revoke_session(&u.id, &family).await?, "second");
-    assert!(!s.store.revoke_session(&u.id, &FamilyId::generate()).await?);
+    assert!(s.store.revoke_session(&u, &family).await?, "first");
+    assert!(s.store.revoke_session(&u, &family).await?, "second");
+    assert!(!s.store.revoke_session(&u, &FamilyId::generate()).await?);
     Ok(())
 }
 
 /// revoke_session revokes every token of the family.
 pub async fn revoke_session_revokes_every_token(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let a = token(&u.id, &family, in_secs(&s, 3600));
-    let b = token(&u.id, &family, in_secs(&s, 3600));
+    let a = token(&u, &family, in_secs(&s, 3600));
+    let b = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(a.clone()).await?;
     s.store.store_refresh_token(b.clone()).await?;
-    assert!(s.store.revoke_session(&u.id, &family).await?);
+    assert!(s.store.revoke_session(&u, &family).await?);
     for d in [&a.digest, &b.digest] {
         let t = s.store.get_refresh_token(d).await?.expect("kept");
         assert!(t.revoked);
@@ -97,12 +99,12 @@ pub async fn revoke_session_revokes_every_token(s: Subject) -> CaseResult {
 
 /// Reference 19: revoke_other_sessions with three families revokes two and keeps the kept one listed.
 pub async fn revoke_other_sessions(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let (keep, keep_digest) = sign_in(&s, &u.id).await?;
-    sign_in(&s, &u.id).await?;
-    sign_in(&s, &u.id).await?;
-    assert_eq!(s.store.revoke_other_sessions(&u.id, &keep).await?, 2);
-    assert_eq!(listed(&s, &u.id).await?, vec![keep]);
+    let u = some_user(&s).await?;
+    let (keep, keep_digest) = sign_in(&s, &u).await?;
+    sign_in(&s, &u).await?;
+    sign_in(&s, &u).await?;
+    assert_eq!(s.store.revoke_other_sessions(&u, &keep).await?, 2);
+    assert_eq!(listed(&s, &u).await?, vec![keep]);
     let kept = s
         .store
         .get_refresh_token(&keep_digest)
@@ -114,35 +116,35 @@ pub async fn revoke_other_sessions(s: Subject) -> CaseResult {
 
 /// revoke_other_sessions counts families, not token rows; already revoked families do not count.
 pub async fn revoke_other_sessions_counts_families(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let (keep, _) = sign_in(&s, &u.id).await?;
+    let u = some_user(&s).await?;
+    let (keep, _) = sign_in(&s, &u).await?;
     let wide = FamilyId::generate();
     for _ in 0..3 {
         s.store
-            .store_refresh_token(token(&u.id, &wide, in_secs(&s, 3600)))
+            .store_refresh_token(token(&u, &wide, in_secs(&s, 3600)))
             .await?;
     }
-    let (dead, _) = sign_in(&s, &u.id).await?;
+    let (dead, _) = sign_in(&s, &u).await?;
     s.store.revoke_family(&dead).await?;
     let stale = FamilyId::generate();
     s.store
-        .store_refresh_token(token(&u.id, &stale, ago_secs(&s, 60)))
+        .store_refresh_token(token(&u, &stale, ago_secs(&s, 60)))
         .await?;
     // `wide` (3 live rows) and `stale` (expired, unrevoked) flip; `dead` had nothing to flip.
-    assert_eq!(s.store.revoke_other_sessions(&u.id, &keep).await?, 2);
-    assert_eq!(s.store.revoke_other_sessions(&u.id, &keep).await?, 0);
+    assert_eq!(s.store.revoke_other_sessions(&u, &keep).await?, 2);
+    assert_eq!(s.store.revoke_other_sessions(&u, &keep).await?, 0);
     Ok(())
 }
 
 /// revoke_other_sessions touches neither the kept family nor other users.
 pub async fn revoke_other_sessions_spares_other_users(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let other = user(&s).await?;
-    let (keep, _) = sign_in(&s, &u.id).await?;
-    let (theirs, their_digest) = sign_in(&s, &other.id).await?;
-    sign_in(&s, &u.id).await?;
-    assert_eq!(s.store.revoke_other_sessions(&u.id, &keep).await?, 1);
-    assert_eq!(listed(&s, &other.id).await?, vec![theirs]);
+    let u = some_user(&s).await?;
+    let other = some_user(&s).await?;
+    let (keep, _) = sign_in(&s, &u).await?;
+    let (theirs, their_digest) = sign_in(&s, &other).await?;
+    sign_in(&s, &u).await?;
+    assert_eq!(s.store.revoke_other_sessions(&u, &keep).await?, 1);
+    assert_eq!(listed(&s, &other).await?, vec![theirs]);
     let t = s
         .store
         .get_refresh_token(&their_digest)
@@ -154,27 +156,27 @@ pub async fn revoke_other_sessions_spares_other_users(s: Subject) -> CaseResult 
 
 /// Sessions are listed newest last_used_at first.
 pub async fn sessions_newest_first(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let (first, first_digest) = sign_in(&s, &u.id).await?;
+    let u = some_user(&s).await?;
+    let (first, first_digest) = sign_in(&s, &u).await?;
     s.clock.advance(TICK).await;
-    let (second, _) = sign_in(&s, &u.id).await?;
+    let (second, _) = sign_in(&s, &u).await?;
     s.clock.advance(TICK).await;
-    let (third, _) = sign_in(&s, &u.id).await?;
+    let (third, _) = sign_in(&s, &u).await?;
     assert_eq!(
-        listed(&s, &u.id).await?,
+        listed(&s, &u).await?,
         vec![third.clone(), second.clone(), first.clone()]
     );
     // Using the oldest session again moves it to the front.
     s.clock.advance(TICK).await;
     rotate(&s, &first_digest, ClientInfo::default(), 3600).await?;
-    assert_eq!(listed(&s, &u.id).await?, vec![first, third, second]);
+    assert_eq!(listed(&s, &u).await?, vec![first, third, second]);
     Ok(())
 }
 
 /// A rotated family is one session: created_at is its first token's, last_used_at its newest token's.
 pub async fn session_aggregates_rotated_family(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let (family, d0) = sign_in(&s, &u.id).await?;
+    let u = some_user(&s).await?;
+    let (family, d0) = sign_in(&s, &u).await?;
     let t0 = s.store.get_refresh_token(&d0).await?.expect("stored");
     s.clock.advance(TICK).await;
     let d1 = rotate(
@@ -193,7 +195,7 @@ pub async fn session_aggregates_rotated_family(s: Subject) -> CaseResult {
     )
     .await?;
     let t2 = s.store.get_refresh_token(&d2).await?.expect("stored");
-    let sessions = s.store.list_sessions(&u.id).await?;
+    let sessions = s.store.list_sessions(&u).await?;
     assert_eq!(sessions.len(), 1, "one family is one session: {sessions:?}");
     let x = &sessions[0];
     assert_eq!(x.family_id, family);
@@ -208,17 +210,17 @@ pub async fn session_aggregates_rotated_family(s: Subject) -> CaseResult {
 
 /// Fields come from the newest live token, while last_used_at counts revoked tokens too.
 pub async fn session_fields_from_newest_live_token(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let mut live = token(&u.id, &family, in_secs(&s, 3600));
+    let mut live = token(&u, &family, in_secs(&s, 3600));
     live.client = ClientInfo::new(Some("live agent"), Some("192.0.2.1"));
     let live_row = s.store.store_refresh_token(live).await?;
     s.clock.advance(TICK).await;
-    let mut newer = token(&u.id, &family, in_secs(&s, 9000));
+    let mut newer = token(&u, &family, in_secs(&s, 9000));
     newer.client = ClientInfo::new(Some("revoked agent"), Some("192.0.2.2"));
     let newer_row = s.store.store_refresh_token(newer.clone()).await?;
     assert!(s.store.revoke_refresh_token(&newer.digest).await?);
-    let sessions = s.store.list_sessions(&u.id).await?;
+    let sessions = s.store.list_sessions(&u).await?;
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     let x = &sessions[0];
     assert_eq!(x.user_agent.as_deref(), Some("live agent"));
@@ -231,28 +233,28 @@ pub async fn session_fields_from_newest_live_token(s: Subject) -> CaseResult {
 
 /// A family whose tokens have all expired is not listed.
 pub async fn expired_family_is_hidden(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let gone = FamilyId::generate();
     s.store
-        .store_refresh_token(token(&u.id, &gone, ago_secs(&s, 60)))
+        .store_refresh_token(token(&u, &gone, ago_secs(&s, 60)))
         .await?;
     s.store
-        .store_refresh_token(token(&u.id, &gone, ago_secs(&s, 1)))
+        .store_refresh_token(token(&u, &gone, ago_secs(&s, 1)))
         .await?;
-    let (live, _) = sign_in(&s, &u.id).await?;
-    assert_eq!(listed(&s, &u.id).await?, vec![live]);
+    let (live, _) = sign_in(&s, &u).await?;
+    assert_eq!(listed(&s, &u).await?, vec![live]);
     Ok(())
 }
 
 /// A family whose tokens are all revoked is not listed, even if they have not expired.
 pub async fn revoked_family_is_hidden(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let (dead, d) = sign_in(&s, &u.id).await?;
+    let u = some_user(&s).await?;
+    let (dead, d) = sign_in(&s, &u).await?;
     s.clock.advance(TICK).await;
     let d2 = rotate(&s, &d, ClientInfo::default(), 3600).await?;
     s.store.revoke_refresh_token(&d2).await?;
-    let (live, _) = sign_in(&s, &u.id).await?;
-    let got = listed(&s, &u.id).await?;
+    let (live, _) = sign_in(&s, &u).await?;
+    let got = listed(&s, &u).await?;
     assert!(!got.contains(&dead), "fully revoked family listed: {got:?}");
     assert_eq!(got, vec![live]);
     Ok(())
@@ -260,44 +262,44 @@ pub async fn revoked_family_is_hidden(s: Subject) -> CaseResult {
 
 /// A session expires when its newest token does: listed before, hidden after.
 pub async fn session_disappears_when_it_expires(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
     s.store
-        .store_refresh_token(token(&u.id, &family, in_secs(&s, 1)))
+        .store_refresh_token(token(&u, &family, in_secs(&s, 1)))
         .await?;
-    assert_eq!(listed(&s, &u.id).await?, vec![family]);
+    assert_eq!(listed(&s, &u).await?, vec![family]);
     s.clock.advance(Duration::from_millis(1100)).await;
-    assert!(listed(&s, &u.id).await?.is_empty());
+    assert!(listed(&s, &u).await?.is_empty());
     Ok(())
 }
 
 /// A user without tokens, and an unknown user, have no sessions.
 pub async fn no_sessions_for_unknown_user(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    assert!(s.store.list_sessions(&u.id).await?.is_empty());
+    let u = some_user(&s).await?;
+    assert!(s.store.list_sessions(&u).await?.is_empty());
     assert!(s.store.list_sessions(&UserId::generate()).await?.is_empty());
     Ok(())
 }
 
 /// Other users' sessions are never listed.
 pub async fn sessions_are_per_user(s: Subject) -> CaseResult {
-    let a = user(&s).await?;
-    let b = user(&s).await?;
-    let (fa, _) = sign_in(&s, &a.id).await?;
-    let (fb, _) = sign_in(&s, &b.id).await?;
-    assert_eq!(listed(&s, &a.id).await?, vec![fa]);
-    assert_eq!(listed(&s, &b.id).await?, vec![fb]);
+    let a = some_user(&s).await?;
+    let b = some_user(&s).await?;
+    let (fa, _) = sign_in(&s, &a).await?;
+    let (fb, _) = sign_in(&s, &b).await?;
+    assert_eq!(listed(&s, &a).await?, vec![fa]);
+    assert_eq!(listed(&s, &b).await?, vec![fb]);
     Ok(())
 }
 
 /// revoke_session of another user's family is false and revokes nothing.
 pub async fn revoke_someone_elses_session_is_false(s: Subject) -> CaseResult {
-    let owner = user(&s).await?;
-    let intruder = user(&s).await?;
-    let (family, d) = sign_in(&s, &owner.id).await?;
-    assert!(!s.store.revoke_session(&intruder.id, &family).await?);
+    let owner = some_user(&s).await?;
+    let intruder = some_user(&s).await?;
+    let (family, d) = sign_in(&s, &owner).await?;
+    assert!(!s.store.revoke_session(&intruder, &family).await?);
     let t = s.store.get_refresh_token(&d).await?.expect("kept");
     assert!(!t.revoked, "the owner's token must stay live");
-    assert_eq!(listed(&s, &owner.id).await?, vec![family]);
+    assert_eq!(listed(&s, &owner).await?, vec![family]);
     Ok(())
 }

@@ -26,14 +26,14 @@ async fn row(s: &Subject, d: &TokenDigest) -> Result<RefreshToken, crate::CaseEr
     s.store
         .get_refresh_token(d)
         .await?
-        .ok_or_else(|| crate::CaseError(format!("token {d:?} should be stored")))
+        .ok_or_else(|| crate::CaseError::Failed(format!("token {d:?} should be stored")))
 }
 
 /// Reference 14: store then get; revoke is true once, then false; an unknown token gives false.
 pub async fn refresh_token_crud(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let new = token(&u.id, &family, in_secs(&s, 3600));
+    let new = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(new.clone()).await?;
     let got = row(&s, &new.digest).await?;
     assert_eq!(got.family_id, family);
@@ -50,14 +50,14 @@ pub async fn refresh_token_crud(s: Subject) -> CaseResult {
 
 /// store_refresh_token returns the row as stored: every field given, unrevoked, created now.
 pub async fn store_returns_the_stored_row(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let mut new = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let u = some_user(&s).await?;
+    let mut new = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     new.client = ClientInfo::new(Some("Mozilla/5.0 (X11)"), Some("2001:db8::1"));
     let before = s.clock.now();
     let stored = s.store.store_refresh_token(new.clone()).await?;
     let after = s.clock.now();
     assert_eq!(stored.digest, new.digest);
-    assert_eq!(stored.user_id, u.id);
+    assert_eq!(stored.user_id, u);
     assert_eq!(stored.family_id, new.family_id);
     assert_eq!(stored.expires_at, new.expires_at);
     assert!(!stored.revoked);
@@ -80,11 +80,11 @@ pub async fn get_unknown_token_is_none(s: Subject) -> CaseResult {
 
 /// get_refresh_token returns revoked and expired tokens too.
 pub async fn get_returns_revoked_and_expired(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let expired = token(&u.id, &FamilyId::generate(), ago_secs(&s, 60));
+    let u = some_user(&s).await?;
+    let expired = token(&u, &FamilyId::generate(), ago_secs(&s, 60));
     s.store.store_refresh_token(expired.clone()).await?;
     assert!(row(&s, &expired.digest).await?.expires_at < s.clock.now());
-    let revoked = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let revoked = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     s.store.store_refresh_token(revoked.clone()).await?;
     s.store.revoke_refresh_token(&revoked.digest).await?;
     assert!(row(&s, &revoked.digest).await?.revoked);
@@ -93,10 +93,10 @@ pub async fn get_returns_revoked_and_expired(s: Subject) -> CaseResult {
 
 /// Storing a digest that is already stored is a Conflict on RefreshToken and changes nothing.
 pub async fn store_duplicate_digest_conflicts(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let first = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let u = some_user(&s).await?;
+    let first = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     let stored = s.store.store_refresh_token(first.clone()).await?;
-    let mut dup = token(&u.id, &FamilyId::generate(), in_secs(&s, 7200));
+    let mut dup = token(&u, &FamilyId::generate(), in_secs(&s, 7200));
     dup.digest = first.digest.clone();
     let r = s.store.store_refresh_token(dup).await;
     assert!(
@@ -126,8 +126,8 @@ pub async fn store_for_unknown_user_not_found(s: Subject) -> CaseResult {
 
 /// Revoke ignores expiry: an expired, unrevoked token is flipped once.
 pub async fn revoke_ignores_expiry(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let t = token(&u.id, &FamilyId::generate(), ago_secs(&s, 60));
+    let u = some_user(&s).await?;
+    let t = token(&u, &FamilyId::generate(), ago_secs(&s, 60));
     s.store.store_refresh_token(t.clone()).await?;
     assert!(s.store.revoke_refresh_token(&t.digest).await?);
     assert!(!s.store.revoke_refresh_token(&t.digest).await?);
@@ -136,10 +136,10 @@ pub async fn revoke_ignores_expiry(s: Subject) -> CaseResult {
 
 /// Revoking one token leaves the other tokens of its family live.
 pub async fn revoke_touches_only_that_token(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let a = token(&u.id, &family, in_secs(&s, 3600));
-    let b = token(&u.id, &family, in_secs(&s, 3600));
+    let a = token(&u, &family, in_secs(&s, 3600));
+    let b = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(a.clone()).await?;
     s.store.store_refresh_token(b.clone()).await?;
     assert!(s.store.revoke_refresh_token(&a.digest).await?);
@@ -149,9 +149,9 @@ pub async fn revoke_touches_only_that_token(s: Subject) -> CaseResult {
 
 /// Rotating a live token revokes it and stores the next one live, in the same family, for the same user.
 pub async fn rotate_live_token(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let mut first = token(&u.id, &family, in_secs(&s, 3600));
+    let mut first = token(&u, &family, in_secs(&s, 3600));
     first.client = ClientInfo::new(Some("old agent"), Some("10.0.0.1"));
     s.store.store_refresh_token(first.clone()).await?;
     let n = next(
@@ -167,7 +167,7 @@ pub async fn rotate_live_token(s: Subject) -> CaseResult {
     };
     assert_eq!(new.digest, n.digest);
     assert_eq!(new.family_id, family);
-    assert_eq!(new.user_id, u.id);
+    assert_eq!(new.user_id, u);
     assert_eq!(new.expires_at, n.expires_at);
     assert!(!new.revoked);
     assert_eq!(new.user_agent.as_deref(), Some("new agent"));
@@ -186,9 +186,9 @@ pub async fn rotate_live_token(s: Subject) -> CaseResult {
 
 /// A chain of rotations keeps one family; each step revokes its predecessor.
 pub async fn rotate_chain_stays_in_family(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let first = token(&u.id, &family, in_secs(&s, 3600));
+    let first = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(first.clone()).await?;
     let mut current = first.digest;
     let mut seen = vec![current.clone()];
@@ -210,9 +210,9 @@ pub async fn rotate_chain_stays_in_family(s: Subject) -> CaseResult {
 
 /// Rotating a revoked token is Reused: the whole family is revoked and nothing is inserted.
 pub async fn rotate_revoked_token_is_reuse(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let first = token(&u.id, &family, in_secs(&s, 3600));
+    let first = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(first.clone()).await?;
     let n1 = next(in_secs(&s, 3600), ClientInfo::default());
     let r1 = s
@@ -220,9 +220,9 @@ pub async fn rotate_revoked_token_is_reuse(s: Subject) -> CaseResult {
         .rotate_refresh_token(&first.digest, n1.clone())
         .await?;
     assert!(matches!(r1, Rotation::Rotated(_)), "got {r1:?}");
-    let sibling = token(&u.id, &family, in_secs(&s, 3600));
+    let sibling = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(sibling.clone()).await?;
-    let other_family = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let other_family = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     s.store.store_refresh_token(other_family.clone()).await?;
 
     let replay = next(in_secs(&s, 3600), ClientInfo::default());
@@ -234,7 +234,7 @@ pub async fn rotate_revoked_token_is_reuse(s: Subject) -> CaseResult {
         r2,
         Rotation::Reused {
             family_id: family.clone(),
-            user_id: u.id
+            user_id: u
         }
     );
     assert!(
@@ -258,12 +258,12 @@ pub async fn rotate_revoked_token_is_reuse(s: Subject) -> CaseResult {
 
 /// A revoked token is Reused even after it expired: revocation is checked before expiry.
 pub async fn rotate_revoked_expired_token_is_reuse(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let old = token(&u.id, &family, ago_secs(&s, 60));
+    let old = token(&u, &family, ago_secs(&s, 60));
     s.store.store_refresh_token(old.clone()).await?;
     assert!(s.store.revoke_refresh_token(&old.digest).await?);
-    let live = token(&u.id, &family, in_secs(&s, 3600));
+    let live = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(live.clone()).await?;
     let n = next(in_secs(&s, 3600), ClientInfo::default());
     let r = s.store.rotate_refresh_token(&old.digest, n.clone()).await?;
@@ -271,7 +271,7 @@ pub async fn rotate_revoked_expired_token_is_reuse(s: Subject) -> CaseResult {
         r,
         Rotation::Reused {
             family_id: family,
-            user_id: u.id
+            user_id: u
         }
     );
     assert!(
@@ -284,11 +284,11 @@ pub async fn rotate_revoked_expired_token_is_reuse(s: Subject) -> CaseResult {
 
 /// Rotating an unrevoked but expired token is Expired and changes nothing.
 pub async fn rotate_expired_token(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
-    let old = token(&u.id, &family, ago_secs(&s, 1));
+    let old = token(&u, &family, ago_secs(&s, 1));
     let before = s.store.store_refresh_token(old.clone()).await?;
-    let sibling = token(&u.id, &family, in_secs(&s, 3600));
+    let sibling = token(&u, &family, in_secs(&s, 3600));
     s.store.store_refresh_token(sibling.clone()).await?;
     let n = next(in_secs(&s, 3600), ClientInfo::default());
     let r = s.store.rotate_refresh_token(&old.digest, n.clone()).await?;
@@ -303,8 +303,8 @@ pub async fn rotate_expired_token(s: Subject) -> CaseResult {
 pub async fn rotate_token_expiring_now_is_expired(s: Subject) -> CaseResult {
     // On a manual clock this is the boundary itself; on the system clock the
     // instant has passed by the time the store reads it, so Expired either way.
-    let u = user(&s).await?;
-    let old = token(&u.id, &FamilyId::generate(), s.clock.now());
+    let u = some_user(&s).await?;
+    let old = token(&u, &FamilyId::generate(), s.clock.now());
     s.store.store_refresh_token(old.clone()).await?;
     let n = next(in_secs(&s, 3600), ClientInfo::default());
     let r = s.store.rotate_refresh_token(&old.digest, n.clone()).await?;
@@ -324,10 +324,10 @@ pub async fn rotate_unknown_token(s: Subject) -> CaseResult {
 
 /// Rotating into a digest that is already stored is a Conflict and changes nothing.
 pub async fn rotate_into_existing_digest_conflicts(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let old = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let u = some_user(&s).await?;
+    let old = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     let old_row = s.store.store_refresh_token(old.clone()).await?;
-    let taken = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let taken = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     let taken_row = s.store.store_refresh_token(taken.clone()).await?;
     let n = NextRefreshToken {
         digest: taken.digest.clone(),
@@ -351,16 +351,16 @@ pub async fn rotate_into_existing_digest_conflicts(s: Subject) -> CaseResult {
 
 /// Reference 16: revoke_family revokes every token of the family and counts the flipped ones.
 pub async fn revoke_family_counts_and_isolates(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
     let toks: Vec<_> = (0..3)
-        .map(|_| token(&u.id, &family, in_secs(&s, 3600)))
+        .map(|_| token(&u, &family, in_secs(&s, 3600)))
         .collect();
     for t in &toks {
         s.store.store_refresh_token(t.clone()).await?;
     }
     s.store.revoke_refresh_token(&toks[0].digest).await?;
-    let other = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let other = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     s.store.store_refresh_token(other.clone()).await?;
     assert_eq!(s.store.revoke_family(&family).await?, 2, "two were live");
     for t in &toks {
@@ -385,11 +385,11 @@ pub async fn revoke_family_counts_and_isolates(s: Subject) -> CaseResult {
 
 /// revoke_family revokes the family whoever owns its tokens, and counts expired unrevoked ones.
 pub async fn revoke_family_whoever_owns_it(s: Subject) -> CaseResult {
-    let a = user(&s).await?;
-    let b = user(&s).await?;
+    let a = some_user(&s).await?;
+    let b = some_user(&s).await?;
     let family = FamilyId::generate();
-    let ta = token(&a.id, &family, in_secs(&s, 3600));
-    let tb = token(&b.id, &family, ago_secs(&s, 60));
+    let ta = token(&a, &family, in_secs(&s, 3600));
+    let tb = token(&b, &family, ago_secs(&s, 60));
     s.store.store_refresh_token(ta.clone()).await?;
     s.store.store_refresh_token(tb.clone()).await?;
     assert_eq!(s.store.revoke_family(&family).await?, 2);
@@ -400,21 +400,21 @@ pub async fn revoke_family_whoever_owns_it(s: Subject) -> CaseResult {
 
 /// revoke_all_for_user revokes every token of the user, counts the flipped ones, and spares other users.
 pub async fn revoke_all_for_user(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let other = user(&s).await?;
+    let u = some_user(&s).await?;
+    let other = some_user(&s).await?;
     let f1 = FamilyId::generate();
     let mine = vec![
-        token(&u.id, &f1, in_secs(&s, 3600)),
-        token(&u.id, &f1, in_secs(&s, 3600)),
-        token(&u.id, &FamilyId::generate(), in_secs(&s, 3600)),
+        token(&u, &f1, in_secs(&s, 3600)),
+        token(&u, &f1, in_secs(&s, 3600)),
+        token(&u, &FamilyId::generate(), in_secs(&s, 3600)),
     ];
     for t in &mine {
         s.store.store_refresh_token(t.clone()).await?;
     }
     s.store.revoke_refresh_token(&mine[0].digest).await?;
-    let theirs = token(&other.id, &f1, in_secs(&s, 3600));
+    let theirs = token(&other, &f1, in_secs(&s, 3600));
     s.store.store_refresh_token(theirs.clone()).await?;
-    assert_eq!(s.store.revoke_all_for_user(&u.id).await?, 2);
+    assert_eq!(s.store.revoke_all_for_user(&u).await?, 2);
     for t in &mine {
         assert!(row(&s, &t.digest).await?.revoked);
     }
@@ -422,7 +422,7 @@ pub async fn revoke_all_for_user(s: Subject) -> CaseResult {
         !row(&s, &theirs.digest).await?.revoked,
         "another user's token, even in the same family id, is untouched"
     );
-    assert_eq!(s.store.revoke_all_for_user(&u.id).await?, 0);
+    assert_eq!(s.store.revoke_all_for_user(&u).await?, 0);
     assert_eq!(s.store.revoke_all_for_user(&UserId::generate()).await?, 0);
     Ok(())
 }
@@ -430,15 +430,15 @@ pub async fn revoke_all_for_user(s: Subject) -> CaseResult {
 /// Reference 15: of live, revoked-live, expired and expired-revoked tokens, prune removes exactly the expired two.
 pub async fn prune_removes_only_expired(s: Subject) -> CaseResult {
     let _only_pruner = prune_guard().await;
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let family = FamilyId::generate();
     // Expired long ago, so a cutoff just after them touches no other case's rows.
     let day = Duration::from_secs(86_400);
     let base = s.clock.now() - day * 30 - Duration::from_secs(u64::from(rand_u16()));
-    let live = token(&u.id, &family, in_secs(&s, 3600));
-    let revoked_live = token(&u.id, &family, in_secs(&s, 3600));
-    let expired = token(&u.id, &family, base);
-    let expired_revoked = token(&u.id, &family, base + Duration::from_millis(1));
+    let live = token(&u, &family, in_secs(&s, 3600));
+    let revoked_live = token(&u, &family, in_secs(&s, 3600));
+    let expired = token(&u, &family, base);
+    let expired_revoked = token(&u, &family, base + Duration::from_millis(1));
     for t in [&live, &revoked_live, &expired, &expired_revoked] {
         s.store.store_refresh_token(t.clone()).await?;
     }
@@ -472,10 +472,10 @@ pub async fn prune_removes_only_expired(s: Subject) -> CaseResult {
 /// prune deletes strictly before the cutoff: a token expiring exactly at it stays.
 pub async fn prune_cutoff_is_strict(s: Subject) -> CaseResult {
     let _only_pruner = prune_guard().await;
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let at = s.clock.now() - Duration::from_secs(86_400 * 40 + u64::from(rand_u16()));
-    let edge = token(&u.id, &FamilyId::generate(), at);
-    let before = token(&u.id, &FamilyId::generate(), at - Duration::from_micros(1));
+    let edge = token(&u, &FamilyId::generate(), at);
+    let before = token(&u, &FamilyId::generate(), at - Duration::from_micros(1));
     s.store.store_refresh_token(edge.clone()).await?;
     s.store.store_refresh_token(before.clone()).await?;
     s.store.prune_expired_refresh_tokens(at).await?;
@@ -489,7 +489,7 @@ pub async fn prune_cutoff_is_strict(s: Subject) -> CaseResult {
 
 /// User agent and IP are kept as ClientInfo::new sanitised them: controls stripped, clamped to 512/45 characters.
 pub async fn client_info_is_clamped_and_kept(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let agent = format!("Mozilla\u{7}/5.0\r\n{}", "é".repeat(600));
     let ip = format!("::ffff:{}\t", "1".repeat(60));
     let client = ClientInfo::new(Some(&agent), Some(&ip));
@@ -502,7 +502,7 @@ pub async fn client_info_is_clamped_and_kept(s: Subject) -> CaseResult {
     );
     assert_eq!(addr.chars().count(), 45);
     assert!(!addr.contains('\t'));
-    let mut t = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let mut t = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     t.client = client;
     let stored = s.store.store_refresh_token(t.clone()).await?;
     assert_eq!(stored.user_agent.as_deref(), Some(ua.as_str()));
@@ -531,8 +531,8 @@ pub async fn client_info_is_clamped_and_kept(s: Subject) -> CaseResult {
 
 /// Absent client info is stored as None, not as an empty string.
 pub async fn absent_client_info_is_none(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
-    let t = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
+    let u = some_user(&s).await?;
+    let t = token(&u, &FamilyId::generate(), in_secs(&s, 3600));
     s.store.store_refresh_token(t.clone()).await?;
     let got = row(&s, &t.digest).await?;
     assert_eq!((got.user_agent, got.ip_address), (None, None));
@@ -541,9 +541,9 @@ pub async fn absent_client_info_is_none(s: Subject) -> CaseResult {
 
 /// Expiry instants round-trip to the microsecond.
 pub async fn expires_at_round_trips_microseconds(s: Subject) -> CaseResult {
-    let u = user(&s).await?;
+    let u = some_user(&s).await?;
     let at = Timestamp::from_unix_micros(s.clock.now().unix_micros() + 3_600_000_123)?;
-    let t = token(&u.id, &FamilyId::generate(), at);
+    let t = token(&u, &FamilyId::generate(), at);
     s.store.store_refresh_token(t.clone()).await?;
     assert_eq!(row(&s, &t.digest).await?.expires_at, at);
     Ok(())

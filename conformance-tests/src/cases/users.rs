@@ -12,17 +12,23 @@ use fullauth_api::{
 use super::*;
 use crate::CaseResult;
 
-/// The application column every store under test has.
-const DISPLAY_NAME: &str = "display_name";
-
-/// The `display_name` of a user, or `None` when absent or NULL.
-fn display_name(u: &fullauth_api::User) -> Option<String> {
-    u.extra_field::<String>(DISPLAY_NAME).ok().flatten()
+/// The value of text column `col` of a user, or `None` when absent or NULL.
+fn text(u: &fullauth_api::User, col: &str) -> Option<String> {
+    u.extra_field::<String>(col).ok().flatten()
 }
 
-/// A patch that sets `display_name`.
-fn rename(value: &str) -> Result<UserPatch, StoreError> {
-    UserPatch::new().with_extra(DISPLAY_NAME, value)
+/// A patch that sets the text column `col`.
+fn rename(col: &str, value: &str) -> Result<UserPatch, StoreError> {
+    UserPatch::new().with_extra(col, value)
+}
+
+/// A patch that sets the subject's text column when it declares one, else an
+/// empty patch (for cases where the column is incidental).
+fn rename_if_declared(s: &Subject, value: &str) -> Result<UserPatch, StoreError> {
+    match s.app_column(crate::ColumnKind::Text) {
+        Some(col) => rename(col, value),
+        None => Ok(UserPatch::new()),
+    }
 }
 
 /// Reference 1: the created user has its email and default flags and is found by id.
@@ -46,7 +52,7 @@ pub async fn privileged_fields_cannot_be_set_through_extra(s: Subject) -> CaseRe
         let mut extra = ExtraFields::new();
         let r = extra.insert(name, true);
         assert!(
-            matches!(r, Err(StoreError::ProtectedField { ref field }) if field == name),
+            matches!(r, Err(StoreError::ProtectedField { ref field, .. }) if field == name),
             "ExtraFields::insert({name:?}) gave {r:?}"
         );
         assert!(
@@ -96,7 +102,8 @@ pub async fn create_duplicate_email_conflicts(s: Subject) -> CaseResult {
         matches!(
             again,
             Err(StoreError::Conflict {
-                what: ConflictKind::Email
+                what: ConflictKind::Email,
+                ..
             })
         ),
         "got {again:?}"
@@ -222,39 +229,41 @@ pub async fn get_user_by_field_flags(s: Subject) -> CaseResult {
     Ok(())
 }
 
-/// get_user_by_field on the `display_name` app column finds the user; another value gives None.
+/// get_user_by_field on the text app column finds the user; another value gives None.
 pub async fn get_user_by_field_app_column(s: Subject) -> CaseResult {
+    let col = text_column(&s)?;
     let name = format!("Ada {}", tag());
     let u = s
         .store
-        .create_user(NewUser::new(email().as_str())?.with_extra(DISPLAY_NAME, name.as_str())?)
+        .create_user(NewUser::new(email().as_str())?.with_extra(&col, name.as_str())?)
         .await?;
     let got = s
         .store
-        .get_user_by_field(&UserLookup::parse(DISPLAY_NAME, name.as_str())?)
+        .get_user_by_field(&UserLookup::parse(&col, name.as_str())?)
         .await?;
     assert_eq!(got.map(|g| g.id), Some(u.id));
-    let other = UserLookup::parse(DISPLAY_NAME, format!("Ada {}", tag()))?;
+    let other = UserLookup::parse(&col, format!("Ada {}", tag()))?;
     assert!(s.store.get_user_by_field(&other).await?.is_none());
     Ok(())
 }
 
 /// get_user_by_field returns the oldest of several matching users.
 pub async fn get_user_by_field_returns_oldest_match(s: Subject) -> CaseResult {
+    let col = text_column(&s)?;
     let name = format!("twin {}", tag());
     let first = s
         .store
-        .create_user(NewUser::new(email().as_str())?.with_extra(DISPLAY_NAME, name.as_str())?)
+        .create_user(NewUser::new(email().as_str())?.with_extra(&col, name.as_str())?)
         .await?;
     s.clock.advance(Duration::from_millis(5)).await;
     let second = s
         .store
-        .create_user(NewUser::new(email().as_str())?.with_extra(DISPLAY_NAME, name.as_str())?)
+        .create_user(NewUser::new(email().as_str())?.with_extra(&col, name.as_str())?)
         .await?;
     assert!(second.created_at > first.created_at);
     let got = s
         .store
-        .get_user_by_field(&UserLookup::parse(DISPLAY_NAME, name.as_str())?)
+        .get_user_by_field(&UserLookup::parse(&col, name.as_str())?)
         .await?;
     assert_eq!(got.map(|g| g.id), Some(first.id));
     Ok(())
@@ -265,19 +274,23 @@ pub async fn get_user_by_unknown_field(s: Subject) -> CaseResult {
     let l = UserLookup::parse("no_such_column", "x")?;
     let r = s.store.get_user_by_field(&l).await;
     assert!(
-        matches!(r, Err(StoreError::UnknownField { ref field }) if field == "no_such_column"),
+        matches!(r, Err(StoreError::UnknownField { ref field, .. }) if field == "no_such_column"),
         "got {r:?}"
     );
     Ok(())
 }
 
-/// Reference 8: updating the `display_name` app column returns the user with its email unchanged.
+/// Reference 8: updating the text app column returns the user with its email unchanged.
 pub async fn update_user_app_column(s: Subject) -> CaseResult {
+    let col = text_column(&s)?;
     let u = user(&s).await?;
-    let updated = s.store.update_user(&u.id, rename("Grace Hopper")?).await?;
+    let updated = s
+        .store
+        .update_user(&u.id, rename(&col, "Grace Hopper")?)
+        .await?;
     assert_eq!(updated.id, u.id);
     assert_eq!(updated.email, u.email);
-    assert_eq!(display_name(&updated).as_deref(), Some("Grace Hopper"));
+    assert_eq!(text(&updated, &col).as_deref(), Some("Grace Hopper"));
     let stored = s.store.get_user(&u.id).await?.expect("user exists");
     assert_eq!(stored, updated, "get_user sees what update_user returned");
     Ok(())
@@ -311,11 +324,12 @@ pub async fn update_user_email(s: Subject) -> CaseResult {
     Ok(())
 }
 
-/// update_user to another user's email is a Conflict on Email and writes nothing.
+/// update_user to another user's email is a Conflict on Email and writes nothing (neither
+/// the flag nor the text app column, when the subject declares one).
 pub async fn update_user_email_conflict_leaves_user_unchanged(s: Subject) -> CaseResult {
     let a = user(&s).await?;
     let b = user(&s).await?;
-    let mut p = rename("should not be written")?;
+    let mut p = rename_if_declared(&s, "should not be written")?;
     p.email = Some(Email::new(b.email.as_str().to_uppercase())?);
     p.is_superuser = Some(true);
     let r = s.store.update_user(&a.id, p).await;
@@ -329,23 +343,30 @@ pub async fn update_user_email_conflict_leaves_user_unchanged(s: Subject) -> Cas
     Ok(())
 }
 
-/// Setting a user's email to its own current email is not a conflict.
+/// Setting a user's email to its own current email is not a conflict (the
+/// other changes of the patch are written).
 pub async fn update_user_to_own_email_is_not_a_conflict(s: Subject) -> CaseResult {
     let u = user(&s).await?;
-    let mut p = rename("same email")?;
+    let mut p = rename_if_declared(&s, "same email")?;
     p.email = Some(u.email.clone());
+    p.is_verified = Some(true);
     let updated = s.store.update_user(&u.id, p).await?;
     assert_eq!(updated.email, u.email);
-    assert_eq!(display_name(&updated).as_deref(), Some("same email"));
+    assert!(updated.is_verified);
+    if let Some(col) = s.app_column(crate::ColumnKind::Text) {
+        assert_eq!(text(&updated, col).as_deref(), Some("same email"));
+    }
     Ok(())
 }
 
 /// An empty patch writes nothing and returns the current row.
 pub async fn update_user_empty_patch_returns_current(s: Subject) -> CaseResult {
-    let u = s
-        .store
-        .create_user(NewUser::new(email().as_str())?.with_extra(DISPLAY_NAME, "kept")?)
-        .await?;
+    let mut new = NewUser::new(email().as_str())?;
+    new.is_verified = true;
+    if let Some(col) = s.app_column(crate::ColumnKind::Text) {
+        new = new.with_extra(col, "kept")?;
+    }
+    let u = s.store.create_user(new).await?;
     let same = s.store.update_user(&u.id, UserPatch::new()).await?;
     assert_eq!(same, u);
     Ok(())
@@ -373,15 +394,16 @@ pub async fn update_unknown_user_not_found(s: Subject) -> CaseResult {
 
 /// A patch with an unknown column is UnknownField and writes none of its other changes.
 pub async fn update_user_unknown_column_writes_nothing(s: Subject) -> CaseResult {
-    let u = s
-        .store
-        .create_user(NewUser::new(email().as_str())?.with_extra(DISPLAY_NAME, "before")?)
-        .await?;
-    let mut p = rename("after")?.with_extra("no_such_column", 1)?;
+    let mut new = NewUser::new(email().as_str())?;
+    if let Some(col) = s.app_column(crate::ColumnKind::Text) {
+        new = new.with_extra(col, "before")?;
+    }
+    let u = s.store.create_user(new).await?;
+    let mut p = rename_if_declared(&s, "after")?.with_extra("no_such_column", 1)?;
     p.is_active = Some(false);
     let r = s.store.update_user(&u.id, p).await;
     assert!(
-        matches!(r, Err(StoreError::UnknownField { ref field }) if field == "no_such_column"),
+        matches!(r, Err(StoreError::UnknownField { ref field, .. }) if field == "no_such_column"),
         "got {r:?}"
     );
     assert_eq!(s.store.get_user(&u.id).await?, Some(u));
@@ -486,45 +508,48 @@ pub async fn created_at_comes_from_the_clock(s: Subject) -> CaseResult {
     Ok(())
 }
 
-/// An app column given at creation round-trips through create and get.
+/// A text app column given at creation round-trips through create and get.
 pub async fn app_column_round_trip(s: Subject) -> CaseResult {
+    let col = text_column(&s)?;
     let u = s
         .store
-        .create_user(NewUser::new(email().as_str())?.with_extra(DISPLAY_NAME, "Ada Lovelace")?)
+        .create_user(NewUser::new(email().as_str())?.with_extra(&col, "Ada Lovelace")?)
         .await?;
-    assert_eq!(display_name(&u).as_deref(), Some("Ada Lovelace"));
+    assert_eq!(text(&u, &col).as_deref(), Some("Ada Lovelace"));
     let got = s.store.get_user(&u.id).await?.expect("user exists");
-    assert_eq!(display_name(&got).as_deref(), Some("Ada Lovelace"));
+    assert_eq!(text(&got, &col).as_deref(), Some("Ada Lovelace"));
     let by_email = s
         .store
         .get_user_by_email(&u.email)
         .await?
         .expect("user exists");
-    assert_eq!(display_name(&by_email).as_deref(), Some("Ada Lovelace"));
+    assert_eq!(text(&by_email, &col).as_deref(), Some("Ada Lovelace"));
     Ok(())
 }
 
-/// An app column not given at creation reads back as its default (NULL here), never an error.
+/// A text app column not given at creation reads back as its default (NULL here), never an error.
 pub async fn app_column_default_when_not_given(s: Subject) -> CaseResult {
+    let col = text_column(&s)?;
     let u = user(&s).await?;
-    let v: Option<String> = u.extra_field(DISPLAY_NAME)?;
-    assert_eq!(v, None, "display_name is nullable with no default");
+    let v: Option<String> = u.extra_field(&col)?;
+    assert_eq!(v, None, "`{col}` is nullable with no default");
     let got = s.store.get_user(&u.id).await?.expect("user exists");
     assert_eq!(got.extra, u.extra);
     Ok(())
 }
 
-/// An app column can be set back to NULL through update_user.
+/// A text app column can be set back to NULL through update_user.
 pub async fn update_user_app_column_to_null(s: Subject) -> CaseResult {
+    let col = text_column(&s)?;
     let u = s
         .store
-        .create_user(NewUser::new(email().as_str())?.with_extra(DISPLAY_NAME, "temp")?)
+        .create_user(NewUser::new(email().as_str())?.with_extra(&col, "temp")?)
         .await?;
-    let p = UserPatch::new().with_extra(DISPLAY_NAME, serde_json::Value::Null)?;
+    let p = UserPatch::new().with_extra(&col, serde_json::Value::Null)?;
     let updated = s.store.update_user(&u.id, p).await?;
-    assert_eq!(display_name(&updated), None);
+    assert_eq!(text(&updated, &col), None);
     let got = s.store.get_user(&u.id).await?.expect("user exists");
-    assert_eq!(display_name(&got), None);
+    assert_eq!(text(&got, &col), None);
     Ok(())
 }
 
@@ -534,7 +559,7 @@ pub async fn create_user_unknown_column_stores_nothing(s: Subject) -> CaseResult
     let new = NewUser::new(e.as_str())?.with_extra("no_such_column", "x")?;
     let r = s.store.create_user(new).await;
     assert!(
-        matches!(r, Err(StoreError::UnknownField { ref field }) if field == "no_such_column"),
+        matches!(r, Err(StoreError::UnknownField { ref field, .. }) if field == "no_such_column"),
         "got {r:?}"
     );
     assert!(s.store.get_user_by_email(&e).await?.is_none());

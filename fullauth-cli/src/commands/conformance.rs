@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use fullauth_api::{Clock, Features, Store, StoreError, Timestamp};
 
-use fullauth_conformance::{Case, Outcome, Report, Subject, run_all};
+use fullauth_conformance::{Case, ColumnKind, Outcome, Report, Subject, run_all};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use fullauth_redis::RedisStore;
 use fullauth_redis::redis;
-use fullauth_sqlite::{SqliteOptions, SqliteStore};
+use fullauth_sqlite::SqliteStore;
 use serde_json::json;
 
 use super::Out;
@@ -21,7 +21,29 @@ use crate::output::json;
 
 /// The application column of `fullauth_users` the suite's extra-field cases
 /// write and read.
-const APP_COLUMN: &str = "display_name";
+/// The nullable application columns the suite's app-column cases use:
+/// name, SQL type, and the kind declared to the suite.
+const APP_COLUMNS: [(&str, &str, ColumnKind); 3] = [
+    ("display_name", "TEXT", ColumnKind::Text),
+    ("newsletter", "BOOLEAN", ColumnKind::Boolean),
+    ("login_count", "INTEGER", ColumnKind::Integer),
+];
+
+/// `ADD COLUMN IF NOT EXISTS …` for every app column, one statement.
+fn app_columns_ddl() -> String {
+    APP_COLUMNS
+        .iter()
+        .map(|(name, ty, _)| format!("ADD COLUMN IF NOT EXISTS {name} {ty}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Declares the app columns to the suite.
+fn with_app_columns(subject: Subject) -> Subject {
+    APP_COLUMNS
+        .iter()
+        .fold(subject, |s, (name, _, kind)| s.with_app_column(name, *kind))
+}
 
 struct Run {
     label: String,
@@ -58,11 +80,11 @@ async fn pg_store(pool: &PgPool, schema: &str, clock: Clock) -> Result<PgStore, 
         .schema(schema)
         .features(Features::all())
         .clock(clock)
-        .migrate(true)
-        .open(pool.clone())
-        .await?;
+        .from_pool(pool.clone())?;
+    store.migrate().await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER TABLE \"{schema}\".fullauth_users ADD COLUMN IF NOT EXISTS {APP_COLUMN} TEXT"
+        "ALTER TABLE \"{schema}\".fullauth_users {}",
+        app_columns_ddl()
     )))
     .execute(pool)
     .await
@@ -179,11 +201,10 @@ async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
                     .schema(schema)
                     .features(Features::all())
                     .clock(clock.clone())
-                    .open(pool)
-                    .await;
+                    .from_pool(pool);
                 match store {
-                    Ok(store) => Subject::new(Arc::new(store)).with_clock(clock),
-                    Err(_) => Subject::new(shared),
+                    Ok(store) => with_app_columns(Subject::new(Arc::new(store)).with_clock(clock)),
+                    Err(_) => with_app_columns(Subject::new(shared)),
                 }
             }
         };
@@ -222,8 +243,8 @@ async fn sqlite(as_json: bool) -> Result<Run, CliError> {
         async move {
             let clock = Clock::manual(Timestamp::now());
             match sqlite_case_store(clock.clone()).await {
-                Ok(store) => Subject::new(Arc::new(store)).with_clock(clock),
-                Err(_) => Subject::new(fallback),
+                Ok(store) => with_app_columns(Subject::new(Arc::new(store)).with_clock(clock)),
+                Err(_) => with_app_columns(Subject::new(fallback)),
             }
         }
     };
@@ -235,13 +256,19 @@ async fn sqlite(as_json: bool) -> Result<Run, CliError> {
 }
 
 async fn sqlite_case_store(clock: Clock) -> Result<SqliteStore, StoreError> {
-    let store = SqliteStore::open_temporary(SqliteOptions::new().clock(clock)).await?;
-    store.migrator().apply(Features::all()).await?;
+    let store = SqliteStore::builder()
+        .clock(clock)
+        .migrate(true)
+        .open_temporary()
+        .await?;
     store
         .with_connection(|c| {
-            c.execute_batch(&format!(
-                "ALTER TABLE fullauth_users ADD COLUMN {APP_COLUMN} VARCHAR(100)"
-            ))
+            for (name, ty, _) in APP_COLUMNS {
+                c.execute_batch(&format!(
+                    "ALTER TABLE fullauth_users ADD COLUMN {name} {ty}"
+                ))?;
+            }
+            Ok(())
         })
         .await?;
     Ok(store)

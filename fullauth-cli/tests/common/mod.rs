@@ -157,12 +157,10 @@ impl Fixture {
             )
         } else {
             Arc::new(
-                fullauth_sqlite::SqliteStore::open(
-                    self.sqlite_path(),
-                    fullauth_sqlite::SqliteOptions::new(),
-                )
-                .await
-                .unwrap(),
+                fullauth_sqlite::SqliteStore::builder()
+                    .open(self.sqlite_path())
+                    .await
+                    .unwrap(),
             )
         }
     }

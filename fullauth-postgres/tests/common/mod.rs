@@ -113,11 +113,18 @@ pub fn block_on_own_runtime<T: Send + 'static>(
     .expect("the setup thread")
 }
 
+/// The application columns the conformance suite's app-column cases use,
+/// as added to `fullauth_users` by [`shared_schema`] (nullable, no default).
+pub const APP_COLUMNS: [(&str, &str); 3] = [
+    ("display_name", "TEXT"),
+    ("newsletter", "BOOLEAN"),
+    ("login_count", "INTEGER"),
+];
+
 /// One schema per test binary, with every feature migrated and the
-/// suite's app column `display_name` added afterwards. The column is `text`,
-/// as the conformance suite requires of the store under test (its hostile
-/// input cases store a 64 KiB display name); the reference fixture's
-/// `VARCHAR(100)` is exercised in `tests/app_columns.rs`.
+/// suite's app columns ([`APP_COLUMNS`]) added afterwards. The reference
+/// fixture's `display_name VARCHAR(100) NOT NULL DEFAULT ''` is exercised in
+/// `tests/app_columns.rs`.
 pub fn shared_schema(url: &str) -> &'static str {
     static SCHEMA: OnceLock<String> = OnceLock::new();
     SCHEMA.get_or_init(|| {
@@ -129,16 +136,19 @@ pub fn shared_schema(url: &str) -> &'static str {
             let store = PgStore::builder()
                 .schema(schema.clone())
                 .features(Features::all())
-                .open(pool.clone())
-                .await
+                .from_pool(pool.clone())
                 .expect("open");
             store.migrate().await.expect("migrate");
-            let sql =
-                format!("ALTER TABLE \"{schema}\".fullauth_users ADD COLUMN display_name text");
+            let columns = APP_COLUMNS
+                .iter()
+                .map(|(name, ty)| format!("ADD COLUMN {name} {ty}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("ALTER TABLE \"{schema}\".fullauth_users {columns}");
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&pool)
                 .await
-                .expect("add the app column");
+                .expect("add the app columns");
             pool.close().await;
             schema
         })
@@ -152,8 +162,7 @@ pub async fn store(url: &str, schema: &str, clock: Clock) -> PgStore {
         .schema(schema)
         .features(Features::all())
         .clock(clock)
-        .open(pool)
-        .await
+        .from_pool(pool)
         .expect("open the store")
 }
 
