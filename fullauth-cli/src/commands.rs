@@ -5,17 +5,23 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 
 use fullauth_api::{
-    Email, FamilyId, Feature, Features, NewUser, PasswordHasher, PermissionName, RoleName, Store,
-    StoreError, Timestamp, User, UserId, UserPatch,
+    Email, ExtraFields, FamilyId, Feature, Features, NewUser, PasswordHasher, PermissionName,
+    RoleName, Store, StoreError, Timestamp, User, UserId, UserPatch,
 };
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::{Db, Target, applied_features, export_sql};
-use crate::error::{CliError, exit};
-use crate::output::{json, table, yes_no};
+use fullauth_api::migrate::{
+    FeatureState, FeatureStatus, MigrationRefusal, MigrationStatus, SqlMigrator, catalog_entry,
+    write_migration_files,
+};
+
+use crate::db::{BUILTIN_USER_COLUMNS, ColumnKind, Db, Dialect, Exporter, Target, UserColumn};
+use crate::error::{CliError, exit, refused_value};
+use crate::output::{json, outln, table, write_out, yes_no};
 use crate::{
-    Cli, Command, PasswordArg, PermissionCommand, RoleCommand, SessionsCommand, UserCommand,
+    Cli, Command, ExportFormat, PasswordArg, PermissionCommand, RoleCommand, SessionsCommand,
+    UserCommand,
 };
 
 mod conformance;
@@ -47,42 +53,44 @@ pub(crate) async fn dispatch(cli: Cli) -> Out {
         json: as_json,
         command,
     } = cli;
-    if let Command::ExportSql { dialect, features } = &command {
-        let f = parse_features(&features.features)?;
-        print!("{}", export_sql(*dialect, f, &schema)?);
-        return Ok(exit::OK);
+    if let Command::ExportSql {
+        dialect,
+        features,
+        format,
+        out,
+        version_base,
+    } = &command
+    {
+        let export = Export {
+            dialect: *dialect,
+            features: parse_features(&features.features)?,
+            format: *format,
+            out: out.as_deref(),
+            version_base: *version_base,
+        };
+        return export_sql(&export, &schema, as_json);
     }
     let target = Target::parse(&database_url)?;
     match command {
         Command::ExportSql { .. } => Ok(exit::OK),
         Command::Migrate { features, dry_run } => {
-            migrate(
-                &target,
-                &schema,
-                parse_features(&features.features)?,
-                dry_run,
-                as_json,
-            )
-            .await
+            let features = parse_features(&features.features)?;
+            let db = if dry_run {
+                Db::open_for_plan(&target, &schema).await?
+            } else {
+                Db::open(&target, &schema, Features::all(), true).await?
+            };
+            migrate(&db, &location(&target, &schema), features, dry_run, as_json).await
         }
         Command::Status { features, check } => {
-            status(
-                &target,
-                &schema,
-                parse_features(&features.features)?,
-                check,
-                as_json,
-            )
-            .await
+            let chosen = features.as_deref().map(parse_features).transpose()?;
+            let db = Db::open(&target, &schema, Features::all(), false).await?;
+            status(&db, chosen, check, as_json).await
         }
         Command::Adopt { features } => {
-            adopt(
-                &target,
-                &schema,
-                parse_features(&features.features)?,
-                as_json,
-            )
-            .await
+            let features = parse_features(&features.features)?;
+            let db = Db::open(&target, &schema, Features::all(), false).await?;
+            adopt(&db, features, as_json).await
         }
         Command::Conformance { redis_url } => {
             conformance::run(&target, redis_url.as_deref(), as_json).await
@@ -110,116 +118,208 @@ pub(crate) async fn dispatch(cli: Cli) -> Out {
     }
 }
 
-async fn migrate(
-    target: &Target,
-    schema: &str,
-    features: Features,
-    dry_run: bool,
-    as_json: bool,
-) -> Out {
-    if dry_run {
-        let db = Db::open_for_plan(target, schema).await?;
-        let plan = db.plan(features).await?;
-        if as_json {
-            let items: Vec<_> = plan
-                .iter()
-                .map(|(m, sql)| {
-                    json!({"id": m.id, "feature": m.feature.name(), "description": m.description, "sql": sql})
-                })
-                .collect();
-            json(&json!({"dry_run": true, "pending": items}))?;
-        } else if plan.is_empty() {
-            println!("-- nothing to apply: the database is up to date for {features}");
-        } else {
-            for (m, sql) in &plan {
-                println!("-- {}: {}\n{}\n", m.id, m.description, sql.trim_end());
-            }
-        }
-        return Ok(exit::OK);
+/// Where the data lives, for humans: the SQLite file as named, or the
+/// PostgreSQL schema.
+fn location(target: &Target, schema: &str) -> String {
+    match target {
+        Target::Sqlite(path) => path.display().to_string(),
+        Target::Postgres(_) => format!("schema {schema}"),
     }
-    let db = Db::open(target, schema, Features::all(), true).await?;
-    let applied = db.apply(features).await?;
-    if as_json {
-        json(&json!({"applied": applied}))?;
-    } else if applied.is_empty() {
-        println!(
-            "up to date: nothing to apply ({}, {})",
-            db.backend(),
-            db.location()
-        );
+}
+
+/// The names of `features`, comma-separated (`-` for none).
+fn names(features: Features) -> String {
+    if features.is_empty() {
+        "-".into()
     } else {
-        println!(
-            "applied {} migration(s) to {} ({}):",
+        features.to_string()
+    }
+}
+
+/// The refusal `apply` would answer for `st`, so that a dry run refuses
+/// what the real run would (tables without records, drifted migrations).
+fn refusal_of(st: &MigrationStatus) -> Option<MigrationRefusal> {
+    if !st.drifted.is_empty() {
+        return Some(MigrationRefusal::Drifted {
+            ids: st.drifted.clone(),
+        });
+    }
+    if st.needs_adopt() {
+        let unrecorded: Vec<_> = st
+            .features
+            .iter()
+            .filter(|f| f.chosen && f.state == FeatureState::Unrecorded)
+            .collect();
+        return Some(MigrationRefusal::Unrecorded {
+            features: unrecorded.iter().map(|f| f.feature).collect(),
+            objects: unrecorded
+                .iter()
+                .flat_map(|f| f.tables_found.iter().cloned())
+                .collect(),
+        });
+    }
+    None
+}
+
+/// A migration in `migrate --json`: its catalogue entry, and the SQL for a
+/// dry run.
+fn migration_json(id: &str, sql: Option<String>) -> serde_json::Value {
+    let entry = catalog_entry(id);
+    let mut v = json!({
+        "id": id,
+        "feature": entry.map(|e| e.feature.name()),
+        "description": entry.map(|e| e.description),
+    });
+    if let Some(sql) = sql {
+        v["sql"] = json!(sql);
+    }
+    v
+}
+
+async fn migrate(db: &Db, location: &str, features: Features, dry_run: bool, as_json: bool) -> Out {
+    let migrator: Box<dyn SqlMigrator> = db.migrator();
+    let (applied, pending) = if dry_run {
+        let st = migrator.status(features).await?;
+        if let Some(r) = refusal_of(&st) {
+            return Err(StoreError::from(r).into());
+        }
+        let plan = migrator.plan(features).await?;
+        let pending: Vec<_> = plan
+            .iter()
+            .map(|m| (m.id.to_string(), Some(migrator.render(m))))
+            .collect();
+        (Vec::new(), pending)
+    } else {
+        (migrator.apply(features).await?, Vec::new())
+    };
+    if as_json {
+        json(&json!({
+            "backend": migrator.backend_name(),
+            "location": location,
+            "features": features.iter().map(|f| f.name()).collect::<Vec<_>>(),
+            "dry_run": dry_run,
+            "applied": applied.iter().map(|id| migration_json(id, None)).collect::<Vec<_>>(),
+            "pending": pending
+                .iter()
+                .map(|(id, sql)| migration_json(id, sql.clone()))
+                .collect::<Vec<_>>(),
+        }))?;
+    } else if dry_run {
+        if pending.is_empty() {
+            outln!("-- nothing to apply: the database is up to date for {features}")?;
+        }
+        for (id, sql) in &pending {
+            let description = catalog_entry(id).map_or("", |e| e.description);
+            outln!(
+                "-- {id}: {description}\n{}\n",
+                sql.as_deref().unwrap_or_default().trim_end()
+            )?;
+        }
+    } else if applied.is_empty() {
+        outln!(
+            "up to date: nothing to apply ({}, {location})",
+            migrator.backend_name()
+        )?;
+    } else {
+        outln!(
+            "applied {} migration(s) to {location} ({}):",
             applied.len(),
-            db.location(),
-            db.backend()
-        );
+            migrator.backend_name()
+        )?;
         for id in &applied {
-            println!("  {id}");
+            outln!("  {id}")?;
         }
     }
     Ok(exit::OK)
 }
 
-#[derive(Serialize)]
-struct FeatureState {
-    feature: &'static str,
-    state: &'static str,
+/// What a feature's state means for the user, in the status table.
+fn state_note(f: &FeatureStatus) -> String {
+    let feature = f.feature.name();
+    match f.state {
+        FeatureState::Present => String::new(),
+        FeatureState::NotChosen => "not migrated (not among the features checked)".into(),
+        FeatureState::Absent => {
+            format!("no tables yet: run `fullauth migrate --features {feature}`")
+        }
+        FeatureState::Outdated => format!(
+            "{} newer migration(s) to apply: run `fullauth migrate --features {feature}`",
+            f.pending.len()
+        ),
+        FeatureState::Unrecorded => format!(
+            "tables exist ({}), no migration recorded: run `fullauth adopt`",
+            f.tables_found.join(", ")
+        ),
+        FeatureState::Drifted => format!(
+            "recorded with another checksum than this binary's: {}",
+            f.drifted.join(", ")
+        ),
+        _ => f.state.hint().unwrap_or_default().to_string(),
+    }
 }
 
-async fn status(
-    target: &Target,
-    schema: &str,
-    features: Features,
-    check: bool,
-    as_json: bool,
-) -> Out {
-    let db = Db::open(target, schema, Features::all(), false).await?;
-    let st = db.status(features).await?;
-    let migrations = db.migrations();
-    let present = applied_features(&db, &st);
-    let states: Vec<FeatureState> = Feature::ALL
-        .into_iter()
-        .filter(|f| migrations.iter().any(|m| m.feature == *f))
-        .map(|f| {
-            let all_done = migrations
-                .iter()
-                .filter(|m| m.feature == f)
-                .all(|m| st.applied.iter().any(|a| a.id == m.id));
-            let state = if all_done {
-                "present"
-            } else if present.contains(f) {
-                "partial"
-            } else {
-                "absent"
-            };
-            FeatureState {
-                feature: f.name(),
-                state,
+async fn status(db: &Db, chosen: Option<Features>, check: bool, as_json: bool) -> Out {
+    let migrator: Box<dyn SqlMigrator> = db.migrator();
+    // By default, the features the database was migrated for: the others
+    // are "not chosen", not "pending".
+    let chosen = match chosen {
+        Some(f) => f,
+        None => {
+            let recorded = migrator
+                .status(Features::empty())
+                .await?
+                .recorded_features();
+            let mut f = recorded;
+            if f.iter().any(|x| !x.is_short_lived()) {
+                f = f.with(Feature::Core);
             }
-        })
+            if f.contains(Feature::Permissions) {
+                f = f.with(Feature::Roles);
+            }
+            f
+        }
+    };
+    let st = migrator.status(chosen).await?;
+    let unrecorded: Vec<&str> = st
+        .features
+        .iter()
+        .filter(|f| f.state == FeatureState::Unrecorded)
+        .map(|f| f.feature.name())
         .collect();
+    let drifted_features = st.features.iter().any(|f| f.state == FeatureState::Drifted);
+    let up_to_date = st.is_up_to_date() && unrecorded.is_empty() && !drifted_features;
     if as_json {
         json(&json!({
-            "backend": db.backend(),
+            "backend": migrator.backend_name(),
             "location": db.location(),
-            "features": states,
+            "chosen": chosen.iter().map(|f| f.name()).collect::<Vec<_>>(),
+            "features": st.features,
             "applied": st.applied,
             "pending": st.pending,
             "drifted": st.drifted,
-            "up_to_date": st.is_up_to_date(),
+            "unrecorded": st.unrecorded,
+            "unknown": st.unknown,
+            "legacy": st.legacy,
+            "needs_adopt": !unrecorded.is_empty(),
+            "up_to_date": up_to_date,
         }))?;
     } else {
-        println!("{} database: {}", db.backend(), db.location());
-        println!();
-        table(
-            &["FEATURE", "STATE"],
-            &states
-                .iter()
-                .map(|s| vec![s.feature.to_string(), s.state.to_string()])
-                .collect::<Vec<_>>(),
-        );
-        println!();
+        outln!("{} database: {}", migrator.backend_name(), db.location())?;
+        outln!()?;
+        let rows: Vec<Vec<String>> = st
+            .features
+            .iter()
+            .map(|f| {
+                let total = f.applied.len() + f.pending.len() + f.drifted.len();
+                vec![
+                    f.feature.name().to_string(),
+                    f.state.as_str().replace('_', " "),
+                    format!("{}/{total}", f.applied.len()),
+                    state_note(f),
+                ]
+            })
+            .collect();
+        table(&["FEATURE", "STATE", "RECORDED", "NOTE"], &rows)?;
         let mut rows: Vec<Vec<String>> = st
             .applied
             .iter()
@@ -231,48 +331,73 @@ async fn status(
                 ]
             })
             .collect();
-        rows.extend(
-            st.drifted
-                .iter()
-                .map(|d| vec![d.clone(), "DRIFTED".into(), String::new()]),
-        );
-        rows.extend(
-            st.pending
-                .iter()
-                .map(|p| vec![p.clone(), "pending".into(), String::new()]),
-        );
-        table(&["MIGRATION", "STATE", "AT"], &rows);
-        println!();
-        if st.is_up_to_date() {
-            println!("up to date for {features}");
+        let mut more = |ids: &[String], state: &str| {
+            rows.extend(
+                ids.iter()
+                    .map(|id| vec![id.clone(), state.into(), String::new()]),
+            );
+        };
+        more(&st.drifted, "DRIFTED");
+        more(&st.unrecorded, "unrecorded");
+        more(&st.pending, "pending");
+        more(&st.unknown, "unknown (newer fullauth)");
+        outln!()?;
+        if rows.is_empty() {
+            outln!("no fullauth migration recorded")?;
         } else {
-            if !st.pending.is_empty() {
-                println!(
-                    "{} pending: run `fullauth migrate --features {features}` (or `fullauth adopt` for a fastapi-fullauth database)",
-                    st.pending.len()
-                );
-            }
-            if !st.drifted.is_empty() {
-                println!(
-                    "{} drifted: recorded with a checksum this binary does not embed",
-                    st.drifted.len()
-                );
+            table(&["MIGRATION", "STATE", "AT"], &rows)?;
+        }
+        outln!()?;
+        if !st.legacy.is_empty() {
+            outln!(
+                "{} record(s) of fullauth 0.1 read under their new ids; the next `fullauth \
+                 migrate` or `fullauth adopt` rewrites them",
+                st.legacy.len()
+            )?;
+        }
+        if !unrecorded.is_empty() {
+            outln!(
+                "the tables of {} exist but no migration recorded them (a fastapi-fullauth \
+                 database?): run `fullauth adopt` to take the database over",
+                unrecorded.join(", ")
+            )?;
+        }
+        if !st.drifted.is_empty() {
+            outln!(
+                "{} drifted: recorded with a checksum this binary does not embed",
+                st.drifted.len()
+            )?;
+        }
+        if !st.pending.is_empty() && unrecorded.is_empty() {
+            outln!(
+                "{} pending for {chosen}: run `fullauth migrate --features {chosen}`",
+                st.pending.len()
+            )?;
+        }
+        if up_to_date {
+            if chosen.is_empty() {
+                outln!(
+                    "nothing migrated yet: run `fullauth migrate` (every feature) or \
+                     `fullauth migrate --features core,…`"
+                )?;
+            } else {
+                outln!("up to date for {}", names(chosen))?;
             }
         }
     }
-    if check && !st.is_up_to_date() {
+    if check && !up_to_date {
         return Ok(exit::SCHEMA);
     }
     Ok(exit::OK)
 }
 
-async fn adopt(target: &Target, schema: &str, features: Features, as_json: bool) -> Out {
-    let db = Db::open(target, schema, Features::all(), false).await?;
-    let report = db.adopt(features).await?;
+async fn adopt(db: &Db, features: Features, as_json: bool) -> Out {
+    let migrator: Box<dyn SqlMigrator> = db.migrator();
+    let report = migrator.adopt(features).await?;
     if as_json {
         json(&report)?;
     } else {
-        println!("adopted {} ({}):", db.location(), db.backend());
+        outln!("adopted {} ({}):", db.location(), migrator.backend_name())?;
         let mut rows: Vec<Vec<String>> = report
             .adopted
             .iter()
@@ -285,15 +410,100 @@ async fn adopt(target: &Target, schema: &str, features: Features, as_json: bool)
                 .map(|id| vec![id.clone(), "applied (was missing)".into()]),
         );
         if rows.is_empty() {
-            println!("  nothing to do: every migration of {features} is already recorded");
+            outln!("  nothing to do: every migration of {features} is already recorded")?;
         } else {
-            table(&["MIGRATION", "ACTION"], &rows);
+            table(&["MIGRATION", "ACTION"], &rows)?;
+        }
+        if !report.carried_over.is_empty() {
+            outln!(
+                "rewrote {} record(s) of fullauth 0.1 under the new ids",
+                report.carried_over.len()
+            )?;
         }
         for note in &report.notes {
-            println!("note: {note}");
+            outln!("note: {note}")?;
         }
     }
     Ok(exit::OK)
+}
+
+/// `export-sql`'s arguments.
+struct Export<'a> {
+    dialect: Dialect,
+    features: Features,
+    format: ExportFormat,
+    out: Option<&'a std::path::Path>,
+    version_base: i64,
+}
+
+fn export_sql(e: &Export<'_>, schema: &str, as_json: bool) -> Out {
+    let exporter = Exporter::new(e.dialect, schema)?;
+    let dialect = match e.dialect {
+        Dialect::Sqlite => "sqlite",
+        Dialect::Postgres => "postgres",
+    };
+    match (e.format, e.out) {
+        (ExportFormat::Sql, Some(_)) => Err(CliError::usage(
+            "--out takes a folder for --format sqlx; the sql format prints one script",
+        )
+        .hint("redirect the script: fullauth export-sql … > fullauth.sql")),
+        (ExportFormat::Sql, None) => {
+            let script = exporter.script(e.features)?;
+            if as_json {
+                json(&json!({"dialect": dialect, "format": "sql", "script": script, "files": []}))?;
+            } else {
+                write_out(&script)?;
+            }
+            Ok(exit::OK)
+        }
+        (ExportFormat::Sqlx, None) => Err(CliError::usage("--format sqlx needs --out DIR")
+            .hint("e.g. --format sqlx --out migrations")),
+        (ExportFormat::Sqlx, Some(dir)) => {
+            let files = exporter.sqlx_files(e.features, e.version_base)?;
+            let paths = write_migration_files(dir, &files).map_err(|err| {
+                let code = if err.kind() == std::io::ErrorKind::AlreadyExists {
+                    exit::CONFLICT
+                } else {
+                    exit::FAILURE
+                };
+                CliError::new(code, format!("cannot write the migration files: {err}")).hint(
+                    "export into an empty folder, or with the version base and schema used \
+                     before",
+                )
+            })?;
+            if as_json {
+                let items: Vec<_> = files
+                    .iter()
+                    .zip(&paths)
+                    .map(|(f, p)| {
+                        json!({
+                            "id": f.id,
+                            "version": f.version,
+                            "description": f.description,
+                            "path": p.display().to_string(),
+                        })
+                    })
+                    .collect();
+                json(
+                    &json!({"dialect": dialect, "format": "sqlx", "script": null, "files": items}),
+                )?;
+            } else {
+                outln!(
+                    "wrote {} {dialect} migration file(s) into {}:",
+                    paths.len(),
+                    dir.display()
+                )?;
+                for p in &paths {
+                    outln!(
+                        "  {}",
+                        p.file_name()
+                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                    )?;
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
 }
 
 // ---------------------------------------------------------------- users
@@ -381,8 +591,16 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             verified,
             superuser,
             inactive,
+            set,
         } => {
             let mut new = NewUser::new(&email)?;
+            if !store.features().contains(Feature::Core) {
+                return Err(StoreError::feature_disabled(Feature::Core).into());
+            }
+            // Check the app-column values against the table before asking
+            // for a password.
+            let columns = db.user_columns().await?;
+            new.extra = app_column_values(&columns, &set)?;
             if !no_password {
                 let pw = read_password(&password, true)?;
                 new = new.with_password_hash(hasher.hash(&pw).await?);
@@ -391,6 +609,15 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             new.is_superuser = superuser;
             new.is_active = !inactive;
             let user = store.create_user(new).await.map_err(|e| {
+                if let Some(reason) = refused_value(&e) {
+                    return CliError::usage(format!(
+                        "the database refused the new user's values: {reason}"
+                    ))
+                    .hint(
+                        "check the --set values against the types and constraints of the \
+                         columns of fullauth_users",
+                    );
+                }
                 let conflict = matches!(e, StoreError::Conflict { .. });
                 let err = CliError::from(e);
                 if conflict {
@@ -404,7 +631,7 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             if as_json {
                 json(&user)?;
             } else {
-                println!("created user {} ({})", user.email, user.id);
+                outln!("created user {} ({})", user.email, user.id)?;
             }
             Ok(exit::OK)
         }
@@ -432,12 +659,12 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
                 table(
                     &["ID", "EMAIL", "ACTIVE", "VERIFIED", "SUPERUSER", "CREATED"],
                     &rows,
-                );
+                )?;
                 let shown = users.len() as u64;
                 let first = if shown == 0 { offset } else { offset + 1 };
-                println!("\n{}-{} of {total} users", first, offset + shown);
+                outln!("\n{}-{} of {total} users", first, offset + shown)?;
                 if offset + shown < total {
-                    println!("more: --offset {}", offset + shown);
+                    outln!("more: --offset {}", offset + shown)?;
                 }
             }
             Ok(exit::OK)
@@ -474,7 +701,7 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
                 rows.push(vec!["roles".into(), joined(roles.as_deref())]);
                 rows.push(vec!["permissions".into(), joined(permissions.as_deref())]);
                 rows.push(vec!["sessions".into(), sessions.to_string()]);
-                table(&["FIELD", "VALUE"], &rows);
+                table(&["FIELD", "VALUE"], &rows)?;
             }
             Ok(exit::OK)
         }
@@ -487,7 +714,7 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             if as_json {
                 json(&json!({"deleted": u.id}))?;
             } else {
-                println!("deleted user {} ({})", u.email, u.id);
+                outln!("deleted user {} ({})", u.email, u.id)?;
             }
             Ok(exit::OK)
         }
@@ -500,7 +727,7 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             if as_json {
                 json(&json!({"user": u.id, "password": "set"}))?;
             } else {
-                println!("password set for {}", u.email);
+                outln!("password set for {}", u.email)?;
             }
             Ok(exit::OK)
         }
@@ -510,7 +737,7 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             if as_json {
                 json(&json!({"user": u.id, "is_verified": true}))?;
             } else {
-                println!("{} is verified", u.email);
+                outln!("{} is verified", u.email)?;
             }
             Ok(exit::OK)
         }
@@ -525,10 +752,10 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             if as_json {
                 json(&json!({"user": u.id, "is_active": false, "revoked_tokens": revoked}))?;
             } else {
-                println!(
+                outln!(
                     "{} is deactivated; {revoked} refresh token(s) revoked",
                     u.email
-                );
+                )?;
             }
             Ok(exit::OK)
         }
@@ -542,27 +769,137 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
             if as_json {
                 json(&json!({"user": u.id, "is_active": true}))?;
             } else {
-                println!("{} is active", u.email);
+                outln!("{} is active", u.email)?;
             }
             Ok(exit::OK)
         }
         UserCommand::CheckPassword { user, password } => {
             let u = resolve_user(&store, &user).await?;
             let pw = read_password(&password, false)?;
-            let ok = match store.get_password_hash(&u.id).await? {
+            let stored = store.get_password_hash(&u.id).await?;
+            let has_password = stored.is_some();
+            let ok = match stored {
                 Some(hash) => hasher.verify(&pw, &hash).await?,
                 None => false,
             };
             if as_json {
-                json(&json!({"user": u.id, "matches": ok}))?;
+                json(&json!({"user": u.id, "matches": ok, "has_password": has_password}))?;
             } else if ok {
-                println!("password matches for {}", u.email);
+                outln!("password matches for {}", u.email)?;
+            } else if has_password {
+                outln!("password does NOT match for {}", u.email)?;
             } else {
-                println!("password does NOT match for {}", u.email);
+                outln!(
+                    "password does NOT match for {}: the user has no password",
+                    u.email
+                )?;
             }
-            Ok(if ok { exit::OK } else { exit::FAILURE })
+            Ok(if ok { exit::OK } else { exit::NO_MATCH })
         }
     }
+}
+
+fn app_column_values(
+    columns: &[UserColumn],
+    set: &[(String, String)],
+) -> Result<ExtraFields, CliError> {
+    let app: Vec<&UserColumn> = columns
+        .iter()
+        .filter(|c| !BUILTIN_USER_COLUMNS.contains(&c.name.as_str()))
+        .collect();
+    let app_names = || {
+        if app.is_empty() {
+            "fullauth_users has no application columns: add yours with your own migration first"
+                .to_string()
+        } else {
+            format!(
+                "the application columns of fullauth_users: {}",
+                app.iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
+    let mut extra = ExtraFields::new();
+    for (name, raw) in set {
+        if BUILTIN_USER_COLUMNS.contains(&name.as_str()) {
+            return Err(CliError::usage(format!(
+                "`{name}` is a built-in column of fullauth_users; --set takes application columns"
+            ))
+            .hint(
+                "give the email as the argument and use --verified, --superuser, --inactive \
+                 and --no-password / --password-stdin",
+            ));
+        }
+        if extra.get(name).is_some() {
+            return Err(CliError::usage(format!("--set {name}=… is given twice"))
+                .hint("give each column once"));
+        }
+        let Some(column) = app.iter().find(|c| c.name == *name) else {
+            return Err(
+                CliError::usage(format!("fullauth_users has no column `{name}`")).hint(app_names()),
+            );
+        };
+        if !column.writable {
+            return Err(CliError::usage(format!(
+                "fullauth_users.{name} is a generated column: it cannot be set"
+            ))
+            .hint(format!("leave --set {name} out")));
+        }
+        let value = typed_value(column, raw)?;
+        extra.insert(name.clone(), value)?;
+    }
+    let missing: Vec<&str> = app
+        .iter()
+        .filter(|c| c.is_required() && extra.get(&c.name).is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let list = missing.join(", ");
+        let sets = missing
+            .iter()
+            .map(|m| format!("--set {m}=VALUE"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(CliError::usage(format!(
+            "fullauth_users.{list} {} NOT NULL without a default: the new user needs a value",
+            if missing.len() == 1 { "is" } else { "are" }
+        ))
+        .hint(format!("pass {sets}")));
+    }
+    Ok(extra)
+}
+
+/// `raw` as a JSON value of the column's kind.
+fn typed_value(column: &UserColumn, raw: &str) -> Result<serde_json::Value, CliError> {
+    let refuse = |expected: &str| {
+        CliError::usage(format!(
+            "fullauth_users.{} is {}: `{raw}` is not {expected}",
+            column.name, column.declared_type
+        ))
+        .hint(format!("pass --set {}=<{expected}>", column.name))
+    };
+    Ok(match column.kind {
+        ColumnKind::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" | "on" | "1" => serde_json::Value::Bool(true),
+            "false" | "f" | "no" | "n" | "off" | "0" => serde_json::Value::Bool(false),
+            _ => return Err(refuse("true or false")),
+        },
+        ColumnKind::Integer => raw
+            .trim()
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .map_err(|_| refuse("an integer"))?,
+        ColumnKind::Number => raw
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| refuse("a number"))?,
+        ColumnKind::Text => serde_json::Value::String(raw.to_string()),
+    })
 }
 
 fn joined<T: std::fmt::Display>(items: Option<&[T]>) -> String {
@@ -589,8 +926,7 @@ fn list_rows<T: std::fmt::Display>(
         json(&v)
     } else {
         let rows: Vec<Vec<String>> = items.iter().map(|i| vec![i.to_string()]).collect();
-        table(&[header], &rows);
-        Ok(())
+        table(&[header], &rows)
     }
 }
 
@@ -603,9 +939,9 @@ async fn role(store: &Arc<dyn Store>, cmd: RoleCommand, as_json: bool) -> Out {
             if as_json {
                 json(&json!({"user": u.id, "role": role, "granted": added}))?;
             } else if added {
-                println!("granted role {role} to {}", u.email);
+                outln!("granted role {role} to {}", u.email)?;
             } else {
-                println!("{} already has role {role}", u.email);
+                outln!("{} already has role {role}", u.email)?;
             }
             Ok(exit::OK)
         }
@@ -616,9 +952,9 @@ async fn role(store: &Arc<dyn Store>, cmd: RoleCommand, as_json: bool) -> Out {
             if as_json {
                 json(&json!({"user": u.id, "role": role, "revoked": removed}))?;
             } else if removed {
-                println!("revoked role {role} from {}", u.email);
+                outln!("revoked role {role} from {}", u.email)?;
             } else {
-                println!("{} did not have role {role}", u.email);
+                outln!("{} did not have role {role}", u.email)?;
             }
             Ok(exit::OK)
         }
@@ -645,9 +981,9 @@ async fn permission(store: &Arc<dyn Store>, cmd: PermissionCommand, as_json: boo
             if as_json {
                 json(&json!({"role": role, "permission": perm, "granted": added}))?;
             } else if added {
-                println!("granted permission {perm} to role {role}");
+                outln!("granted permission {perm} to role {role}")?;
             } else {
-                println!("role {role} already has permission {perm}");
+                outln!("role {role} already has permission {perm}")?;
             }
             Ok(exit::OK)
         }
@@ -658,9 +994,9 @@ async fn permission(store: &Arc<dyn Store>, cmd: PermissionCommand, as_json: boo
             if as_json {
                 json(&json!({"role": role, "permission": perm, "revoked": removed}))?;
             } else if removed {
-                println!("revoked permission {perm} from role {role}");
+                outln!("revoked permission {perm} from role {role}")?;
             } else {
-                println!("role {role} did not have permission {perm}");
+                outln!("role {role} did not have permission {perm}")?;
             }
             Ok(exit::OK)
         }
@@ -712,8 +1048,8 @@ async fn sessions(store: &Arc<dyn Store>, cmd: SessionsCommand, as_json: bool) -
                         "USER AGENT",
                     ],
                     &rows,
-                );
-                println!("\n{} live session(s) for {}", list.len(), u.email);
+                )?;
+                outln!("\n{} live session(s) for {}", list.len(), u.email)?;
             }
             Ok(exit::OK)
         }
@@ -724,12 +1060,18 @@ async fn sessions(store: &Arc<dyn Store>, cmd: SessionsCommand, as_json: bool) -
             all_except,
         } => {
             let u = resolve_user(store, &user).await?;
-            let revoked: u64 = if all {
-                store.revoke_all_for_user(&u.id).await?
+            let live = |list: Vec<fullauth_api::Session>| {
+                list.into_iter()
+                    .map(|s| s.family_id)
+                    .collect::<std::collections::BTreeSet<FamilyId>>()
+            };
+            let before = live(store.list_sessions(&u.id).await?);
+            if all {
+                store.revoke_all_for_user(&u.id).await?;
             } else if let Some(keep) = all_except {
                 store
                     .revoke_other_sessions(&u.id, &FamilyId::new(keep)?)
-                    .await?
+                    .await?;
             } else if let Some(fam) = family_id {
                 let fam = FamilyId::new(fam)?;
                 if !store.revoke_session(&u.id, &fam).await? {
@@ -742,21 +1084,19 @@ async fn sessions(store: &Arc<dyn Store>, cmd: SessionsCommand, as_json: bool) -
                         u.email
                     )));
                 }
-                if as_json {
-                    json(&json!({"user": u.id, "family_id": fam, "revoked": true}))?;
-                } else {
-                    println!("revoked session {fam} of {}", u.email);
-                }
-                return Ok(exit::OK);
             } else {
                 return Err(CliError::usage(
                     "name a session (family id), --all or --all-except",
                 ));
-            };
+            }
+            // One shape whatever was asked: how many of the sessions
+            // `sessions list` showed before are no longer live.
+            let after = live(store.list_sessions(&u.id).await?);
+            let revoked = before.difference(&after).count();
             if as_json {
                 json(&json!({"user": u.id, "revoked": revoked}))?;
             } else {
-                println!("revoked {revoked} live refresh token(s) of {}", u.email);
+                outln!("revoked {revoked} live session(s) of {}", u.email)?;
             }
             Ok(exit::OK)
         }
@@ -775,9 +1115,9 @@ async fn prune(db: &Db, as_json: bool) -> Out {
     if as_json {
         json(&json!({"refresh_tokens": tokens, "short_lived_rows": short_lived}))?;
     } else {
-        println!(
+        outln!(
             "deleted {tokens} expired refresh token(s) and {short_lived} expired short-lived row(s)"
-        );
+        )?;
     }
     Ok(exit::OK)
 }

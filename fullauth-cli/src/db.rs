@@ -1,16 +1,21 @@
 //! Which database a URL names, and the operations the command needs from
 //! either backend.
+//!
+//! Migrations go through one code path: [`Db::migrator`] hands out the
+//! backend's migrator as a [`SqlMigrator`] trait object, and `migrate`,
+//! `status` and `adopt` use only the trait; `export-sql` uses
+//! [`Exporter`], which needs no database.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fullauth_api::migrate::{AdoptReport, Migration, MigrationStatus};
+use fullauth_api::migrate::{ExportedMigration, FeatureState, SqlMigrator};
 use fullauth_api::{Feature, Features, Store, StoreError, Timestamp, UserId};
-use fullauth_postgres::{PgMigrator, PgStore};
-use fullauth_sqlite::{Migrator as SqliteMigrator, SqliteStore};
+use fullauth_postgres::{PgMigrations, PgStore};
+use fullauth_sqlite::{SqliteMigrations, SqliteStore};
 use serde::Serialize;
 
-use crate::error::{CliError, exit, migrate_hint};
+use crate::error::{CliError, adopt_hint, exit, migrate_hint};
 
 /// The database a `--database-url` names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,12 +164,29 @@ impl Db {
     /// so instead of failing on a missing table.
     ///
     /// # Errors
-    /// As [`Db::open`]; a schema error when nothing is migrated.
+    /// As [`Db::open`]; a schema error when nothing is recorded (with a hint
+    /// to run `adopt` when fullauth tables exist without records).
     pub async fn open_migrated(target: &Target, schema: &str) -> Result<Db, CliError> {
         let db = Db::open(target, schema, Features::all(), false).await?;
-        let status = db.status(Features::empty()).await?;
-        let features = applied_features(&db, &status);
+        let status = db.migrator().status(Features::empty()).await?;
+        let features = status.recorded_features();
         if features.is_empty() {
+            let unrecorded: Vec<&str> = status
+                .features
+                .iter()
+                .filter(|f| f.state == FeatureState::Unrecorded)
+                .map(|f| f.feature.name())
+                .collect();
+            if !unrecorded.is_empty() {
+                return Err(CliError::new(
+                    exit::SCHEMA,
+                    format!(
+                        "the database has tables of {} but no fullauth migration recorded them",
+                        unrecorded.join(", ")
+                    ),
+                )
+                .hint(adopt_hint()));
+            }
             return Err(CliError::new(
                 exit::SCHEMA,
                 "the database has no fullauth migrations recorded",
@@ -210,11 +232,12 @@ impl Db {
         }
     }
 
-    /// Every migration this binary embeds for the backend.
-    pub fn migrations(&self) -> Vec<Migration> {
+    /// The backend's migrator, the only place that tells the backends
+    /// apart for migrations.
+    pub fn migrator(&self) -> Box<dyn SqlMigrator> {
         match self {
-            Db::Sqlite(_) => SqliteMigrator::migrations().to_vec(),
-            Db::Postgres(_) => fullauth_postgres::MIGRATIONS.to_vec(),
+            Db::Sqlite(s) => Box::new(s.migrator()),
+            Db::Postgres(p) => Box::new(p.migrator()),
         }
     }
 
@@ -234,72 +257,15 @@ impl Db {
         }
     }
 
-    /// Applied, pending and drifted migrations.
+    /// The columns of `fullauth_users`, in table order (empty when the table
+    /// does not exist).
     ///
     /// # Errors
     /// Backend errors.
-    pub async fn status(&self, features: Features) -> Result<MigrationStatus, StoreError> {
+    pub async fn user_columns(&self) -> Result<Vec<UserColumn>, StoreError> {
         match self {
-            Db::Sqlite(s) => s.migrator().status(features).await,
-            Db::Postgres(p) => p.migrator().status(features).await,
-        }
-    }
-
-    /// The pending migrations of `features` and their SQL as it would run.
-    ///
-    /// # Errors
-    /// Backend errors.
-    pub async fn plan(&self, features: Features) -> Result<Vec<(Migration, String)>, StoreError> {
-        match self {
-            Db::Sqlite(s) => Ok(s
-                .migrator()
-                .plan(features)
-                .await?
-                .into_iter()
-                .map(|m| (m, m.sql.to_string()))
-                .collect()),
-            Db::Postgres(p) => {
-                let migrator = p.migrator();
-                Ok(migrator
-                    .plan(features)
-                    .await?
-                    .into_iter()
-                    .map(|m| {
-                        let sql = migrator.render(&m);
-                        (m, sql)
-                    })
-                    .collect())
-            }
-        }
-    }
-
-    /// Applies the pending migrations of `features`.
-    ///
-    /// # Errors
-    /// Backend errors (drift, unrecorded tables).
-    pub async fn apply(&self, features: Features) -> Result<Vec<String>, StoreError> {
-        match self {
-            Db::Sqlite(s) => s.migrator().apply(features).await,
-            Db::Postgres(p) => {
-                let out = p.migrator().apply(features).await?;
-                p.refresh_user_columns().await?;
-                Ok(out)
-            }
-        }
-    }
-
-    /// Adopts an existing database for `features`.
-    ///
-    /// # Errors
-    /// Backend errors.
-    pub async fn adopt(&self, features: Features) -> Result<AdoptReport, StoreError> {
-        match self {
-            Db::Sqlite(s) => s.migrator().adopt(features).await,
-            Db::Postgres(p) => {
-                let out = p.migrator().adopt(features).await?;
-                p.refresh_user_columns().await?;
-                Ok(out)
-            }
+            Db::Sqlite(s) => user_columns_sqlite(s).await,
+            Db::Postgres(p) => user_columns_pg(p).await,
         }
     }
 
@@ -332,15 +298,164 @@ impl Db {
     }
 }
 
-/// The features with at least one applied migration.
-pub fn applied_features(db: &Db, status: &MigrationStatus) -> Features {
-    let migrations = db.migrations();
-    status
-        .applied
-        .iter()
-        .filter_map(|a| migrations.iter().find(|m| m.id == a.id))
-        .map(|m| m.feature)
-        .collect()
+/// The built-in columns of `fullauth_users` (the reference's), which
+/// `user create` sets from its arguments and flags.
+pub const BUILTIN_USER_COLUMNS: [&str; 7] = [
+    "id",
+    "email",
+    "hashed_password",
+    "is_active",
+    "is_verified",
+    "is_superuser",
+    "created_at",
+];
+
+/// How `user create --set` turns a value into the column's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// A boolean column: `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`).
+    Boolean,
+    /// An integer column: a signed 64-bit integer.
+    Integer,
+    /// A floating-point or decimal column: a finite number.
+    Number,
+    /// Anything else: the text as given (PostgreSQL casts it to the
+    /// column's type and refuses what the type refuses).
+    Text,
+}
+
+/// One column of `fullauth_users`, as the database's catalog describes it
+/// (`PRAGMA table_xinfo` on SQLite, `pg_attribute` on PostgreSQL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserColumn {
+    /// The column name.
+    pub name: String,
+    /// The declared type, as the database shows it.
+    pub declared_type: String,
+    /// How a value given on the command line is typed.
+    pub kind: ColumnKind,
+    /// True for `NOT NULL`.
+    pub not_null: bool,
+    /// True when the database fills the column when an insert leaves it
+    /// out (a default, an identity, a generated column).
+    pub has_default: bool,
+    /// False for a generated column, which an insert cannot name.
+    pub writable: bool,
+}
+
+impl UserColumn {
+    /// True for an application column an insert must name: `NOT NULL`,
+    /// no default, writable.
+    pub fn is_required(&self) -> bool {
+        self.not_null && !self.has_default && self.writable
+    }
+}
+
+/// The kind of a SQLite declared type, by SQLite's affinity rules (plus
+/// `BOOL`, which the stores read back as a boolean).
+fn sqlite_kind(declared: &str) -> ColumnKind {
+    let t = declared.to_ascii_uppercase();
+    if t.contains("BOOL") {
+        ColumnKind::Boolean
+    } else if t.contains("INT") {
+        ColumnKind::Integer
+    } else if t.contains("REAL")
+        || t.contains("FLOA")
+        || t.contains("DOUB")
+        || t.contains("NUMERIC")
+        || t.contains("DECIMAL")
+    {
+        ColumnKind::Number
+    } else {
+        ColumnKind::Text
+    }
+}
+
+/// The kind of a PostgreSQL type as `format_type` names it.
+fn pg_kind(declared: &str) -> ColumnKind {
+    let t = declared.to_ascii_lowercase();
+    match t.split('(').next().unwrap_or_default().trim() {
+        "boolean" => ColumnKind::Boolean,
+        "smallint" | "integer" | "bigint" => ColumnKind::Integer,
+        "real" | "double precision" | "numeric" => ColumnKind::Number,
+        _ => ColumnKind::Text,
+    }
+}
+
+async fn user_columns_sqlite(s: &SqliteStore) -> Result<Vec<UserColumn>, StoreError> {
+    type Row = (String, String, i64, Option<String>, i64);
+    let rows: Vec<Row> = s
+        .with_connection(|c| {
+            let mut stmt = c.prepare(
+                "SELECT name, type, \"notnull\", dflt_value, hidden \
+                 FROM pragma_table_xinfo('fullauth_users') ORDER BY cid",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<fullauth_sqlite::rusqlite::Result<Vec<Row>>>()?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, declared_type, not_null, default, hidden)| {
+            // hidden: 0 ordinary, 1 hidden (virtual tables), 2/3 generated.
+            let generated = hidden >= 2;
+            UserColumn {
+                kind: sqlite_kind(&declared_type),
+                name,
+                declared_type,
+                not_null: not_null != 0,
+                has_default: default.is_some() || generated,
+                writable: !generated,
+            }
+        })
+        .collect())
+}
+
+async fn user_columns_pg(p: &PgStore) -> Result<Vec<UserColumn>, StoreError> {
+    use fullauth_postgres::sqlx;
+    let rows: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+                (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''), \
+                a.attgenerated = '' \
+         FROM pg_attribute a \
+         JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname = 'fullauth_users' \
+           AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY a.attnum",
+    )
+    .bind(p.schema())
+    .fetch_all(p.pool())
+    .await
+    .map_err(pg_error("reading the columns of fullauth_users failed"))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(name, declared_type, not_null, has_default, writable)| UserColumn {
+                kind: pg_kind(&declared_type),
+                name,
+                declared_type,
+                not_null,
+                has_default,
+                writable,
+            },
+        )
+        .collect())
+}
+
+/// Maps a driver error of the CLI's own PostgreSQL queries.
+fn pg_error(what: &'static str) -> impl Fn(fullauth_postgres::sqlx::Error) -> StoreError + Copy {
+    use fullauth_postgres::sqlx;
+    move |e| match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            StoreError::unavailable("cannot reach PostgreSQL", e)
+        }
+        other => StoreError::backend(what, other),
+    }
 }
 
 async fn list_users_sqlite(
@@ -400,12 +515,7 @@ async fn list_users_pg(
 ) -> Result<(Vec<ListedUser>, u64), StoreError> {
     use fullauth_postgres::sqlx::{self, Row as _};
     let table = format!("{}.fullauth_users", quote_ident(p.schema()));
-    let map = |e: sqlx::Error| match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            StoreError::unavailable("cannot reach PostgreSQL", e)
-        }
-        other => StoreError::backend("listing users failed", other),
-    };
+    let map = pg_error("listing users failed");
     let (total,): (i64,) =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(p.pool())
@@ -438,21 +548,54 @@ async fn list_users_pg(
     Ok((users, u64::try_from(total).unwrap_or(0)))
 }
 
-/// The SQL of every migration of `features` for `dialect`, without a database.
-///
-/// # Errors
-/// A usage error for an inconsistent feature set or a bad schema name.
-pub fn export_sql(dialect: Dialect, features: Features, schema: &str) -> Result<String, CliError> {
-    fullauth_api::migrate::check_sql_features(features)?;
-    match dialect {
-        Dialect::Sqlite => Ok(fullauth_sqlite::migrate::export_sql(features)?),
-        Dialect::Postgres => {
-            // A lazy pool never connects: the migrator only renders SQL here.
-            let pool = fullauth_postgres::sqlx::PgPool::connect_lazy("postgres://localhost/unused")
-                .map_err(|e| CliError::new(exit::FAILURE, e.to_string()))?;
-            let migrator = PgMigrator::new(pool, schema)?;
-            Ok(migrator.export_sql(features))
-        }
+/// The migrations of one dialect as files for the app's own migration tool,
+/// without a database.
+#[derive(Clone, Debug)]
+pub enum Exporter {
+    /// SQLite.
+    Sqlite(SqliteMigrations),
+    /// PostgreSQL, in a schema.
+    Postgres(PgMigrations),
+}
+
+impl Exporter {
+    /// The exporter of `dialect`; `schema` is used on PostgreSQL only.
+    ///
+    /// # Errors
+    /// A usage error for a schema name PostgreSQL cannot take.
+    pub fn new(dialect: Dialect, schema: &str) -> Result<Exporter, CliError> {
+        Ok(match dialect {
+            Dialect::Sqlite => Exporter::Sqlite(SqliteMigrations::new()),
+            Dialect::Postgres => Exporter::Postgres(PgMigrations::new(schema)?),
+        })
+    }
+
+    /// Every migration of `features` as one script (one transaction that
+    /// also records them).
+    ///
+    /// # Errors
+    /// A usage error for an inconsistent feature set.
+    pub fn script(&self, features: Features) -> Result<String, CliError> {
+        Ok(match self {
+            Exporter::Sqlite(m) => m.export_sql(features)?,
+            Exporter::Postgres(m) => m.export_sql(features)?,
+        })
+    }
+
+    /// Every migration of `features` as the files of a sqlx-cli migrations
+    /// folder, versions `version_base + sequence`.
+    ///
+    /// # Errors
+    /// A usage error for an inconsistent feature set or a bad version base.
+    pub fn sqlx_files(
+        &self,
+        features: Features,
+        version_base: i64,
+    ) -> Result<Vec<ExportedMigration>, CliError> {
+        Ok(match self {
+            Exporter::Sqlite(m) => m.export_sqlx(features, version_base)?,
+            Exporter::Postgres(m) => m.export_sqlx(features, version_base)?,
+        })
     }
 }
 
@@ -509,10 +652,23 @@ mod tests {
 
     #[test]
     fn export_needs_consistent_features() {
-        let sql = export_sql(Dialect::Sqlite, Features::from(Feature::Core), "public").unwrap();
+        let sql = Exporter::new(Dialect::Sqlite, "public")
+            .unwrap()
+            .script(Features::from(Feature::Core))
+            .unwrap();
         assert!(sql.contains("fullauth_users"));
-        let e =
-            export_sql(Dialect::Postgres, Features::from(Feature::Roles), "public").unwrap_err();
-        assert_eq!(e.code, exit::USAGE);
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let e = Exporter::new(dialect, "public")
+                .unwrap()
+                .script(Features::from(Feature::Roles))
+                .unwrap_err();
+            assert_eq!(e.code, exit::USAGE, "{dialect:?}");
+        }
+        let files = Exporter::new(Dialect::Postgres, "auth")
+            .unwrap()
+            .sqlx_files(Features::from(Feature::Core), 100)
+            .unwrap();
+        assert_eq!(files[0].version, 101);
+        assert!(files[0].sql.contains("\"auth\""));
     }
 }

@@ -3,18 +3,25 @@
 use std::fmt;
 
 use fullauth_api::StoreError;
+use fullauth_api::migrate::MigrationRefusal;
 
 /// The exit codes `fullauth` returns; scripts can rely on them.
 ///
 /// | code | meaning |
 /// | --- | --- |
 /// | 0 | success |
-/// | 1 | failure: the operation ran and failed (a conformance case failed, a password did not match, a backend error) |
-/// | 2 | usage: bad arguments or input refused by validation |
+/// | 1 | failure: the operation ran and failed (a conformance case failed, a backend error) |
+/// | 2 | usage: bad arguments or input refused by validation (an unknown or missing app column, a value its type refuses) |
 /// | 3 | not found: the user, role, session or token named does not exist |
 /// | 4 | conflict: the thing to create already exists (an email, ...) |
 /// | 5 | unavailable: the database or Redis could not be reached; retrying later may succeed |
-/// | 6 | schema not ready: the database is not migrated for what was asked, or its migrations drifted |
+/// | 6 | schema not ready: the database is not migrated for what was asked, its migrations drifted, or it holds fullauth tables no migration recorded (run `fullauth adopt`) |
+/// | 7 | no match: `user check-password` ran and the password does not match (or the user has none) |
+/// | 130 | interrupted: Ctrl-C (SIGINT) stopped `conformance`, after it removed what it had created |
+///
+/// The codes are the same on SQLite and PostgreSQL. A closed standard output
+/// (`fullauth status | head -1`) is not an error: the command stops printing
+/// and exits with its own code.
 pub mod exit {
     /// Success.
     pub const OK: u8 = 0;
@@ -28,8 +35,13 @@ pub mod exit {
     pub const CONFLICT: u8 = 4;
     /// The server could not be reached.
     pub const UNAVAILABLE: u8 = 5;
-    /// The database is not migrated for the command (or drifted).
+    /// The database is not migrated for the command (or drifted, or has
+    /// unrecorded fullauth tables).
     pub const SCHEMA: u8 = 6;
+    /// The password given to `user check-password` does not match.
+    pub const NO_MATCH: u8 = 7;
+    /// Interrupted by Ctrl-C (128 + SIGINT), after cleaning up.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// A failure of a command: an exit code, a message, and what to do about it.
@@ -65,14 +77,22 @@ impl CliError {
     }
 }
 
+/// Shows `error: MESSAGE` on one line and, when there is one, `hint: HINT`
+/// on a second: line breaks and runs of blanks inside either (a driver
+/// message quoting SQL) become single spaces.
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.message)?;
+        write!(f, "error: {}", one_line(&self.message))?;
         if let Some(h) = &self.hint {
-            write!(f, "\nhint: {h}")?;
+            write!(f, "\nhint: {}", one_line(h))?;
         }
         Ok(())
     }
+}
+
+/// `text` with every run of whitespace (line breaks included) made one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl std::error::Error for CliError {}
@@ -80,8 +100,66 @@ impl std::error::Error for CliError {}
 const MIGRATE_HINT: &str = "migrate the database with `fullauth migrate` (or take over a \
                             fastapi-fullauth database with `fullauth adopt`)";
 
+const ADOPT_HINT: &str = "run `fullauth adopt`: it records the tables that exist and creates only \
+                          what is missing; `fullauth status` shows what it found";
+
+/// `a, b, c` for at most `max` items, then `and N more`.
+fn listed(items: &[String], max: usize) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        out.push_str(&format!(" and {} more", items.len() - max));
+    }
+    out
+}
+
+/// The error of a migration the migrator refused (nothing was changed).
+fn refusal(r: &MigrationRefusal) -> CliError {
+    match r {
+        MigrationRefusal::Unrecorded { features, objects } => CliError::new(
+            exit::SCHEMA,
+            format!(
+                "refused: the database already has {} ({}) but no migration recorded them; \
+                 nothing was changed",
+                listed(objects, 3),
+                features
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .hint(ADOPT_HINT),
+        MigrationRefusal::Drifted { ids } => CliError::new(
+            exit::SCHEMA,
+            format!(
+                "refused: {} {} recorded with another checksum than this binary's (edited \
+                 after being applied); nothing was changed",
+                listed(ids, 3),
+                if ids.len() == 1 { "is" } else { "are" }
+            ),
+        )
+        .hint(
+            "`fullauth status` lists the drifted migrations; compare the schema with this \
+             binary's (`fullauth export-sql`) by hand",
+        ),
+        other => CliError::new(
+            exit::SCHEMA,
+            format!("refused: {other}; nothing was changed"),
+        )
+        .hint(other.hint()),
+    }
+}
+
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
+        if let Some(r) = MigrationRefusal::of(&e) {
+            return refusal(r);
+        }
         let message = e.to_string();
         match &e {
             StoreError::Conflict { .. } => CliError::new(exit::CONFLICT, message),
@@ -104,17 +182,7 @@ impl From<StoreError> for CliError {
             StoreError::Backend { .. } => {
                 let full = chain(&e);
                 let lower = full.to_ascii_lowercase();
-                if lower.contains("adopt") || lower.contains("already exists") {
-                    CliError::new(exit::SCHEMA, full).hint(
-                        "the database already has fullauth tables that no migration recorded: \
-                         run `fullauth adopt`",
-                    )
-                } else if lower.contains("checksum") || lower.contains("drift") {
-                    CliError::new(exit::SCHEMA, full).hint(
-                        "run `fullauth status` to see the drifted migrations; this binary embeds \
-                         different SQL than what was applied",
-                    )
-                } else if lower.contains("no such table")
+                if lower.contains("no such table")
                     || (lower.contains("relation") && lower.contains("does not exist"))
                 {
                     CliError::new(exit::SCHEMA, full).hint(MIGRATE_HINT)
@@ -147,9 +215,49 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// When `e` is the database refusing a value of a write (a NOT NULL, CHECK or
+/// type violation), what it said; `None` for any other error. Read from the
+/// driver error (SQLSTATE class 22, 23502 and 23514 on PostgreSQL; a NOT
+/// NULL or CHECK constraint failure, or a datatype mismatch, on SQLite), so
+/// both backends answer the same way.
+pub(crate) fn refused_value(e: &StoreError) -> Option<String> {
+    use fullauth_postgres::sqlx;
+    use fullauth_sqlite::rusqlite;
+    if !matches!(e, StoreError::Backend { .. }) {
+        return None;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(sqlx::Error::Database(db)) = s.downcast_ref::<sqlx::Error>() {
+            let code = db.code().unwrap_or_default();
+            if code.starts_with("22") || code == "23502" || code == "23514" {
+                return Some(db.message().to_string());
+            }
+        }
+        if let Some(rusqlite::Error::SqliteFailure(fe, msg)) = s.downcast_ref::<rusqlite::Error>() {
+            let refused = matches!(
+                fe.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_NOTNULL
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_CHECK
+                    | rusqlite::ffi::SQLITE_MISMATCH
+            );
+            if refused {
+                return Some(msg.clone().unwrap_or_else(|| fe.to_string()));
+            }
+        }
+        source = s.source();
+    }
+    None
+}
+
 /// The hint printed when a database has never been migrated.
 pub(crate) fn migrate_hint() -> &'static str {
     MIGRATE_HINT
+}
+
+/// The hint printed when fullauth tables exist that no migration recorded.
+pub(crate) fn adopt_hint() -> &'static str {
+    ADOPT_HINT
 }
 
 #[cfg(test)]
@@ -176,11 +284,18 @@ mod tests {
         ));
         assert_eq!(e.code, exit::UNAVAILABLE);
         assert!(e.hint.is_some());
-        let e = CliError::from(StoreError::backend_message(
-            "migration 0001 failed: table fullauth_users already exists",
-        ));
+        let e = CliError::from(StoreError::from(MigrationRefusal::Unrecorded {
+            features: vec![Feature::Core],
+            objects: vec!["fullauth_users".into(), "fullauth_refresh_tokens".into()],
+        }));
         assert_eq!(e.code, exit::SCHEMA);
+        assert!(e.message.contains("fullauth_users"), "{e}");
         assert!(e.hint.unwrap().contains("fullauth adopt"));
+        let e = CliError::from(StoreError::from(MigrationRefusal::Drifted {
+            ids: vec!["core_0001_users".into()],
+        }));
+        assert_eq!(e.code, exit::SCHEMA);
+        assert!(e.hint.unwrap().contains("fullauth status"));
         let e = CliError::from(StoreError::not_migrated(
             Some(Feature::Mfa),
             "no fullauth_mfa",
@@ -189,5 +304,12 @@ mod tests {
         assert!(e.hint.unwrap().contains("fullauth migrate"));
         let shown = CliError::usage("bad").hint("do this").to_string();
         assert_eq!(shown, "error: bad\nhint: do this");
+        // Driver messages quoting SQL stay on one line.
+        let shown = CliError::usage("near\n  CREATE TABLE x (\n\ta INT\n)").to_string();
+        assert_eq!(shown, "error: near CREATE TABLE x ( a INT )");
+        assert_eq!(
+            listed(&["a".into(), "b".into(), "c".into()], 2),
+            "a, b and 1 more"
+        );
     }
 }

@@ -18,7 +18,8 @@ pub use crate::error::{CliError, exit};
 ///
 /// Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found,
 /// 4 conflict (already exists), 5 server unavailable, 6 database not migrated
-/// for the command (or drifted).
+/// for the command (drifted, or fullauth tables to adopt), 7 password does
+/// not match (`user check-password`), 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "fullauth", version)]
 pub struct Cli {
@@ -33,7 +34,13 @@ pub struct Cli {
     pub database_url: String,
 
     /// PostgreSQL schema holding the tables.
-    #[arg(long, global = true, env = "FULLAUTH_SCHEMA", default_value = "public")]
+    #[arg(
+        long,
+        global = true,
+        env = "FULLAUTH_SCHEMA",
+        default_value = "public",
+        hide_env_values = true
+    )]
     pub schema: String,
 
     /// Print machine-readable JSON instead of tables.
@@ -45,12 +52,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The form of `export-sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One SQL script on standard output.
+    Sql,
+    /// A folder of sqlx-cli migration files.
+    Sqlx,
+}
+
 /// A feature list option shared by several commands.
 #[derive(Debug, Clone, Args)]
 pub struct FeatureArg {
     /// Features: a comma-separated list of core, roles, permissions, oauth,
     /// passkeys, mfa, blacklist, lockout, rate_limit, challenges, or
-    /// `durable`, `ephemeral`, `all`.
+    /// `durable`, `ephemeral`, `all`. Core comes with any durable feature and
+    /// roles with permissions: their tables reference them.
     #[arg(long, default_value = "all")]
     pub features: String,
 }
@@ -67,12 +84,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Show the features present and the migrations applied, pending and drifted.
+    /// Show where each feature stands (present, absent, not chosen,
+    /// unrecorded: tables without records, run `adopt`; drifted; outdated)
+    /// and the migrations recorded.
     Status {
-        /// The features whose pending migrations to list.
-        #[command(flatten)]
-        features: FeatureArg,
-        /// Exit with 6 when anything is pending or drifted.
+        /// The features to check, as for `migrate` (default: the features
+        /// whose migrations are recorded).
+        #[arg(long)]
+        features: Option<String>,
+        /// Exit with 6 when anything is pending, drifted or unrecorded.
         #[arg(long)]
         check: bool,
     },
@@ -83,7 +103,9 @@ pub enum Command {
         #[command(flatten)]
         features: FeatureArg,
     },
-    /// Print the SQL of the migrations for an app's own migration tool (needs no database).
+    /// Export the migrations for an app's own migration tool (needs no
+    /// database): one SQL script on standard output, or a folder of
+    /// sqlx-cli migration files.
     ExportSql {
         /// The SQL dialect.
         #[arg(long, value_enum)]
@@ -91,6 +113,20 @@ pub enum Command {
         /// The features.
         #[command(flatten)]
         features: FeatureArg,
+        /// `sql`: one script that also records the migrations; `sqlx`: one
+        /// file per migration (`<version>_fullauth_<id>.sql`) written into
+        /// --out, for sqlx-cli or `sqlx::migrate!`.
+        #[arg(long, value_enum, default_value = "sql")]
+        format: ExportFormat,
+        /// The folder to write the sqlx files into (created if missing; an
+        /// existing file with other content is never overwritten).
+        #[arg(long, value_name = "DIR", required_if_eq("format", "sqlx"))]
+        out: Option<std::path::PathBuf>,
+        /// The sqlx versions are this plus each migration's fixed sequence
+        /// number (1, 2, …), so the app's own migrations can sort before or
+        /// after them.
+        #[arg(long, default_value_t = 0)]
+        version_base: i64,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -145,6 +181,13 @@ pub enum UserCommand {
         /// Create the account inactive.
         #[arg(long)]
         inactive: bool,
+        /// A value for an application column of `fullauth_users`, as
+        /// COLUMN=VALUE (repeat for several). Checked against the table: the
+        /// column must exist and not be built in, the value must suit its type
+        /// (true/false for a boolean, a number for a numeric column), and every
+        /// NOT NULL column without a default must be given.
+        #[arg(long = "set", value_name = "COLUMN=VALUE", value_parser = parse_set)]
+        set: Vec<(String, String)>,
     },
     /// List users, oldest first.
     List {
@@ -188,7 +231,8 @@ pub enum UserCommand {
         /// Email or id.
         user: String,
     },
-    /// Check a password against the stored hash: exit 0 when it matches, 1 when not.
+    /// Check a password against the stored hash: exit 0 when it matches, 7
+    /// when it does not (or the user has no password).
     CheckPassword {
         /// Email or id.
         user: String,
@@ -285,15 +329,27 @@ pub fn run(cli: Cli) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            output::write_err(format!("error: cannot start the async runtime: {e}"));
             return exit::FAILURE;
         }
     };
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{e}");
+            output::write_err(&e);
             e.code
         }
+    }
+}
+
+/// Parses `COLUMN=VALUE` of `user create --set`.
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((column, value)) if !column.trim().is_empty() => {
+            Ok((column.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is not COLUMN=VALUE (e.g. --set display_name=Ada)"
+        )),
     }
 }

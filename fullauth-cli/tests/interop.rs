@@ -143,7 +143,7 @@ fn python_creates_rust_adopts(f: &Fixture) {
     // The CLI takes the database over.
     let (code, out, err) = f.run(&["adopt"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("0001_core"), "{out}");
+    assert!(out.contains("core_0001_users"), "{out}");
     assert!(out.contains("adopted (already there)"), "{out}");
     assert_eq!(f.json(&["status"])["up_to_date"], true);
 

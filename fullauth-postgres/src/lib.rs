@@ -13,7 +13,7 @@ mod error;
 mod handle;
 mod lockout;
 mod mfa;
-mod migrate;
+pub mod migrate;
 mod migrations;
 mod oauth;
 mod passkeys;
@@ -39,9 +39,12 @@ use crate::ctx::{Ctx, check_schema_name};
 use crate::error::{Retry, map_sqlx};
 use crate::handle::{ConnRef, Handle, TxSlot, run};
 
-pub use crate::migrate::{PgMigrator, migrations_for};
+pub use crate::migrate::{PgMigrations, PgMigrator};
 pub use crate::migrations::MIGRATIONS;
-pub use fullauth_api::migrate::{AdoptReport, AppliedMigration, Migration, MigrationStatus};
+pub use fullauth_api::migrate::{
+    AdoptReport, AppliedMigration, FeatureState, FeatureStatus, Migration, MigrationStatus,
+    SqlMigrator,
+};
 
 /// The backend name in [`StoreInfo::backend_name`], logs and error contexts.
 const BACKEND: &str = "postgres";
@@ -256,11 +259,16 @@ impl PgStore {
         &self.ctx.clock
     }
 
-    /// A migrator for this store's schema and pool.
+    /// The migrator of this store's schema on its pool
+    /// ([`fullauth_api::migrate::SqlMigrator`]).
     pub fn migrator(&self) -> PgMigrator {
-        // The schema was checked when the store was built.
-        PgMigrator::new(self.pool.clone(), self.ctx.schema.clone())
-            .unwrap_or_else(|_| unreachable_migrator(&self.pool))
+        PgMigrator::from_parts(self.pool.clone(), self.migrations())
+    }
+
+    /// The migrations of this store's schema, for the app's own connection
+    /// or transaction ([`PgMigrations::apply`]) and the exports.
+    pub fn migrations(&self) -> PgMigrations {
+        PgMigrations::from_checked(&self.ctx.schema, &self.ctx.quoted_schema)
     }
 
     /// Applies the pending migrations of the store's features and refreshes
@@ -344,16 +352,6 @@ impl PgStore {
             ctx: &self.ctx,
             conn: ConnRef::Pool(&self.pool),
         }
-    }
-}
-
-/// `PgMigrator::new` only fails on a schema name the builder already
-/// accepted; this keeps `migrator()` infallible without a panic path.
-fn unreachable_migrator(pool: &PgPool) -> PgMigrator {
-    // "public" always passes the check.
-    match PgMigrator::new(pool.clone(), "public") {
-        Ok(m) => m,
-        Err(_) => unreachable_migrator(pool),
     }
 }
 

@@ -1,17 +1,104 @@
-//! The migrator: plan, apply, status, adopt and export the embedded
-//! migrations ([`crate::MIGRATIONS`]) for a set of features.
+//! The migrator: [`PgMigrator`] on a pool, [`PgMigrations`] on the app's
+//! own connection or transaction, and the exports.
 //!
-//! Applied migrations are recorded in `<schema>.fullauth_schema_migrations`
-//! (id, checksum, description, applied_at, adopted). `apply` and `adopt` run
-//! in one transaction under `pg_advisory_xact_lock` on a key derived from the
-//! schema name, so two processes migrating the same schema at once are safe:
-//! the second waits, then finds nothing left to do.
+//! The migrations ([`MIGRATIONS`]) are the catalogue's
+//! ([`fullauth_api::migrate::CATALOG`]) in PostgreSQL's dialect, in any
+//! schema. Applied migrations are recorded in
+//! `<schema>.fullauth_schema_migrations`, in the layout every backend shares.
+//! `apply` and `adopt` run in one transaction (a savepoint inside the app's)
+//! under `pg_advisory_xact_lock` on a key derived from the schema name, so
+//! two processes migrating the same schema at once are safe: the second
+//! waits, then finds nothing left to do. The semantics are those of
+//! [`SqlMigrator`], the same on every SQL backend; databases migrated by
+//! fullauth-postgres 0.1 (ids `0001_core` … `0010_challenges`) carry over
+//! (see [`fullauth_api::migrate`]).
+//!
+//! # Inside the app's own migrations
+//!
+//! An app that owns its schema with sqlx migrations has two ways to place
+//! fullauth's among its own — say its `display_name` column on
+//! `fullauth_users` must come after fullauth's tables.
+//!
+//! **As files of the app's migrations folder** (what `sqlx migrate run`,
+//! `sqlx::migrate!` and refinery pick up). [`PgMigrations::export_sqlx`]
+//! needs no database; write the files once with
+//! [`write_migration_files`](fullauth_api::migrate::write_migration_files)
+//! and commit them with the app's. A file's version is `base + sequence`
+//! and never changes for a migration (nor does its content, so sqlx never
+//! sees a checksum change): with base 0 fullauth's sort before sqlx-cli's
+//! timestamp versions; with a base such as `20240601000000` they sit
+//! between the app's migrations of before and after that date. Each file
+//! records itself in `fullauth_schema_migrations`, so
+//! [`PgMigrator::status`] agrees.
+//!
+//! ```
+//! use fullauth_api::migrate::write_migration_files;
+//! use fullauth_api::{Feature, Features};
+//! use fullauth_postgres::PgMigrations;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let files = PgMigrations::new("auth")?
+//!     .export_sqlx(Features::from(Feature::Core).with(Feature::Roles), 20240601000000)?;
+//! let names: Vec<String> = files.iter().map(|f| f.file_name()).collect();
+//! assert_eq!(names[0], "20240601000001_fullauth_core_0001_users.sql");
+//! assert_eq!(names[3], "20240601000004_fullauth_roles_0001_roles.sql");
+//! assert!(files[0].sql.contains("CREATE TABLE \"auth\".fullauth_users ("));
+//! let dir = std::env::temp_dir().join(format!("pg-migrations-{}", std::process::id()));
+//! write_migration_files(&dir, &files)?; // next to 20250101000000_display_name.sql
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
+//! ```
+//!
+//! **In code, on the app's connection or transaction.** [`PgMigrations`]
+//! takes anything sqlx can [`Acquire`] a PostgreSQL connection from: a
+//! `&PgPool`, a `&mut PgConnection`, or a `&mut Transaction` of the app,
+//! where it runs in a savepoint and the app's `commit` decides. Here the
+//! app's sqlx migrations run before and after fullauth's, all in one
+//! transaction (two migrators over one `_sqlx_migrations` table each ignore
+//! the other's versions):
+//!
+//! ```no_run
+//! use fullauth_api::{Feature, Features};
+//! use fullauth_postgres::PgMigrations;
+//! use sqlx::PgPool;
+//! use sqlx::migrate::Migrator;
+//!
+//! # async fn demo(pool: PgPool) -> Result<(), Box<dyn std::error::Error>> {
+//! let mut before = Migrator::new(std::path::Path::new("migrations/before_fullauth")).await?;
+//! let mut after = Migrator::new(std::path::Path::new("migrations/after_fullauth")).await?;
+//! before.set_ignore_missing(true);
+//! after.set_ignore_missing(true);
+//!
+//! let mut tx = pool.begin().await?;
+//! before.run(&mut *tx).await?;
+//! PgMigrations::new("public")?
+//!     .apply(&mut *tx, Features::from(Feature::Core).with(Feature::Roles))
+//!     .await?;
+//! after.run(&mut *tx).await?; // ALTER TABLE fullauth_users ADD COLUMN display_name TEXT
+//! tx.commit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A store built on the same pool afterwards sees the app's columns
+//! ([`PgStore::refresh_user_columns`](crate::PgStore::refresh_user_columns)
+//! for a store built before).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use fullauth_api::migrate::{AdoptReport, AppliedMigration, Migration, MigrationStatus};
-use fullauth_api::{Feature, Features, StoreError, StoreResult, Timestamp};
-use sqlx::{PgConnection, PgPool, Row};
+use fullauth_api::migrate::engine::{
+    self, CarryOver, ExportDialect, TrackingRow, adopt_candidates, carry_over, check_adopt,
+    check_apply, compute_status, tracking_layout_is_current,
+};
+use fullauth_api::migrate::schema::{
+    self, ColumnSpec, ColumnType, Fix, IndexSpec, LiveColumn, LiveForeignKey, LiveIndex, LiveTable,
+    SchemaChange, SqlDialect, TableSpec, canonical_type, check_index, diff_table,
+};
+use fullauth_api::migrate::{
+    AdoptReport, AppliedMigration, ExportedMigration, LEGACY_POSTGRES_0_1, Migration,
+    MigrationStatus, SqlMigrator, TRACKING_TABLE,
+};
+use fullauth_api::{Features, StoreError, StoreResult, Timestamp};
+use sqlx::{Acquire, PgConnection, PgPool, Postgres, Row};
 use time::OffsetDateTime;
 
 use crate::ctx::{check_schema_name, quote_ident, render};
@@ -19,18 +106,826 @@ use crate::error::map_sqlx;
 use crate::migrations::MIGRATIONS;
 
 const TRACKING: &str = "CREATE TABLE IF NOT EXISTS {s}.fullauth_schema_migrations (
-	id TEXT NOT NULL,
-	checksum TEXT NOT NULL,
-	description TEXT NOT NULL,
-	applied_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	id VARCHAR(100) NOT NULL,
+	feature VARCHAR(20),
+	checksum VARCHAR(64) NOT NULL DEFAULT '',
+	description TEXT,
+	applied_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP,
 	adopted BOOLEAN NOT NULL DEFAULT false,
 	PRIMARY KEY (id)
-);
-";
+);";
 
 const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('fullauth_schema_migrations:' || $1))";
 
-/// Applies, inspects and exports the migrations of one schema.
+macro_rules! col {
+    ($name:literal, $ty:expr) => {
+        ColumnSpec {
+            name: $name,
+            ty: $ty,
+            nullable: false,
+        }
+    };
+    ($name:literal, $ty:expr, null) => {
+        ColumnSpec {
+            name: $name,
+            ty: $ty,
+            nullable: true,
+        }
+    };
+}
+
+const fn short_lived(
+    name: &'static str,
+    columns: &'static [ColumnSpec],
+    pk: &'static [&'static str],
+) -> TableSpec {
+    TableSpec {
+        name,
+        columns,
+        primary_key: pk,
+        uniques: &[],
+        foreign_keys: &[],
+        short_lived: true,
+    }
+}
+
+static BLACKLIST: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_blacklist",
+        &[
+            col!("key", ColumnType::Text),
+            col!("expires_at", ColumnType::Timestamp),
+        ],
+        &["key"],
+    )],
+    indexes: &[IndexSpec {
+        name: "ix_fullauth_blacklist_expires_at",
+        table: "fullauth_blacklist",
+        columns: &["expires_at"],
+        unique: false,
+    }],
+};
+
+static LOCKOUT: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_lockouts",
+        &[
+            col!("key", ColumnType::Text),
+            col!("failures", ColumnType::Integer),
+            col!("last_failure_at", ColumnType::Timestamp),
+            col!("locked_until", ColumnType::Timestamp, null),
+            col!("outcome", ColumnType::SmallInt),
+        ],
+        &["key"],
+    )],
+    indexes: &[],
+};
+
+static RATE_LIMIT: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_rate_limits",
+        &[
+            col!("key", ColumnType::Text),
+            col!("hits", ColumnType::TimestampArray),
+            col!("allowed", ColumnType::Boolean),
+        ],
+        &["key"],
+    )],
+    indexes: &[],
+};
+
+static CHALLENGES: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_challenges",
+        &[
+            col!("key", ColumnType::Text),
+            col!("value", ColumnType::Text),
+            col!("expires_at", ColumnType::Timestamp),
+        ],
+        &["key"],
+    )],
+    indexes: &[IndexSpec {
+        name: "ix_fullauth_challenges_expires_at",
+        table: "fullauth_challenges",
+        columns: &["expires_at"],
+        unique: false,
+    }],
+};
+
+/// What migration `id` creates on PostgreSQL: the reference's tables for
+/// the durable features ([`schema::reference_change`]), this crate's own
+/// `UNLOGGED` tables for the short-lived ones.
+pub fn schema_change(id: &str) -> Option<&'static SchemaChange> {
+    match id {
+        "blacklist_0001_blacklist" => Some(&BLACKLIST),
+        "lockout_0001_lockout" => Some(&LOCKOUT),
+        "rate_limit_0001_windows" => Some(&RATE_LIMIT),
+        "challenges_0001_challenges" => Some(&CHALLENGES),
+        _ => schema::reference_change(id),
+    }
+}
+
+/// PostgreSQL's spelling of the catalogue's column types.
+struct Dialect;
+
+impl SqlDialect for Dialect {
+    fn column_type(&self, ty: ColumnType) -> String {
+        match ty {
+            ColumnType::Uuid => "UUID".into(),
+            ColumnType::Varchar(n) => format!("VARCHAR({n})"),
+            ColumnType::Text => "TEXT".into(),
+            ColumnType::Boolean => "BOOLEAN".into(),
+            ColumnType::Integer => "INTEGER".into(),
+            ColumnType::SmallInt => "SMALLINT".into(),
+            ColumnType::Timestamp => "TIMESTAMP WITH TIME ZONE".into(),
+            ColumnType::TimestampArray => "TIMESTAMP WITH TIME ZONE[]".into(),
+        }
+    }
+}
+
+/// The migrations of this crate for one schema, on a connection the caller
+/// gives — a pool, the app's connection, or a transaction of it (see the
+/// [module docs](self)) — and the exports, which need no database.
+///
+/// Same semantics as [`SqlMigrator`] ([`PgMigrator`] runs these on its
+/// pool).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgMigrations {
+    schema: String,
+    quoted: String,
+}
+
+impl PgMigrations {
+    /// The migrations for `schema` (quoted in every statement: any name
+    /// PostgreSQL accepts works). No I/O.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for a schema name PostgreSQL cannot hold.
+    pub fn new(schema: impl Into<String>) -> StoreResult<Self> {
+        let schema = schema.into();
+        check_schema_name(&schema)?;
+        let quoted = quote_ident(&schema);
+        Ok(PgMigrations { schema, quoted })
+    }
+
+    /// From a schema already checked and quoted (the store's).
+    pub(crate) fn from_checked(schema: &str, quoted: &str) -> Self {
+        PgMigrations {
+            schema: schema.to_string(),
+            quoted: quoted.to_string(),
+        }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Every migration, in catalogue order.
+    pub fn migrations(&self) -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    /// A migration's SQL as it runs on this schema.
+    pub fn render(&self, migration: &Migration) -> String {
+        render(migration.sql, &self.quoted)
+    }
+
+    /// Where each feature stands, for the `chosen` features. Reads only.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an inconsistent set; `Unavailable` when the server
+    /// cannot be reached; backend errors.
+    pub async fn status<'c, A>(&self, conn: A, chosen: Features) -> StoreResult<MigrationStatus>
+    where
+        A: Acquire<'c, Database = Postgres>,
+    {
+        fullauth_api::migrate::check_sql_features(chosen)?;
+        let mut c = conn.acquire().await.map_err(map_sqlx)?;
+        self.read_state(&mut c).await?.status(chosen)
+    }
+
+    /// The migrations `apply(conn, chosen)` would run, in order. Reads only.
+    ///
+    /// # Errors
+    /// As [`status`](Self::status).
+    pub async fn plan<'c, A>(&self, conn: A, chosen: Features) -> StoreResult<Vec<Migration>>
+    where
+        A: Acquire<'c, Database = Postgres>,
+    {
+        let status = self.status(conn, chosen).await?;
+        Ok(MIGRATIONS
+            .iter()
+            .filter(|m| status.pending.iter().any(|p| p == m.id))
+            .copied()
+            .collect())
+    }
+
+    /// Applies the pending migrations of `chosen` (see
+    /// [`SqlMigrator::apply`]) in a transaction begun on `conn`: a
+    /// savepoint when `conn` is the app's transaction, which then decides.
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::apply`].
+    pub async fn apply<'c, A>(&self, conn: A, chosen: Features) -> StoreResult<Vec<String>>
+    where
+        A: Acquire<'c, Database = Postgres>,
+    {
+        fullauth_api::migrate::check_sql_features(chosen)?;
+        let mut tx = conn.begin().await.map_err(map_sqlx)?;
+        let out = self.apply_in(&mut tx, chosen, Timestamp::now()).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(out)
+    }
+
+    /// Adopts the existing tables of `chosen` (see [`SqlMigrator::adopt`])
+    /// in a transaction begun on `conn`.
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::adopt`].
+    pub async fn adopt<'c, A>(&self, conn: A, chosen: Features) -> StoreResult<AdoptReport>
+    where
+        A: Acquire<'c, Database = Postgres>,
+    {
+        fullauth_api::migrate::check_sql_features(chosen)?;
+        let mut tx = conn.begin().await.map_err(map_sqlx)?;
+        let out = self.adopt_in(&mut tx, chosen, Timestamp::now()).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(out)
+    }
+
+    /// The rows of `fullauth_schema_migrations` as stored (0.1 ids
+    /// included), by id; empty when the table does not exist.
+    ///
+    /// # Errors
+    /// `Unavailable` when the server cannot be reached; backend errors.
+    pub async fn recorded<'c, A>(&self, conn: A) -> StoreResult<Vec<AppliedMigration>>
+    where
+        A: Acquire<'c, Database = Postgres>,
+    {
+        let mut c = conn.acquire().await.map_err(map_sqlx)?;
+        let present = self.present_objects(&mut c).await?;
+        if !present.contains(TRACKING_TABLE) {
+            return Ok(Vec::new());
+        }
+        let cols = self.live_columns(&mut c, TRACKING_TABLE).await?;
+        Ok(self
+            .read_rows(&mut c, &cols)
+            .await?
+            .into_iter()
+            .map(|r| AppliedMigration {
+                id: r.id,
+                checksum: r.checksum,
+                applied_at: r.applied_at,
+                adopted: r.adopted,
+            })
+            .collect())
+    }
+
+    fn export_dialect<'a>(
+        &self,
+        preamble: &'a str,
+        tracking: &'a str,
+        table: &'a str,
+    ) -> ExportDialect<'a> {
+        ExportDialect {
+            title: "fullauth schema for PostgreSQL (compatible with fastapi-fullauth 0.18)",
+            preamble,
+            tracking_table: tracking,
+            table,
+            now: "now()",
+            false_literal: "false",
+        }
+    }
+
+    fn export_parts(&self) -> (String, String, String) {
+        // The schema is created only when missing: CREATE SCHEMA IF NOT
+        // EXISTS would need the CREATE privilege on the database anyway.
+        let literal = quote_literal(&self.schema);
+        let preamble = format!(
+            "SELECT pg_advisory_xact_lock(hashtext('fullauth_schema_migrations:' || {literal}));\n\
+             DO $fullauth$ BEGIN\n\
+             IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {literal}) THEN\n\
+             CREATE SCHEMA {};\n\
+             END IF;\n\
+             END $fullauth$;",
+            self.quoted
+        );
+        let tracking = render(TRACKING, &self.quoted);
+        let table = format!("{}.fullauth_schema_migrations", self.quoted);
+        (preamble, tracking, table)
+    }
+
+    fn items(&self) -> Vec<(Migration, String)> {
+        MIGRATIONS.iter().map(|m| (*m, self.render(m))).collect()
+    }
+
+    /// Every migration of `features` as one script for this schema (see
+    /// [`SqlMigrator::export_sql`]). No I/O.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an inconsistent set.
+    pub fn export_sql(&self, features: Features) -> StoreResult<String> {
+        let (preamble, tracking, table) = self.export_parts();
+        let d = self.export_dialect(&preamble, &tracking, &table);
+        engine::export_script(&d, features, &self.items())
+    }
+
+    /// Every migration of `features` as sqlx-cli files for this schema (see
+    /// [`SqlMigrator::export_sqlx`]). No I/O.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an inconsistent set or a bad base.
+    pub fn export_sqlx(
+        &self,
+        features: Features,
+        version_base: i64,
+    ) -> StoreResult<Vec<ExportedMigration>> {
+        let (preamble, tracking, table) = self.export_parts();
+        let d = self.export_dialect(&preamble, &tracking, &table);
+        engine::export_files(&d, features, &self.items(), version_base)
+    }
+
+    async fn exec(&self, c: &mut PgConnection, sql: &str) -> StoreResult<()> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(render(sql, &self.quoted)))
+            .execute(&mut *c)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn present_objects(&self, c: &mut PgConnection) -> StoreResult<BTreeSet<String>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'i', 'I')",
+        )
+        .bind(&self.schema)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(names.into_iter().collect())
+    }
+
+    async fn live_columns(
+        &self,
+        c: &mut PgConnection,
+        table: &str,
+    ) -> StoreResult<Vec<LiveColumn>> {
+        let rows = sqlx::query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, \
+                    a.atthasdef \
+             FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class cl ON cl.oid = a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace \
+             WHERE n.nspname = $1 AND cl.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+        )
+        .bind(&self.schema)
+        .bind(table)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(map_sqlx)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LiveColumn {
+                    name: r.try_get(0).map_err(map_sqlx)?,
+                    sql_type: canonical_type(&r.try_get::<String, _>(1).map_err(map_sqlx)?),
+                    nullable: r.try_get(2).map_err(map_sqlx)?,
+                    has_default: r.try_get(3).map_err(map_sqlx)?,
+                })
+            })
+            .collect()
+    }
+
+    /// A table as `pg_catalog` describes it.
+    async fn live_table(&self, c: &mut PgConnection, table: &str) -> StoreResult<LiveTable> {
+        let columns = self.live_columns(c, table).await?;
+        let rows = sqlx::query(
+            "SELECT ic.relname::text, i.indisunique, i.indisprimary, \
+                    array(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY \
+                          AS k(attnum, ord) \
+                          JOIN pg_catalog.pg_attribute a \
+                            ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                          ORDER BY k.ord) \
+             FROM pg_catalog.pg_index i \
+             JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_catalog.pg_class t ON t.oid = i.indrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace \
+             WHERE n.nspname = $1 AND t.relname = $2 \
+             ORDER BY ic.relname",
+        )
+        .bind(&self.schema)
+        .bind(table)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(map_sqlx)?;
+        let mut indexes = Vec::new();
+        let mut primary_key = Vec::new();
+        for r in &rows {
+            let index = LiveIndex {
+                name: r.try_get(0).map_err(map_sqlx)?,
+                unique: r.try_get(1).map_err(map_sqlx)?,
+                primary: r.try_get(2).map_err(map_sqlx)?,
+                columns: r.try_get(3).map_err(map_sqlx)?,
+            };
+            if index.primary {
+                primary_key = index.columns.clone();
+            }
+            indexes.push(index);
+        }
+        let rows = sqlx::query(
+            "SELECT con.conname::text, \
+                    array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY \
+                          AS k(attnum, ord) \
+                          JOIN pg_catalog.pg_attribute a \
+                            ON a.attrelid = con.conrelid AND a.attnum = k.attnum \
+                          ORDER BY k.ord), \
+                    rt.relname::text, con.confdeltype = 'c' \
+             FROM pg_catalog.pg_constraint con \
+             JOIN pg_catalog.pg_class t ON t.oid = con.conrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace \
+             JOIN pg_catalog.pg_class rt ON rt.oid = con.confrelid \
+             WHERE con.contype = 'f' AND n.nspname = $1 AND t.relname = $2 \
+             ORDER BY con.conname",
+        )
+        .bind(&self.schema)
+        .bind(table)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(map_sqlx)?;
+        let foreign_keys = rows
+            .iter()
+            .map(|r| {
+                Ok(LiveForeignKey {
+                    name: Some(r.try_get(0).map_err(map_sqlx)?),
+                    columns: r.try_get(1).map_err(map_sqlx)?,
+                    references: r.try_get(2).map_err(map_sqlx)?,
+                    on_delete_cascade: r.try_get(3).map_err(map_sqlx)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(LiveTable {
+            name: table.to_string(),
+            columns,
+            primary_key,
+            indexes,
+            foreign_keys,
+        })
+    }
+
+    async fn read_rows(
+        &self,
+        c: &mut PgConnection,
+        cols: &[LiveColumn],
+    ) -> StoreResult<Vec<TrackingRow>> {
+        let has = |n: &str| cols.iter().any(|c| c.name == n);
+        let pick = |n: &str, cast: &str, fallback: &str| {
+            if has(n) {
+                format!("{n}{cast}")
+            } else {
+                fallback.to_string()
+            }
+        };
+        let sql = format!(
+            "SELECT id::text, {}, coalesce({}, ''), {}, {}, coalesce({}, false) \
+             FROM {{s}}.fullauth_schema_migrations ORDER BY id",
+            pick("feature", "::text", "NULL::text"),
+            pick("checksum", "::text", "''"),
+            pick("description", "::text", "NULL::text"),
+            pick("applied_at", "", "now()"),
+            pick("adopted", "", "false"),
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(render(&sql, &self.quoted)))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(map_sqlx)?;
+        rows.iter()
+            .map(|r| {
+                let at: OffsetDateTime = r.try_get(4).map_err(map_sqlx)?;
+                Ok(TrackingRow {
+                    id: r.try_get(0).map_err(map_sqlx)?,
+                    feature: r.try_get(1).map_err(map_sqlx)?,
+                    checksum: r.try_get(2).map_err(map_sqlx)?,
+                    description: r.try_get(3).map_err(map_sqlx)?,
+                    applied_at: Timestamp::from_datetime(at),
+                    adopted: r.try_get(5).map_err(map_sqlx)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn read_state(&self, c: &mut PgConnection) -> StoreResult<State> {
+        let present = self.present_objects(c).await?;
+        let tracking_exists = present.contains(TRACKING_TABLE);
+        let (rows, layout_current) = if tracking_exists {
+            let cols = self.live_columns(c, TRACKING_TABLE).await?;
+            (
+                self.read_rows(c, &cols).await?,
+                tracking_layout_is_current(&cols),
+            )
+        } else {
+            (Vec::new(), true)
+        };
+        Ok(State {
+            carried: carry_over(rows, &MIGRATIONS, &LEGACY_POSTGRES_0_1),
+            tracking_exists,
+            layout_current,
+            present,
+        })
+    }
+
+    async fn insert_row(&self, c: &mut PgConnection, row: &TrackingRow) -> StoreResult<()> {
+        let sql = render(
+            "INSERT INTO {s}.fullauth_schema_migrations \
+             (id, feature, checksum, description, applied_at, adopted) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &self.quoted,
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&row.id)
+            .bind(&row.feature)
+            .bind(&row.checksum)
+            .bind(&row.description)
+            .bind(row.applied_at.to_datetime())
+            .bind(row.adopted)
+            .execute(&mut *c)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    /// Takes the advisory lock of the schema (held until the outermost
+    /// transaction ends).
+    async fn lock(&self, c: &mut PgConnection) -> StoreResult<()> {
+        sqlx::query(LOCK)
+            .bind(&self.schema)
+            .execute(&mut *c)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    /// Creates the schema and the tracking table, or rewrites the tracking
+    /// table in the current layout. Returns the 0.1 ids rewritten.
+    async fn ensure_tracking(
+        &self,
+        c: &mut PgConnection,
+        state: &State,
+    ) -> StoreResult<Vec<String>> {
+        // Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE
+        // privilege on the database even when the schema exists.
+        let (exists,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+        )
+        .bind(&self.schema)
+        .fetch_one(&mut *c)
+        .await
+        .map_err(map_sqlx)?;
+        if !exists {
+            self.exec(c, &format!("CREATE SCHEMA {}", self.quoted))
+                .await?;
+        }
+        if !state.needs_rewrite() {
+            self.exec(c, TRACKING).await?;
+            return Ok(Vec::new());
+        }
+        self.exec(c, "DROP TABLE {s}.fullauth_schema_migrations")
+            .await?;
+        self.exec(c, TRACKING).await?;
+        for row in &state.carried.rows {
+            self.insert_row(c, row).await?;
+        }
+        tracing::info!(
+            schema = %self.schema,
+            legacy = ?state.carried.legacy,
+            "fullauth_schema_migrations rewritten in the 0.2 layout"
+        );
+        Ok(state.carried.legacy.clone())
+    }
+
+    async fn run_migration(&self, c: &mut PgConnection, m: &Migration) -> StoreResult<()> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(self.render(m)))
+            .execute(&mut *c)
+            .await
+            .map_err(|e| {
+                let mut err = map_sqlx(e);
+                if let StoreError::Backend { message, .. } = &mut err {
+                    *message = format!("migration {} failed: {message}", m.id);
+                }
+                err
+            })?;
+        Ok(())
+    }
+
+    async fn apply_in(
+        &self,
+        c: &mut PgConnection,
+        chosen: Features,
+        now: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        self.lock(c).await?;
+        let state = self.read_state(c).await?;
+        let status = state.status(chosen)?;
+        check_apply(&status, &MIGRATIONS, &state.present, &schema_change)?;
+        let pending: Vec<&Migration> = MIGRATIONS
+            .iter()
+            .filter(|m| status.pending.iter().any(|p| p == m.id))
+            .collect();
+        if pending.is_empty() && !state.needs_rewrite() {
+            return Ok(Vec::new());
+        }
+        self.ensure_tracking(c, &state).await?;
+        for m in &pending {
+            self.run_migration(c, m).await?;
+            self.insert_row(c, &TrackingRow::of(m, now, false)).await?;
+        }
+        Ok(pending.iter().map(|m| m.id.to_string()).collect())
+    }
+
+    async fn adopt_in(
+        &self,
+        c: &mut PgConnection,
+        chosen: Features,
+        now: Timestamp,
+    ) -> StoreResult<AdoptReport> {
+        self.lock(c).await?;
+        let state = self.read_state(c).await?;
+        let status = state.status(chosen)?;
+        check_adopt(&status)?;
+        let candidates = adopt_candidates(&status, &MIGRATIONS);
+        let mut report = AdoptReport::default();
+        if candidates.is_empty() && !state.needs_rewrite() {
+            return Ok(report);
+        }
+        report.carried_over = self.ensure_tracking(c, &state).await?;
+        for m in candidates {
+            let change = schema_change(m.id).ok_or_else(|| {
+                StoreError::backend_message(format!("no schema description for {}", m.id))
+            })?;
+            let present = self.present_objects(c).await?;
+            if !change.object_names().any(|n| present.contains(n)) {
+                self.run_migration(c, m).await?;
+                self.insert_row(c, &TrackingRow::of(m, now, false)).await?;
+                report.applied.push(m.id.to_string());
+                continue;
+            }
+            self.adopt_change(c, change, &present, &mut report.notes)
+                .await?;
+            self.insert_row(c, &TrackingRow::of(m, now, true)).await?;
+            report.adopted.push(m.id.to_string());
+        }
+        Ok(report)
+    }
+
+    async fn adopt_change(
+        &self,
+        c: &mut PgConnection,
+        change: &'static SchemaChange,
+        present: &BTreeSet<String>,
+        notes: &mut Vec<String>,
+    ) -> StoreResult<()> {
+        for t in change.tables {
+            if !present.contains(t.name) {
+                self.exec(c, &create_table_sql(t)).await?;
+                notes.push(format!("created the missing table {}", t.name));
+                continue;
+            }
+            let live = self.live_table(c, t.name).await?;
+            let diff = diff_table(t, &live, &Dialect)?;
+            for fix in &diff.fixes {
+                let sql = match fix {
+                    Fix::AddColumn { table, column } => format!(
+                        "ALTER TABLE {{s}}.{} ADD COLUMN {} {}",
+                        table.name,
+                        column.name,
+                        Dialect.column_type(column.ty)
+                    ),
+                    Fix::AddUnique { table, unique } => format!(
+                        "ALTER TABLE {{s}}.{} ADD CONSTRAINT {} UNIQUE ({})",
+                        table.name,
+                        unique.name,
+                        unique.columns.join(", ")
+                    ),
+                    Fix::CreateIndex(i) => create_index_sql(i),
+                    Fix::ForeignKey {
+                        table,
+                        fk,
+                        existing,
+                        ..
+                    } => {
+                        let add = format!(
+                            "ADD FOREIGN KEY({}) REFERENCES {{s}}.{} ({}) ON DELETE CASCADE",
+                            fk.column, fk.references, fk.references_column
+                        );
+                        match existing {
+                            Some(name) => format!(
+                                "ALTER TABLE {{s}}.{} DROP CONSTRAINT {}, {add}",
+                                table.name,
+                                quote_ident(name)
+                            ),
+                            None => format!("ALTER TABLE {{s}}.{} {add}", table.name),
+                        }
+                    }
+                };
+                self.exec(c, &sql).await?;
+                notes.push(fix.note());
+            }
+            notes.extend(diff.notes);
+        }
+        for i in change.indexes {
+            let live = self.live_table(c, i.table).await?;
+            match check_index(i, &live) {
+                Ok(None) => {}
+                Ok(Some(note)) => notes.push(note),
+                Err(fix) => {
+                    self.exec(c, &create_index_sql(i)).await?;
+                    notes.push(fix.note());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `CREATE TABLE` of a table spec, in the reference's layout (`{s}` for the
+/// schema).
+fn create_table_sql(t: &TableSpec) -> String {
+    let mut parts: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "\t{} {}{}",
+                c.name,
+                Dialect.column_type(c.ty),
+                if c.nullable { "" } else { " NOT NULL" }
+            )
+        })
+        .collect();
+    parts.push(format!("\tPRIMARY KEY ({})", t.primary_key.join(", ")));
+    for u in t.uniques {
+        parts.push(format!(
+            "\tCONSTRAINT {} UNIQUE ({})",
+            u.name,
+            u.columns.join(", ")
+        ));
+    }
+    for fk in t.foreign_keys {
+        parts.push(format!(
+            "\tFOREIGN KEY({}) REFERENCES {{s}}.{} ({}) ON DELETE CASCADE",
+            fk.column, fk.references, fk.references_column
+        ));
+    }
+    format!(
+        "CREATE {}TABLE {{s}}.{} (\n{}\n)",
+        if t.short_lived { "UNLOGGED " } else { "" },
+        t.name,
+        parts.join(",\n")
+    )
+}
+
+fn create_index_sql(i: &IndexSpec) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {{s}}.{} ({})",
+        if i.unique { "UNIQUE " } else { "" },
+        i.name,
+        i.table,
+        i.columns.join(", ")
+    )
+}
+
+/// What the schema holds: the tracking rows (in catalogue terms), whether
+/// the tracking table exists and has the current layout, and the names of
+/// the tables and indexes present.
+struct State {
+    carried: CarryOver,
+    tracking_exists: bool,
+    layout_current: bool,
+    present: BTreeSet<String>,
+}
+
+impl State {
+    fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
+        compute_status(
+            chosen,
+            &MIGRATIONS,
+            &self.carried,
+            &self.present,
+            &schema_change,
+        )
+    }
+
+    fn needs_rewrite(&self) -> bool {
+        self.tracking_exists && (!self.layout_current || !self.carried.legacy.is_empty())
+    }
+}
+
+/// The migrator of one schema on a pool: [`SqlMigrator`] for PostgreSQL.
 ///
 /// ```no_run
 /// # async fn demo(pool: sqlx::PgPool) -> Result<(), fullauth_api::StoreError> {
@@ -47,598 +942,151 @@ const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('fullauth_schema_migra
 #[derive(Clone, Debug)]
 pub struct PgMigrator {
     pool: PgPool,
-    schema: String,
-    quoted: String,
-}
-
-/// The migrations that belong to `features` (with the features they need:
-/// every durable feature needs Core, Permissions needs Roles), in order.
-pub fn migrations_for(features: Features) -> Vec<Migration> {
-    let mut f = features;
-    if f.iter().any(|x| !x.is_short_lived()) {
-        f = f.with(Feature::Core);
-    }
-    if f.contains(Feature::Permissions) {
-        f = f.with(Feature::Roles);
-    }
-    MIGRATIONS
-        .iter()
-        .filter(|m| f.contains(m.feature))
-        .copied()
-        .collect()
+    migrations: PgMigrations,
 }
 
 impl PgMigrator {
-    /// A migrator for `schema` on `pool`.
+    /// A migrator for `schema` on `pool`. No I/O.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for a schema name PostgreSQL cannot hold.
     pub fn new(pool: PgPool, schema: impl Into<String>) -> StoreResult<Self> {
-        let schema = schema.into();
-        check_schema_name(&schema)?;
-        let quoted = quote_ident(&schema);
         Ok(PgMigrator {
             pool,
-            schema,
-            quoted,
+            migrations: PgMigrations::new(schema)?,
         })
+    }
+
+    pub(crate) fn from_parts(pool: PgPool, migrations: PgMigrations) -> Self {
+        PgMigrator { pool, migrations }
     }
 
     /// The schema this migrator works on.
     pub fn schema(&self) -> &str {
-        &self.schema
+        self.migrations.schema()
+    }
+
+    /// The migrations of the schema without the pool (for the app's own
+    /// connection, and the exports).
+    pub fn migrations(&self) -> &PgMigrations {
+        &self.migrations
     }
 
     /// A migration's SQL as it runs on this schema.
     pub fn render(&self, migration: &Migration) -> String {
-        render(migration.sql, &self.quoted)
+        self.migrations.render(migration)
     }
 
-    async fn recorded(&self, c: &mut PgConnection) -> StoreResult<Vec<AppliedMigration>> {
-        let (exists,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relname = 'fullauth_schema_migrations')",
-        )
-        .bind(&self.schema)
-        .fetch_one(&mut *c)
-        .await
-        .map_err(map_sqlx)?;
-        if !exists {
-            return Ok(Vec::new());
-        }
-        let sql = render(
-            "SELECT id, checksum, applied_at, adopted FROM {s}.fullauth_schema_migrations ORDER BY id",
-            &self.quoted,
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut *c)
-            .await
-            .map_err(map_sqlx)?;
-        rows.iter()
-            .map(|r| {
-                let at: OffsetDateTime = r.try_get(2).map_err(map_sqlx)?;
-                Ok(AppliedMigration {
-                    id: r.try_get(0).map_err(map_sqlx)?,
-                    checksum: r.try_get(1).map_err(map_sqlx)?,
-                    applied_at: Timestamp::from_datetime(at),
-                    adopted: r.try_get(3).map_err(map_sqlx)?,
-                })
-            })
-            .collect()
-    }
-
-    fn status_of(recorded: &[AppliedMigration], features: Features) -> MigrationStatus {
-        let known: BTreeMap<&str, &Migration> = MIGRATIONS.iter().map(|m| (m.id, m)).collect();
-        let mut status = MigrationStatus::default();
-        for a in recorded {
-            match known.get(a.id.as_str()) {
-                Some(m) if m.checksum() == a.checksum => status.applied.push(a.clone()),
-                _ => status.drifted.push(a.id.clone()),
-            }
-        }
-        let done: BTreeSet<&str> = recorded.iter().map(|a| a.id.as_str()).collect();
-        status.pending = migrations_for(features)
-            .iter()
-            .filter(|m| !done.contains(m.id))
-            .map(|m| m.id.to_string())
-            .collect();
-        status
-    }
-
-    /// Applied, pending (for `features`) and drifted migrations.
+    /// See [`SqlMigrator::status`].
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] when the database cannot be reached.
-    pub async fn status(&self, features: Features) -> StoreResult<MigrationStatus> {
-        let mut c = self.pool.acquire().await.map_err(map_sqlx)?;
-        let recorded = self.recorded(&mut c).await?;
-        Ok(Self::status_of(&recorded, features))
+    /// As [`SqlMigrator::status`].
+    pub async fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
+        self.migrations.status(&self.pool, chosen).await
     }
 
-    /// The migrations `apply(features)` would run now, in order.
+    /// See [`SqlMigrator::plan`].
     ///
     /// # Errors
-    /// As [`PgMigrator::status`].
-    pub async fn plan(&self, features: Features) -> StoreResult<Vec<Migration>> {
-        let status = self.status(features).await?;
-        Ok(migrations_for(features)
-            .into_iter()
-            .filter(|m| status.pending.iter().any(|p| p == m.id))
-            .collect())
+    /// As [`SqlMigrator::plan`].
+    pub async fn plan(&self, chosen: Features) -> StoreResult<Vec<Migration>> {
+        self.migrations.plan(&self.pool, chosen).await
     }
 
-    /// The plan as one SQL text, to review before applying.
+    /// See [`SqlMigrator::plan_sql`].
     ///
     /// # Errors
-    /// As [`PgMigrator::status`].
-    pub async fn plan_sql(&self, features: Features) -> StoreResult<String> {
-        let mut out = String::new();
-        for m in self.plan(features).await? {
-            out.push_str(&format!(
-                "-- {}: {}\n{}\n",
-                m.id,
-                m.description,
-                self.render(&m)
-            ));
-        }
-        Ok(out)
+    /// As [`SqlMigrator::plan`].
+    pub async fn plan_sql(&self, chosen: Features) -> StoreResult<String> {
+        SqlMigrator::plan_sql(self, chosen).await
     }
 
-    async fn begin_locked(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        sqlx::query(LOCK)
-            .bind(&self.schema)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        let (exists,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
-        )
-        .bind(&self.schema)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        if !exists {
-            let sql = format!("CREATE SCHEMA {}", self.quoted);
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-        }
-        sqlx::raw_sql(sqlx::AssertSqlSafe(render(TRACKING, &self.quoted)))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(tx)
-    }
-
-    async fn record(&self, c: &mut PgConnection, m: &Migration, adopted: bool) -> StoreResult<()> {
-        let sql = render(
-            "INSERT INTO {s}.fullauth_schema_migrations (id, checksum, description, applied_at, adopted) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &self.quoted,
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(m.id)
-            .bind(m.checksum())
-            .bind(m.description)
-            .bind(OffsetDateTime::now_utc())
-            .bind(adopted)
-            .execute(&mut *c)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    fn refuse_drift(status: &MigrationStatus) -> StoreResult<()> {
-        let edited: Vec<&String> = status
-            .drifted
-            .iter()
-            .filter(|id| MIGRATIONS.iter().any(|m| m.id == id.as_str()))
-            .collect();
-        if edited.is_empty() {
-            return Ok(());
-        }
-        Err(StoreError::backend_message(format!(
-            "migrations {edited:?} were applied with a different checksum than this build \
-             embeds; refusing to migrate until that drift is resolved"
-        )))
-    }
-
-    /// Applies every pending migration of `features` in one transaction,
-    /// under the advisory lock, creating the schema when it does not exist.
-    /// Returns the ids applied (empty when up to date: running it twice is a
-    /// no-op).
+    /// See [`SqlMigrator::apply`].
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when an applied migration drifted or a
-    /// statement fails (nothing is applied then);
-    /// [`StoreError::Unavailable`] when the database cannot be reached.
-    pub async fn apply(&self, features: Features) -> StoreResult<Vec<String>> {
-        let mut tx = self.begin_locked().await?;
-        let recorded = self.recorded(&mut tx).await?;
-        let status = Self::status_of(&recorded, features);
-        Self::refuse_drift(&status)?;
-        let mut applied = Vec::new();
-        for m in migrations_for(features) {
-            if !status.pending.iter().any(|p| p == m.id) {
-                continue;
-            }
-            sqlx::raw_sql(sqlx::AssertSqlSafe(self.render(&m)))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-            self.record(&mut tx, &m, false).await?;
-            applied.push(m.id.to_string());
-        }
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(applied)
+    /// As [`SqlMigrator::apply`].
+    pub async fn apply(&self, chosen: Features) -> StoreResult<Vec<String>> {
+        self.migrations.apply(&self.pool, chosen).await
     }
 
-    /// The SQL of every migration of `features`, for an app whose own tool
-    /// owns the schema: creates the schema and the tracking table if missing,
-    /// runs each migration and records it, in one transaction. Running the
-    /// exported script makes `status` report the features as applied.
-    pub fn export_sql(&self, features: Features) -> String {
-        let mut out = format!(
-            "-- fullauth-postgres migrations for schema {} (features: {features})\nBEGIN;\n\
-             SELECT pg_advisory_xact_lock(hashtext('fullauth_schema_migrations:' || '{}'));\n\
-             CREATE SCHEMA IF NOT EXISTS {};\n{}\n",
-            self.quoted,
-            self.schema.replace('\'', "''"),
-            self.quoted,
-            render(TRACKING, &self.quoted)
-        );
-        for m in migrations_for(features) {
-            out.push_str(&format!(
-                "-- {}: {}\n{}INSERT INTO {}.fullauth_schema_migrations \
-                 (id, checksum, description, applied_at, adopted) \
-                 VALUES ('{}', '{}', '{}', now(), false);\n\n",
-                m.id,
-                m.description,
-                self.render(&m),
-                self.quoted,
-                m.id,
-                m.checksum(),
-                m.description.replace('\'', "''"),
-            ));
-        }
-        out.push_str("COMMIT;\n");
-        out
-    }
-
-    /// Adopts an existing database: tables made by fastapi-fullauth
-    /// (0.14–0.18, through Alembic or `create_all`) or by an earlier run of
-    /// this crate. For each migration of `features` not yet recorded:
-    ///
-    /// * none of its tables exist → it is applied;
-    /// * its tables exist → what is missing is added (nullable columns such
-    ///   as the 0.14 `user_agent`/`ip_address`, the 0.17 indexes, the OAuth
-    ///   unique constraint, `ON DELETE CASCADE` on foreign keys that lack
-    ///   it), missing tables of the migration are created, and it is
-    ///   recorded as adopted. Differences that cannot be fixed safely (a
-    ///   column type, an unexpected extra column) are reported in `notes`.
-    ///
-    /// Runs in one transaction under the advisory lock.
+    /// See [`SqlMigrator::adopt`].
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when a required NOT NULL column is missing
-    /// (nothing is changed then), or a statement fails.
-    pub async fn adopt(&self, features: Features) -> StoreResult<AdoptReport> {
-        let mut tx = self.begin_locked().await?;
-        let recorded = self.recorded(&mut tx).await?;
-        let status = Self::status_of(&recorded, features);
-        Self::refuse_drift(&status)?;
-        let mut report = AdoptReport::default();
-        for m in migrations_for(features) {
-            if !status.pending.iter().any(|p| p == m.id) {
-                continue;
-            }
-            let tables = parse_tables(m.sql);
-            let mut existing = 0;
-            for t in &tables {
-                if self.table_exists(&mut tx, &t.name).await? {
-                    existing += 1;
-                }
-            }
-            if existing == 0 {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(self.render(&m)))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_sqlx)?;
-                self.record(&mut tx, &m, false).await?;
-                report.applied.push(m.id.to_string());
-                continue;
-            }
-            for t in &tables {
-                self.adopt_table(&mut tx, t, &mut report).await?;
-            }
-            self.record(&mut tx, &m, true).await?;
-            report.adopted.push(m.id.to_string());
-        }
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(report)
+    /// As [`SqlMigrator::adopt`].
+    pub async fn adopt(&self, chosen: Features) -> StoreResult<AdoptReport> {
+        self.migrations.adopt(&self.pool, chosen).await
     }
 
-    async fn table_exists(&self, c: &mut PgConnection, table: &str) -> StoreResult<bool> {
-        let (exists,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))",
-        )
-        .bind(&self.schema)
-        .bind(table)
-        .fetch_one(&mut *c)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(exists)
+    /// See [`SqlMigrator::export_sql`].
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::export_sql`].
+    pub fn export_sql(&self, features: Features) -> StoreResult<String> {
+        self.migrations.export_sql(features)
     }
 
-    async fn exec(&self, c: &mut PgConnection, sql: &str) -> StoreResult<()> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(render(sql, &self.quoted)))
-            .execute(&mut *c)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn adopt_table(
+    /// See [`SqlMigrator::export_sqlx`].
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::export_sqlx`].
+    pub fn export_sqlx(
         &self,
-        c: &mut PgConnection,
-        t: &TableSpec,
-        report: &mut AdoptReport,
-    ) -> StoreResult<()> {
-        if !self.table_exists(c, &t.name).await? {
-            self.exec(c, &t.chunk).await?;
-            report
-                .notes
-                .push(format!("created the missing table {}", t.name));
-            return Ok(());
-        }
-        // Columns.
-        let rows = sqlx::query(
-            "SELECT column_name::text, is_nullable = 'YES', \
-                    format_type(a.atttypid, a.atttypmod) \
-             FROM information_schema.columns ic \
-             JOIN pg_catalog.pg_namespace n ON n.nspname = ic.table_schema \
-             JOIN pg_catalog.pg_class cl ON cl.relnamespace = n.oid AND cl.relname = ic.table_name \
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attname = ic.column_name \
-             WHERE ic.table_schema = $1 AND ic.table_name = $2",
-        )
-        .bind(&self.schema)
-        .bind(&t.name)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(map_sqlx)?;
-        let mut have: BTreeMap<String, String> = BTreeMap::new();
-        for r in &rows {
-            let name: String = r.try_get(0).map_err(map_sqlx)?;
-            let ty: String = r.try_get(2).map_err(map_sqlx)?;
-            have.insert(name, ty);
-        }
-        for col in &t.columns {
-            match have.get(&col.name) {
-                None if col.nullable => {
-                    self.exec(
-                        c,
-                        &format!("ALTER TABLE {{s}}.{} ADD COLUMN {}", t.name, col.definition),
-                    )
-                    .await?;
-                    report
-                        .notes
-                        .push(format!("added the missing column {}.{}", t.name, col.name));
-                }
-                None => {
-                    return Err(StoreError::backend_message(format!(
-                        "{}.{} is missing and is NOT NULL: add it with values for the existing \
-                         rows, then adopt again",
-                        t.name, col.name
-                    )));
-                }
-                Some(ty) if !same_type(ty, &col.sql_type) => report.notes.push(format!(
-                    "{}.{} is {ty}, expected {}; kept as it is",
-                    t.name, col.name, col.sql_type
-                )),
-                Some(_) => {}
-            }
-        }
-        if t.name != "fullauth_users" {
-            for name in have.keys() {
-                if !t.columns.iter().any(|c| &c.name == name) {
-                    report
-                        .notes
-                        .push(format!("{}.{name} is not a fullauth column; kept", t.name));
-                }
-            }
-        }
-        // Indexes.
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT indexname::text FROM pg_catalog.pg_indexes WHERE schemaname = $1 AND tablename = $2",
-        )
-        .bind(&self.schema)
-        .bind(&t.name)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(map_sqlx)?;
-        for (name, stmt) in &t.indexes {
-            if !names.iter().any(|n| n == name) {
-                let stmt = stmt.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
-                self.exec(c, &stmt).await?;
-                report
-                    .notes
-                    .push(format!("created the missing index {name}"));
-            }
-        }
-        // Named constraints and foreign keys.
-        let cons = sqlx::query(
-            "SELECT con.conname::text, con.contype::text, con.confdeltype::text, \
-                    (SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
-                     WHERE a.attrelid = con.conrelid AND a.attnum = ANY(con.conkey)) \
-             FROM pg_catalog.pg_constraint con \
-             JOIN pg_catalog.pg_class cl ON cl.oid = con.conrelid \
-             JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace \
-             WHERE n.nspname = $1 AND cl.relname = $2",
-        )
-        .bind(&self.schema)
-        .bind(&t.name)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(map_sqlx)?;
-        let mut constraints = Vec::new();
-        for r in &cons {
-            let name: String = r.try_get(0).map_err(map_sqlx)?;
-            let kind: String = r.try_get(1).map_err(map_sqlx)?;
-            let on_delete: String = r.try_get(2).map_err(map_sqlx)?;
-            let cols: Option<String> = r.try_get(3).map_err(map_sqlx)?;
-            constraints.push((name, kind, on_delete, cols.unwrap_or_default()));
-        }
-        for (name, definition) in &t.named_constraints {
-            if !constraints.iter().any(|(n, ..)| n == name) {
-                self.exec(c, &format!("ALTER TABLE {{s}}.{} ADD {definition}", t.name))
-                    .await?;
-                report
-                    .notes
-                    .push(format!("added the missing constraint {name}"));
-            }
-        }
-        for fk in &t.foreign_keys {
-            let found = constraints
-                .iter()
-                .find(|(_, kind, _, cols)| kind == "f" && cols == &fk.column);
-            match found {
-                Some((_, _, on_delete, _)) if on_delete == "c" => {}
-                Some((name, ..)) => {
-                    self.exec(
-                        c,
-                        &format!(
-                            "ALTER TABLE {{s}}.{} DROP CONSTRAINT {}, ADD {}",
-                            t.name,
-                            quote_ident(name),
-                            fk.definition
-                        ),
-                    )
-                    .await?;
-                    report.notes.push(format!(
-                        "recreated the foreign key {}.{} with ON DELETE CASCADE",
-                        t.name, fk.column
-                    ));
-                }
-                None => {
-                    self.exec(
-                        c,
-                        &format!("ALTER TABLE {{s}}.{} ADD {}", t.name, fk.definition),
-                    )
-                    .await?;
-                    report.notes.push(format!(
-                        "added the missing foreign key {}.{}",
-                        t.name, fk.column
-                    ));
-                }
-            }
-        }
-        Ok(())
+        features: Features,
+        version_base: i64,
+    ) -> StoreResult<Vec<ExportedMigration>> {
+        self.migrations.export_sqlx(features, version_base)
+    }
+
+    /// The rows of `fullauth_schema_migrations` as stored.
+    ///
+    /// # Errors
+    /// `Unavailable` when the server cannot be reached; backend errors.
+    pub async fn applied(&self) -> StoreResult<Vec<AppliedMigration>> {
+        self.migrations.recorded(&self.pool).await
     }
 }
 
-/// Compares a catalog type (`character varying(512)`) with the DDL's
-/// spelling (`VARCHAR(512)`).
-fn same_type(catalog: &str, ddl: &str) -> bool {
-    let norm = |s: &str| {
-        s.to_ascii_lowercase()
-            .replace("character varying", "varchar")
-            .replace("timestamp with time zone", "timestamptz")
-            .replace("timestamp(6) with time zone", "timestamptz")
-            .replace(' ', "")
-    };
-    norm(catalog) == norm(ddl)
-}
-
-/// One column of a table of a migration.
-#[derive(Debug)]
-struct ColumnSpec {
-    name: String,
-    sql_type: String,
-    nullable: bool,
-    definition: String,
-}
-
-/// A foreign key of a table of a migration.
-#[derive(Debug)]
-struct ForeignKeySpec {
-    column: String,
-    definition: String,
-}
-
-/// A table of a migration, read back from the migration's own SQL.
-#[derive(Debug)]
-struct TableSpec {
-    name: String,
-    chunk: String,
-    columns: Vec<ColumnSpec>,
-    indexes: Vec<(String, String)>,
-    named_constraints: Vec<(String, String)>,
-    foreign_keys: Vec<ForeignKeySpec>,
-}
-
-/// Splits a migration into its tables (blocks separated by a blank line,
-/// each a `CREATE [UNLOGGED] TABLE` and its indexes) and reads their
-/// columns, indexes and constraints. The input is this crate's own SQL,
-/// written in the reference's layout.
-fn parse_tables(sql: &str) -> Vec<TableSpec> {
-    let mut out = Vec::new();
-    for chunk in sql.split("\n\n").map(str::trim).filter(|c| !c.is_empty()) {
-        let mut lines = chunk.lines();
-        let Some(head) = lines.next() else { continue };
-        let Some(name) = head
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("{s}."))
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let mut t = TableSpec {
-            name,
-            chunk: chunk.to_string(),
-            columns: Vec::new(),
-            indexes: Vec::new(),
-            named_constraints: Vec::new(),
-            foreign_keys: Vec::new(),
-        };
-        for line in lines {
-            let l = line.trim().trim_end_matches(',');
-            if l.starts_with("CREATE INDEX") || l.starts_with("CREATE UNIQUE INDEX") {
-                if let Some(ix) = l.split_whitespace().find(|w| w.starts_with("ix_")) {
-                    t.indexes.push((ix.to_string(), l.to_string()));
-                }
-            } else if let Some(rest) = l.strip_prefix("CONSTRAINT ") {
-                let cname = rest.split_whitespace().next().unwrap_or_default();
-                t.named_constraints.push((cname.to_string(), l.to_string()));
-            } else if let Some(rest) = l.strip_prefix("FOREIGN KEY(") {
-                let col = rest.split(')').next().unwrap_or_default();
-                t.foreign_keys.push(ForeignKeySpec {
-                    column: col.to_string(),
-                    definition: l.to_string(),
-                });
-            } else if l.starts_with("PRIMARY KEY") || l.starts_with(')') || l.is_empty() {
-                continue;
-            } else {
-                let mut words = l.splitn(2, ' ');
-                let cname = words.next().unwrap_or_default().to_string();
-                let rest = words.next().unwrap_or_default();
-                let nullable = !rest.contains("NOT NULL");
-                let sql_type = rest.replace("NOT NULL", "").trim().to_string();
-                t.columns.push(ColumnSpec {
-                    name: cname,
-                    sql_type,
-                    nullable,
-                    definition: l.to_string(),
-                });
-            }
-        }
-        out.push(t);
+#[async_trait::async_trait]
+impl SqlMigrator for PgMigrator {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
     }
-    out
+
+    fn migrations(&self) -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    fn render(&self, migration: &Migration) -> String {
+        self.migrations.render(migration)
+    }
+
+    async fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
+        PgMigrator::status(self, chosen).await
+    }
+
+    async fn plan(&self, chosen: Features) -> StoreResult<Vec<Migration>> {
+        PgMigrator::plan(self, chosen).await
+    }
+
+    async fn apply(&self, chosen: Features) -> StoreResult<Vec<String>> {
+        PgMigrator::apply(self, chosen).await
+    }
+
+    async fn adopt(&self, chosen: Features) -> StoreResult<AdoptReport> {
+        PgMigrator::adopt(self, chosen).await
+    }
+
+    fn export_sql(&self, features: Features) -> StoreResult<String> {
+        self.migrations.export_sql(features)
+    }
+
+    fn export_sqlx(
+        &self,
+        features: Features,
+        version_base: i64,
+    ) -> StoreResult<Vec<ExportedMigration>> {
+        self.migrations.export_sqlx(features, version_base)
+    }
 }
 
 #[cfg(test)]
@@ -646,40 +1094,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tables_parse_from_the_embedded_sql() {
-        let core = parse_tables(MIGRATIONS[0].sql);
-        assert_eq!(core.len(), 2);
-        assert_eq!(core[0].name, "fullauth_users");
-        assert_eq!(core[0].columns.len(), 7);
-        assert_eq!(core[1].indexes.len(), 4);
-        assert_eq!(core[1].foreign_keys[0].column, "user_id");
-        let ua = core[1]
-            .columns
-            .iter()
-            .find(|c| c.name == "user_agent")
-            .unwrap();
-        assert!(ua.nullable);
-        assert_eq!(ua.sql_type, "VARCHAR(512)");
-        let oauth = parse_tables(MIGRATIONS[3].sql);
-        assert_eq!(oauth[0].named_constraints[0].0, "uq_oauth_provider_user");
-        assert!(same_type("character varying(512)", "VARCHAR(512)"));
-        assert!(same_type(
-            "timestamp with time zone",
-            "TIMESTAMP WITH TIME ZONE"
-        ));
+    fn every_migration_is_described_and_its_sql_names_its_objects() {
+        for m in &MIGRATIONS {
+            let change = schema_change(m.id).expect("described");
+            for t in change.tables {
+                assert!(
+                    m.sql.contains(&format!("TABLE {{s}}.{} (", t.name)),
+                    "{} creates {}",
+                    m.id,
+                    t.name
+                );
+            }
+            for i in change.indexes {
+                assert!(m.sql.contains(&create_index_sql(i)), "{}: {}", m.id, i.name);
+            }
+        }
+        let ids: Vec<&str> = MIGRATIONS.iter().map(|m| m.id).collect();
+        let catalog: Vec<&str> = engine::catalog_ids().collect();
+        assert_eq!(ids, catalog);
     }
 
     #[test]
-    fn migrations_are_ordered_and_unique() {
-        let ids: Vec<&str> = MIGRATIONS.iter().map(|m| m.id).collect();
-        let mut sorted = ids.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(ids, sorted);
-        let perms = migrations_for(Features::from(Feature::Permissions).with(Feature::Roles));
-        assert_eq!(
-            perms.iter().map(|m| m.id).collect::<Vec<_>>(),
-            ["0001_core", "0002_roles", "0003_permissions"]
+    fn exports_need_no_database() {
+        let m = PgMigrations::new("we'ird \"schema\"").unwrap();
+        let sql = m.export_sql(Features::all()).unwrap();
+        assert!(sql.contains("CREATE SCHEMA \"we'ird \"\"schema\"\"\";"));
+        assert!(sql.contains("WHERE nspname = 'we''ird \"schema\"'"));
+        assert!(sql.contains("'fullauth_schema_migrations:' || 'we''ird \"schema\"'"));
+        let files = m.export_sqlx(Features::all(), 0).unwrap();
+        assert_eq!(files.len(), MIGRATIONS.len());
+        // No transaction statements: the tool wraps each file in one.
+        assert!(
+            files
+                .iter()
+                .all(|f| !f.sql.lines().any(|l| l == "BEGIN;" || l == "COMMIT;"))
         );
+        assert!(PgMigrations::new("").is_err());
     }
 }

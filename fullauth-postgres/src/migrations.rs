@@ -8,16 +8,22 @@
 //! tables are this crate's own, `UNLOGGED` (not crash-safe, not replicated,
 //! cheap to write), which suits state that lives for seconds or minutes.
 
-use fullauth_api::Feature;
 use fullauth_api::migrate::Migration;
 
-/// Every migration, in the order they apply.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        id: "0001_core",
-        feature: Feature::Core,
-        description: "users and refresh tokens (fastapi-fullauth 0.18 schema)",
-        sql: r#"CREATE TABLE {s}.fullauth_users (
+/// A catalogue entry with its SQL; an id the catalogue does not have fails
+/// the build (this runs at compile time).
+const fn known(m: Option<Migration>) -> Migration {
+    match m {
+        Some(m) => m,
+        None => panic!("a migration id that is not in fullauth_api::migrate::CATALOG"),
+    }
+}
+
+/// Every migration, in catalogue order.
+pub static MIGRATIONS: [Migration; 13] = [
+    known(Migration::of(
+        "core_0001_users",
+        r#"CREATE TABLE {s}.fullauth_users (
 	id UUID NOT NULL,
 	email VARCHAR(320) NOT NULL,
 	hashed_password TEXT,
@@ -28,8 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
 	PRIMARY KEY (id)
 );
 CREATE UNIQUE INDEX ix_fullauth_users_email ON {s}.fullauth_users (email);
-
-CREATE TABLE {s}.fullauth_refresh_tokens (
+"#,
+    )),
+    known(Migration::of(
+        "core_0002_refresh_tokens",
+        r#"CREATE TABLE {s}.fullauth_refresh_tokens (
 	id UUID NOT NULL,
 	token VARCHAR(512) NOT NULL,
 	user_id UUID NOT NULL,
@@ -42,17 +51,19 @@ CREATE TABLE {s}.fullauth_refresh_tokens (
 	PRIMARY KEY (id),
 	FOREIGN KEY(user_id) REFERENCES {s}.fullauth_users (id) ON DELETE CASCADE
 );
-CREATE INDEX ix_fullauth_refresh_tokens_expires_at ON {s}.fullauth_refresh_tokens (expires_at);
 CREATE INDEX ix_fullauth_refresh_tokens_family_id ON {s}.fullauth_refresh_tokens (family_id);
 CREATE UNIQUE INDEX ix_fullauth_refresh_tokens_token ON {s}.fullauth_refresh_tokens (token);
+"#,
+    )),
+    known(Migration::of(
+        "core_0003_refresh_token_indexes",
+        r#"CREATE INDEX ix_fullauth_refresh_tokens_expires_at ON {s}.fullauth_refresh_tokens (expires_at);
 CREATE INDEX ix_fullauth_refresh_tokens_user_id ON {s}.fullauth_refresh_tokens (user_id);
 "#,
-    },
-    Migration {
-        id: "0002_roles",
-        feature: Feature::Roles,
-        description: "roles and user-role links",
-        sql: r#"CREATE TABLE {s}.fullauth_roles (
+    )),
+    known(Migration::of(
+        "roles_0001_roles",
+        r#"CREATE TABLE {s}.fullauth_roles (
 	id UUID NOT NULL,
 	name VARCHAR(100) NOT NULL,
 	PRIMARY KEY (id)
@@ -67,12 +78,10 @@ CREATE TABLE {s}.fullauth_user_roles (
 	FOREIGN KEY(role_id) REFERENCES {s}.fullauth_roles (id) ON DELETE CASCADE
 );
 "#,
-    },
-    Migration {
-        id: "0003_permissions",
-        feature: Feature::Permissions,
-        description: "permissions and role-permission grants",
-        sql: r#"CREATE TABLE {s}.fullauth_permissions (
+    )),
+    known(Migration::of(
+        "permissions_0001_permissions",
+        r#"CREATE TABLE {s}.fullauth_permissions (
 	id UUID NOT NULL,
 	name VARCHAR(200) NOT NULL,
 	description VARCHAR(500) NOT NULL,
@@ -88,12 +97,10 @@ CREATE TABLE {s}.fullauth_role_permissions (
 	FOREIGN KEY(permission_id) REFERENCES {s}.fullauth_permissions (id) ON DELETE CASCADE
 );
 "#,
-    },
-    Migration {
-        id: "0004_oauth",
-        feature: Feature::OAuth,
-        description: "OAuth account links",
-        sql: r#"CREATE TABLE {s}.fullauth_oauth_accounts (
+    )),
+    known(Migration::of(
+        "oauth_0001_accounts",
+        r#"CREATE TABLE {s}.fullauth_oauth_accounts (
 	id UUID NOT NULL,
 	provider VARCHAR(50) NOT NULL,
 	provider_user_id VARCHAR(320) NOT NULL,
@@ -107,14 +114,16 @@ CREATE TABLE {s}.fullauth_role_permissions (
 	CONSTRAINT uq_oauth_provider_user UNIQUE (provider, provider_user_id),
 	FOREIGN KEY(user_id) REFERENCES {s}.fullauth_users (id) ON DELETE CASCADE
 );
-CREATE INDEX ix_fullauth_oauth_accounts_user_id ON {s}.fullauth_oauth_accounts (user_id);
 "#,
-    },
-    Migration {
-        id: "0005_passkeys",
-        feature: Feature::Passkeys,
-        description: "WebAuthn passkeys",
-        sql: r#"CREATE TABLE {s}.fullauth_passkeys (
+    )),
+    known(Migration::of(
+        "oauth_0002_user_index",
+        r#"CREATE INDEX ix_fullauth_oauth_accounts_user_id ON {s}.fullauth_oauth_accounts (user_id);
+"#,
+    )),
+    known(Migration::of(
+        "passkeys_0001_passkeys",
+        r#"CREATE TABLE {s}.fullauth_passkeys (
 	id UUID NOT NULL,
 	user_id UUID NOT NULL,
 	credential_id VARCHAR(512) NOT NULL,
@@ -131,12 +140,10 @@ CREATE INDEX ix_fullauth_oauth_accounts_user_id ON {s}.fullauth_oauth_accounts (
 CREATE UNIQUE INDEX ix_fullauth_passkeys_credential_id ON {s}.fullauth_passkeys (credential_id);
 CREATE INDEX ix_fullauth_passkeys_user_id ON {s}.fullauth_passkeys (user_id);
 "#,
-    },
-    Migration {
-        id: "0006_mfa",
-        feature: Feature::Mfa,
-        description: "TOTP factors and recovery codes",
-        sql: r#"CREATE TABLE {s}.fullauth_mfa (
+    )),
+    known(Migration::of(
+        "mfa_0001_factors",
+        r#"CREATE TABLE {s}.fullauth_mfa (
 	id UUID NOT NULL,
 	user_id UUID NOT NULL,
 	secret VARCHAR(64) NOT NULL,
@@ -149,24 +156,20 @@ CREATE INDEX ix_fullauth_passkeys_user_id ON {s}.fullauth_passkeys (user_id);
 );
 CREATE UNIQUE INDEX ix_fullauth_mfa_user_id ON {s}.fullauth_mfa (user_id);
 "#,
-    },
-    Migration {
-        id: "0007_blacklist",
-        feature: Feature::Blacklist,
-        description: "token blacklist (UNLOGGED)",
-        sql: r#"CREATE UNLOGGED TABLE {s}.fullauth_blacklist (
+    )),
+    known(Migration::of(
+        "blacklist_0001_blacklist",
+        r#"CREATE UNLOGGED TABLE {s}.fullauth_blacklist (
 	key TEXT NOT NULL,
 	expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (key)
 );
 CREATE INDEX ix_fullauth_blacklist_expires_at ON {s}.fullauth_blacklist (expires_at);
 "#,
-    },
-    Migration {
-        id: "0008_lockout",
-        feature: Feature::Lockout,
-        description: "login lockout counters (UNLOGGED)",
-        sql: r#"CREATE UNLOGGED TABLE {s}.fullauth_lockouts (
+    )),
+    known(Migration::of(
+        "lockout_0001_lockout",
+        r#"CREATE UNLOGGED TABLE {s}.fullauth_lockouts (
 	key TEXT NOT NULL,
 	failures INTEGER NOT NULL,
 	last_failure_at TIMESTAMP WITH TIME ZONE NOT NULL,
@@ -175,24 +178,20 @@ CREATE INDEX ix_fullauth_blacklist_expires_at ON {s}.fullauth_blacklist (expires
 	PRIMARY KEY (key)
 );
 "#,
-    },
-    Migration {
-        id: "0009_rate_limit",
-        feature: Feature::RateLimit,
-        description: "sliding-window rate limits (UNLOGGED)",
-        sql: r#"CREATE UNLOGGED TABLE {s}.fullauth_rate_limits (
+    )),
+    known(Migration::of(
+        "rate_limit_0001_windows",
+        r#"CREATE UNLOGGED TABLE {s}.fullauth_rate_limits (
 	key TEXT NOT NULL,
 	hits TIMESTAMP WITH TIME ZONE[] NOT NULL,
 	allowed BOOLEAN NOT NULL,
 	PRIMARY KEY (key)
 );
 "#,
-    },
-    Migration {
-        id: "0010_challenges",
-        feature: Feature::Challenges,
-        description: "one-time challenges (UNLOGGED)",
-        sql: r#"CREATE UNLOGGED TABLE {s}.fullauth_challenges (
+    )),
+    known(Migration::of(
+        "challenges_0001_challenges",
+        r#"CREATE UNLOGGED TABLE {s}.fullauth_challenges (
 	key TEXT NOT NULL,
 	value TEXT NOT NULL,
 	expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
@@ -200,5 +199,5 @@ CREATE INDEX ix_fullauth_blacklist_expires_at ON {s}.fullauth_blacklist (expires
 );
 CREATE INDEX ix_fullauth_challenges_expires_at ON {s}.fullauth_challenges (expires_at);
 "#,
-    },
+    )),
 ];

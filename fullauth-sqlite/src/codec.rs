@@ -88,7 +88,7 @@ fn not_migrated(table: &str) -> StoreError {
         feature,
         format!(
             "the table {table} does not exist: run the migrations for {which} tables \
-             (SqliteStore::migrate, Migrator::apply, or Migrator::adopt for a \
+             (SqliteStore::migrate, SqliteMigrator::apply, or SqliteMigrator::adopt for a \
              fastapi-fullauth database)"
         ),
     )

@@ -30,7 +30,9 @@ use fullauth_api::{
 };
 use tracing::Instrument as _;
 
+#[allow(deprecated)]
 pub use migrate::Migrator;
+pub use migrate::{SqliteMigrations, SqliteMigrator};
 pub use rusqlite;
 
 use crate::pool::{Handle, Shared};
@@ -121,7 +123,7 @@ impl SqliteStoreBuilder {
     }
 
     /// Apply the pending migrations of the features while opening (default
-    /// false: call [`SqliteStore::migrate`] or use the [`Migrator`]).
+    /// false: call [`SqliteStore::migrate`] or use the [`SqliteMigrator`]).
     pub fn migrate(mut self, yes: bool) -> Self {
         self.migrate = yes;
         self
@@ -283,16 +285,17 @@ impl SqliteStore {
         options.open_temporary().await
     }
 
-    /// The migrator of this database.
-    pub fn migrator(&self) -> Migrator {
-        Migrator::new(self.handle.clone())
+    /// The migrator of this database ([`fullauth_api::migrate::SqlMigrator`]
+    /// on the store's writer).
+    pub fn migrator(&self) -> SqliteMigrator {
+        SqliteMigrator::new(self.handle.clone())
     }
 
     /// Applies the pending migrations of the store's features (see
-    /// [`Migrator::apply`]) and returns the ids applied.
+    /// [`SqliteMigrator::apply`]) and returns the ids applied.
     ///
     /// # Errors
-    /// As [`Migrator::apply`].
+    /// As [`SqliteMigrator::apply`].
     pub async fn migrate(&self) -> StoreResult<Vec<String>> {
         self.migrator().apply(self.handle.shared.features).await
     }

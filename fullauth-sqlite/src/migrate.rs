@@ -1,6 +1,8 @@
-//! Embedded migrations, per feature, and the [`Migrator`].
+//! Embedded migrations, per feature: the [`SqliteMigrator`] of a store and
+//! [`SqliteMigrations`] for the app's own connection.
 //!
 //! The SQL of each migration is a file of this crate's `migrations/` folder,
+//! named by its catalogue id ([`fullauth_api::migrate::CATALOG`]) and
 //! embedded at compile time. The durable tables are exactly those of
 //! fastapi-fullauth 0.18 on SQLite (its Appendix A DDL with `UUID` →
 //! `CHAR(32)` and `TIMESTAMP WITH TIME ZONE` → `DATETIME`): same table, column
@@ -9,492 +11,821 @@
 //! short-lived tables and `fullauth_schema_migrations` are this crate's
 //! additions.
 //!
-//! Migrations are append-only: an applied migration is never edited (its
-//! SHA-256 is recorded; a different one later shows as drift), changes come
-//! as new migrations. The indexes fastapi-fullauth added in 0.17 are their
-//! own migrations, so adopting a 0.16 database applies exactly those.
-//!
 //! | id | feature | creates |
 //! | --- | --- | --- |
-//! | `0001_core_users` | core | `fullauth_users` |
-//! | `0002_core_refresh_tokens` | core | `fullauth_refresh_tokens` with its token and family indexes |
-//! | `0003_core_refresh_token_indexes` | core | the 0.17 indexes on `user_id` and `expires_at` |
-//! | `0004_roles` | roles | `fullauth_roles`, `fullauth_user_roles` |
-//! | `0005_permissions` | permissions | `fullauth_permissions`, `fullauth_role_permissions` |
-//! | `0006_oauth` | oauth | `fullauth_oauth_accounts` |
-//! | `0007_oauth_user_index` | oauth | the 0.17 index on `user_id` |
-//! | `0008_passkeys` | passkeys | `fullauth_passkeys` |
-//! | `0009_mfa` | mfa | `fullauth_mfa` (0.18) |
-//! | `0010_blacklist` … `0013_challenges` | short-lived | `fullauth_blacklist`, `fullauth_lockout`, `fullauth_rate_limit`, `fullauth_challenges` |
+//! | `core_0001_users` | core | `fullauth_users` |
+//! | `core_0002_refresh_tokens` | core | `fullauth_refresh_tokens` with its token and family indexes |
+//! | `core_0003_refresh_token_indexes` | core | the 0.17 indexes on `user_id` and `expires_at` |
+//! | `roles_0001_roles` | roles | `fullauth_roles`, `fullauth_user_roles` |
+//! | `permissions_0001_permissions` | permissions | `fullauth_permissions`, `fullauth_role_permissions` |
+//! | `oauth_0001_accounts` | oauth | `fullauth_oauth_accounts` |
+//! | `oauth_0002_user_index` | oauth | the 0.17 index on `user_id` |
+//! | `passkeys_0001_passkeys` | passkeys | `fullauth_passkeys` |
+//! | `mfa_0001_factors` | mfa | `fullauth_mfa` (0.18) |
+//! | `blacklist_0001_blacklist` … `challenges_0001_challenges` | short-lived | `fullauth_blacklist`, `fullauth_lockout`, `fullauth_rate_limit`, `fullauth_challenges` |
+//!
+//! The semantics are those of [`SqlMigrator`], the same on every SQL
+//! backend. Databases migrated by fullauth-sqlite 0.1 (ids `0001_core_users`
+//! … `0013_challenges`) carry over: see [`fullauth_api::migrate`].
+//!
+//! # Inside the app's own migrations
+//!
+//! An app that owns its schema runs fullauth's migrations where it wants
+//! them among its own, on its own connection: [`SqliteMigrations`] takes a
+//! `&rusqlite::Connection` (a `&rusqlite::Transaction` is one). In
+//! autocommit mode each call runs in its own `BEGIN IMMEDIATE` transaction;
+//! inside the app's transaction it runs in a savepoint and the app's
+//! `COMMIT` (or rollback) decides. Here the app creates a table of its own
+//! first, then fullauth's tables, then adds its column to `fullauth_users`,
+//! all in one transaction:
 //!
 //! ```
 //! use fullauth_api::{Feature, Features};
-//! let sql = fullauth_sqlite::migrate::export_sql(Features::from(Feature::Core)).unwrap();
-//! assert!(sql.contains("CREATE TABLE fullauth_users ("));
-//! assert!(!sql.contains("fullauth_roles"));
+//! use fullauth_sqlite::SqliteMigrations;
+//! use fullauth_sqlite::rusqlite::Connection;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut conn = Connection::open_in_memory()?;
+//! let tx = conn.transaction()?;
+//! tx.execute_batch("CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT)")?;
+//! let applied = SqliteMigrations::new().apply(&tx, Features::from(Feature::Core))?;
+//! assert_eq!(applied.len(), 3);
+//! tx.execute_batch("ALTER TABLE fullauth_users ADD COLUMN display_name TEXT")?;
+//! tx.commit()?;
+//!
+//! let status = SqliteMigrations::new().status(&conn, Features::from(Feature::Core))?;
+//! assert!(status.is_up_to_date());
+//! # Ok(()) }
+//! ```
+//!
+//! An app whose migrations are files run by sqlx-cli (`sqlx migrate run`,
+//! `sqlx::migrate!`) or refinery exports fullauth's as files of the same
+//! folder. Their versions are `base + sequence` (stable across releases):
+//! with base 0 they sort before sqlx-cli's timestamp versions, so an app
+//! migration `20250101000000_display_name.sql` that alters `fullauth_users`
+//! runs after them; choose another base to place them elsewhere. Each file
+//! records itself in `fullauth_schema_migrations`, so the store's
+//! [`status`](SqliteMigrator::status) agrees.
+//!
+//! ```
+//! use fullauth_api::migrate::{write_migration_files, DEFAULT_SQLX_VERSION_BASE};
+//! use fullauth_api::{Feature, Features};
+//! use fullauth_sqlite::SqliteMigrations;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let files = SqliteMigrations::new()
+//!     .export_sqlx(Features::from(Feature::Core), DEFAULT_SQLX_VERSION_BASE)?;
+//! assert_eq!(files[0].file_name(), "1_fullauth_core_0001_users.sql");
+//! let dir = std::env::temp_dir().join(format!("migrations-{}", std::process::id()));
+//! write_migration_files(&dir, &files)?; // then `sqlx migrate run --source <dir>`
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use fullauth_api::migrate::{AdoptReport, AppliedMigration, Migration, MigrationStatus};
-use fullauth_api::{Feature, Features, StoreError, StoreResult, Timestamp};
-use rusqlite::{Connection, OptionalExtension, params};
+use fullauth_api::migrate::engine::{
+    self, CarryOver, ExportDialect, TrackingRow, adopt_candidates, carry_over, check_adopt,
+    check_apply, compute_status, tracking_layout_is_current,
+};
+use fullauth_api::migrate::schema::{
+    self, ColumnSpec, ColumnType, Fix, IndexSpec, LiveColumn, LiveForeignKey, LiveIndex, LiveTable,
+    SchemaChange, SqlDialect, TableSpec, UniqueSpec, canonical_type, check_index, diff_table,
+};
+use fullauth_api::migrate::{
+    AdoptReport, AppliedMigration, ExportedMigration, LEGACY_SQLITE_0_1, Migration,
+    MigrationStatus, SqlMigrator, TRACKING_TABLE,
+};
+use fullauth_api::{Features, StoreError, StoreResult, Timestamp};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, params};
 
-use crate::codec::{Db, get_flag, get_text, parse_ts, ts};
+use crate::codec::{Db, parse_ts, ts};
 use crate::pool::Handle;
 
+/// A catalogue entry with its SQL file; a file named after an id the
+/// catalogue does not have fails the build (this runs at compile time).
+const fn known(m: Option<Migration>) -> Migration {
+    match m {
+        Some(m) => m,
+        None => panic!("a migration file whose id is not in fullauth_api::migrate::CATALOG"),
+    }
+}
+
 macro_rules! migration {
-    ($id:literal, $feature:ident, $description:literal) => {
-        Migration {
-            id: $id,
-            feature: Feature::$feature,
-            description: $description,
-            sql: include_str!(concat!("../migrations/", $id, ".sql")),
+    ($id:literal) => {
+        known(Migration::of(
+            $id,
+            include_str!(concat!("../migrations/", $id, ".sql")),
+        ))
+    };
+}
+
+/// Every embedded migration, in catalogue order.
+pub static MIGRATIONS: [Migration; 13] = [
+    migration!("core_0001_users"),
+    migration!("core_0002_refresh_tokens"),
+    migration!("core_0003_refresh_token_indexes"),
+    migration!("roles_0001_roles"),
+    migration!("permissions_0001_permissions"),
+    migration!("oauth_0001_accounts"),
+    migration!("oauth_0002_user_index"),
+    migration!("passkeys_0001_passkeys"),
+    migration!("mfa_0001_factors"),
+    migration!("blacklist_0001_blacklist"),
+    migration!("lockout_0001_lockout"),
+    migration!("rate_limit_0001_windows"),
+    migration!("challenges_0001_challenges"),
+];
+
+/// The table where applied migrations are recorded.
+pub const MIGRATIONS_TABLE: &str = TRACKING_TABLE;
+
+/// The tracking table, in the layout every backend shares.
+const TRACKING_DDL: &str = "CREATE TABLE IF NOT EXISTS fullauth_schema_migrations (
+	id VARCHAR(100) NOT NULL,
+	feature VARCHAR(20),
+	checksum VARCHAR(64) NOT NULL DEFAULT '',
+	description TEXT,
+	applied_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'),
+	adopted BOOLEAN NOT NULL DEFAULT 0,
+	PRIMARY KEY (id)
+);";
+
+const NOW_SQL: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'";
+
+macro_rules! col {
+    ($name:literal, $ty:expr) => {
+        ColumnSpec {
+            name: $name,
+            ty: $ty,
+            nullable: false,
+        }
+    };
+    ($name:literal, $ty:expr, null) => {
+        ColumnSpec {
+            name: $name,
+            ty: $ty,
+            nullable: true,
         }
     };
 }
 
-/// Every embedded migration, in order.
-pub static MIGRATIONS: [Migration; 13] = [
-    migration!("0001_core_users", Core, "users (fullauth_users)"),
-    migration!(
-        "0002_core_refresh_tokens",
-        Core,
-        "refresh tokens (fullauth_refresh_tokens) with the token and family indexes"
-    ),
-    migration!(
-        "0003_core_refresh_token_indexes",
-        Core,
-        "the fastapi-fullauth 0.17 indexes on refresh tokens' user_id and expires_at"
-    ),
-    migration!("0004_roles", Roles, "roles and user-role links"),
-    migration!(
-        "0005_permissions",
-        Permissions,
-        "permissions and role-permission links"
-    ),
-    migration!(
-        "0006_oauth",
-        OAuth,
-        "OAuth account links with uq_oauth_provider_user"
-    ),
-    migration!(
-        "0007_oauth_user_index",
-        OAuth,
-        "the fastapi-fullauth 0.17 index on OAuth accounts' user_id"
-    ),
-    migration!("0008_passkeys", Passkeys, "WebAuthn passkeys"),
-    migration!("0009_mfa", Mfa, "TOTP factors (fastapi-fullauth 0.18)"),
-    migration!(
-        "0010_blacklist",
-        Blacklist,
-        "token blacklist (fullauth addition)"
-    ),
-    migration!(
-        "0011_lockout",
-        Lockout,
-        "login lockout counters (fullauth addition)"
-    ),
-    migration!(
-        "0012_rate_limit",
-        RateLimit,
-        "rate-limit windows (fullauth addition)"
-    ),
-    migration!(
-        "0013_challenges",
-        Challenges,
-        "one-time challenges (fullauth addition)"
-    ),
-];
-
-/// The table where applied migrations are recorded.
-pub const MIGRATIONS_TABLE: &str = "fullauth_schema_migrations";
-
-const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS fullauth_schema_migrations (
-	id VARCHAR(100) NOT NULL,
-	feature VARCHAR(20) NOT NULL,
-	checksum VARCHAR(64) NOT NULL,
-	applied_at DATETIME NOT NULL,
-	adopted BOOLEAN NOT NULL,
-	PRIMARY KEY (id)
-)";
-
-/// The migrations of a feature set, in order.
-///
-/// # Errors
-/// [`StoreError::InvalidInput`] when the set is inconsistent for the SQL
-/// schema ([`fullauth_api::migrate::check_sql_features`]: permissions
-/// without roles, a durable feature without core).
-pub fn migrations_for(features: Features) -> StoreResult<Vec<&'static Migration>> {
-    fullauth_api::migrate::check_sql_features(features)?;
-    Ok(MIGRATIONS
-        .iter()
-        .filter(|m| features.contains(m.feature))
-        .collect())
+const fn short_lived(
+    name: &'static str,
+    columns: &'static [ColumnSpec],
+    pk: &'static [&'static str],
+) -> TableSpec {
+    TableSpec {
+        name,
+        columns,
+        primary_key: pk,
+        uniques: &[],
+        foreign_keys: &[],
+        short_lived: true,
+    }
 }
 
-/// The SQL of every migration of `features`, with a comment before each,
-/// for apps whose own migration tool (sqlx-cli, refinery, Alembic) owns the
-/// schema. The script runs in one transaction, creates
-/// `fullauth_schema_migrations` if missing and records each migration in it
-/// (with its checksum), so `status` then reports the database up to date —
-/// as the PostgreSQL export does.
+static BLACKLIST: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_blacklist",
+        &[
+            col!("state_key", ColumnType::Varchar(512)),
+            col!("expires_at", ColumnType::Timestamp),
+        ],
+        &["state_key"],
+    )],
+    indexes: &[IndexSpec {
+        name: "ix_fullauth_blacklist_expires_at",
+        table: "fullauth_blacklist",
+        columns: &["expires_at"],
+        unique: false,
+    }],
+};
+
+static LOCKOUT: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_lockout",
+        &[
+            col!("state_key", ColumnType::Varchar(512)),
+            col!("attempts", ColumnType::Integer),
+            col!("locked_until", ColumnType::Timestamp, null),
+            col!("expires_at", ColumnType::Timestamp),
+        ],
+        &["state_key"],
+    )],
+    indexes: &[IndexSpec {
+        name: "ix_fullauth_lockout_expires_at",
+        table: "fullauth_lockout",
+        columns: &["expires_at"],
+        unique: false,
+    }],
+};
+
+static RATE_LIMIT: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_rate_limit",
+        &[
+            col!("id", ColumnType::Integer),
+            col!("state_key", ColumnType::Varchar(512)),
+            col!("hit_at", ColumnType::Timestamp),
+            col!("expires_at", ColumnType::Timestamp),
+        ],
+        &["id"],
+    )],
+    indexes: &[
+        IndexSpec {
+            name: "ix_fullauth_rate_limit_state_key_hit_at",
+            table: "fullauth_rate_limit",
+            columns: &["state_key", "hit_at"],
+            unique: false,
+        },
+        IndexSpec {
+            name: "ix_fullauth_rate_limit_expires_at",
+            table: "fullauth_rate_limit",
+            columns: &["expires_at"],
+            unique: false,
+        },
+    ],
+};
+
+static CHALLENGES: SchemaChange = SchemaChange {
+    tables: &[short_lived(
+        "fullauth_challenges",
+        &[
+            col!("state_key", ColumnType::Varchar(512)),
+            col!("value", ColumnType::Text),
+            col!("expires_at", ColumnType::Timestamp),
+        ],
+        &["state_key"],
+    )],
+    indexes: &[IndexSpec {
+        name: "ix_fullauth_challenges_expires_at",
+        table: "fullauth_challenges",
+        columns: &["expires_at"],
+        unique: false,
+    }],
+};
+
+/// What migration `id` creates on SQLite: the reference's tables for the
+/// durable features ([`schema::reference_change`]), this crate's own for the
+/// short-lived ones.
+pub fn schema_change(id: &str) -> Option<&'static SchemaChange> {
+    match id {
+        "blacklist_0001_blacklist" => Some(&BLACKLIST),
+        "lockout_0001_lockout" => Some(&LOCKOUT),
+        "rate_limit_0001_windows" => Some(&RATE_LIMIT),
+        "challenges_0001_challenges" => Some(&CHALLENGES),
+        _ => schema::reference_change(id),
+    }
+}
+
+/// SQLite's spelling of the catalogue's column types.
+struct Dialect;
+
+impl SqlDialect for Dialect {
+    fn column_type(&self, ty: ColumnType) -> String {
+        match ty {
+            ColumnType::Uuid => "CHAR(32)".into(),
+            ColumnType::Varchar(n) => format!("VARCHAR({n})"),
+            ColumnType::Text | ColumnType::TimestampArray => "TEXT".into(),
+            ColumnType::Boolean => "BOOLEAN".into(),
+            ColumnType::Integer => "INTEGER".into(),
+            ColumnType::SmallInt => "SMALLINT".into(),
+            ColumnType::Timestamp => "DATETIME".into(),
+        }
+    }
+}
+
+const EXPORT: ExportDialect<'static> = ExportDialect {
+    title: "fullauth schema for SQLite (compatible with fastapi-fullauth 0.18)",
+    preamble: "",
+    tracking_table: TRACKING_DDL,
+    table: TRACKING_TABLE,
+    now: NOW_SQL,
+    false_literal: "0",
+};
+
+/// The SQL of every migration of `features` as one script (see
+/// [`SqliteMigrations::export_sql`]).
 ///
 /// # Errors
-/// As [`migrations_for`].
+/// [`StoreError::InvalidInput`] for an inconsistent feature set.
+#[deprecated(
+    since = "0.2.0",
+    note = "use `SqliteMigrations::new().export_sql(features)`"
+)]
 pub fn export_sql(features: Features) -> StoreResult<String> {
-    let mut out = format!(
-        "-- fullauth schema for SQLite (compatible with fastapi-fullauth 0.18), features: {features}\n\
-         BEGIN;\n{CREATE_MIGRATIONS_TABLE};\n"
-    );
-    for m in migrations_for(features)? {
-        out.push_str(&format!(
-            "\n-- {} ({}): {}\n{}\nINSERT INTO fullauth_schema_migrations \
-             (id, feature, checksum, applied_at, adopted) VALUES ('{}', '{}', '{}', \
-             strftime('%Y-%m-%d %H:%M:%f', 'now') || '000', 0);\n",
-            m.id,
-            m.feature,
-            m.description,
-            m.sql.trim_end(),
-            m.id,
-            m.feature.name(),
-            m.checksum(),
-        ));
+    SqliteMigrations::new().export_sql(features)
+}
+
+/// An identifier as written in DDL: bare when it is a plain lowercase name,
+/// quoted otherwise.
+fn ident(name: &str) -> String {
+    let plain = name
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b == b'_' || b.is_ascii_lowercase() || (i > 0 && b.is_ascii_digit()));
+    if plain && !name.is_empty() {
+        name.to_string()
+    } else {
+        crate::codec::quote_ident(name)
     }
-    out.push_str("\nCOMMIT;\n");
+}
+
+/// What the database holds: the tracking rows (read in catalogue terms),
+/// whether the tracking table exists and has the current layout, and the
+/// names of the tables and indexes present.
+struct State {
+    carried: CarryOver,
+    tracking_exists: bool,
+    layout_current: bool,
+    present: BTreeSet<String>,
+}
+
+impl State {
+    fn read(c: &Connection) -> StoreResult<State> {
+        let present = present_objects(c)?;
+        let tracking_exists = present.contains(TRACKING_TABLE);
+        let (rows, layout_current) = if tracking_exists {
+            let cols = live_columns(c, TRACKING_TABLE)?;
+            (read_rows(c, &cols)?, tracking_layout_is_current(&cols))
+        } else {
+            (Vec::new(), true)
+        };
+        Ok(State {
+            carried: carry_over(rows, &MIGRATIONS, &LEGACY_SQLITE_0_1),
+            tracking_exists,
+            layout_current,
+            present,
+        })
+    }
+
+    fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
+        compute_status(
+            chosen,
+            &MIGRATIONS,
+            &self.carried,
+            &self.present,
+            &schema_change,
+        )
+    }
+
+    /// True when the tracking table must be rewritten (0.1 ids or layout).
+    fn needs_rewrite(&self) -> bool {
+        self.tracking_exists && (!self.layout_current || !self.carried.legacy.is_empty())
+    }
+
+    /// Creates the tracking table, or rewrites it in the current layout with
+    /// the carried rows. Returns the 0.1 ids rewritten.
+    fn ensure_tracking(&self, c: &Connection) -> StoreResult<Vec<String>> {
+        if !self.needs_rewrite() {
+            c.execute_batch(TRACKING_DDL).db()?;
+            return Ok(Vec::new());
+        }
+        c.execute_batch("DROP TABLE fullauth_schema_migrations")
+            .db()?;
+        c.execute_batch(TRACKING_DDL).db()?;
+        for row in &self.carried.rows {
+            insert_row(c, row)?;
+        }
+        tracing::info!(
+            legacy = ?self.carried.legacy,
+            "fullauth_schema_migrations rewritten in the 0.2 layout"
+        );
+        Ok(self.carried.legacy.clone())
+    }
+}
+
+fn present_objects(c: &Connection) -> StoreResult<BTreeSet<String>> {
+    let mut stmt = c
+        .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+        .db()?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .db()?
+        .collect::<rusqlite::Result<BTreeSet<String>>>()
+        .db()?;
+    Ok(names)
+}
+
+fn read_rows(c: &Connection, cols: &[LiveColumn]) -> StoreResult<Vec<TrackingRow>> {
+    let has = |n: &str| cols.iter().any(|c| c.name == n);
+    let pick = |n: &str, fallback: &str| {
+        if has(n) {
+            n.to_string()
+        } else {
+            fallback.to_string()
+        }
+    };
+    let sql = format!(
+        "SELECT id, {}, {}, {}, {}, {} FROM fullauth_schema_migrations ORDER BY id",
+        pick("feature", "NULL"),
+        pick("checksum", "''"),
+        pick("description", "NULL"),
+        pick("applied_at", "NULL"),
+        pick("adopted", "0"),
+    );
+    let mut stmt = c.prepare(&sql).db()?;
+    let mut rows = stmt.query([]).db()?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().db()? {
+        let applied_at = match r.get::<_, Option<String>>(4).db()? {
+            Some(t) => parse_ts(&t)?,
+            None => Timestamp::now(),
+        };
+        let adopted = match r.get_ref(5).db()? {
+            ValueRef::Integer(i) => i != 0,
+            ValueRef::Text(t) => matches!(t, b"1" | b"true" | b"TRUE"),
+            _ => false,
+        };
+        out.push(TrackingRow {
+            id: r.get(0).db()?,
+            feature: r.get(1).db()?,
+            checksum: r.get::<_, Option<String>>(2).db()?.unwrap_or_default(),
+            description: r.get(3).db()?,
+            applied_at,
+            adopted,
+        });
+    }
     Ok(out)
 }
 
-/// Plans, applies, reports and adopts the schema of one database.
-///
-/// Get one with [`crate::SqliteStore::migrator`]. Every method takes the
-/// features to consider; migrations of other features are left alone, so
-/// adding a feature later is `apply` with the larger set.
-#[derive(Clone)]
-pub struct Migrator {
-    handle: Handle,
-}
-
-impl std::fmt::Debug for Migrator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Migrator({})", self.handle.shared.path.display())
-    }
-}
-
-fn record(c: &Connection, m: &Migration, now: Timestamp, adopted: bool) -> StoreResult<()> {
+fn insert_row(c: &Connection, row: &TrackingRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO fullauth_schema_migrations (id, feature, checksum, applied_at, adopted) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO fullauth_schema_migrations \
+         (id, feature, checksum, description, applied_at, adopted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
-            m.id,
-            m.feature.name(),
-            m.checksum(),
-            ts(now),
-            i64::from(adopted)
+            row.id,
+            row.feature,
+            row.checksum,
+            row.description,
+            ts(row.applied_at),
+            i64::from(row.adopted)
         ],
     )
     .db()?;
     Ok(())
 }
 
-fn table_exists(c: &Connection, name: &str) -> StoreResult<bool> {
-    c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-        [name],
-        |r| r.get(0),
-    )
-    .db()
-}
-
-fn object_exists(c: &Connection, name: &str) -> StoreResult<bool> {
-    c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)",
-        [name],
-        |r| r.get(0),
-    )
-    .db()
-}
-
-fn read_applied(c: &Connection) -> StoreResult<Vec<AppliedMigration>> {
-    if !table_exists(c, MIGRATIONS_TABLE)? {
-        return Ok(Vec::new());
-    }
+fn live_columns(c: &Connection, table: &str) -> StoreResult<Vec<LiveColumn>> {
     let mut stmt = c
         .prepare(
-            "SELECT id, checksum, applied_at, adopted FROM fullauth_schema_migrations ORDER BY id",
+            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL FROM pragma_table_info(?1) \
+             ORDER BY cid",
         )
         .db()?;
-    let mut rows = stmt.query([]).db()?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().db()? {
-        out.push(AppliedMigration {
-            id: get_text(row, "id")?,
-            checksum: get_text(row, "checksum")?,
-            applied_at: parse_ts(&get_text(row, "applied_at")?)?,
-            adopted: get_flag(row, "adopted")?,
-        });
-    }
-    Ok(out)
-}
-
-fn compute_status(c: &Connection, features: Features) -> StoreResult<MigrationStatus> {
-    let wanted = migrations_for(features)?;
-    let recorded = read_applied(c)?;
-    let known: BTreeMap<&str, &Migration> = MIGRATIONS.iter().map(|m| (m.id, m)).collect();
-    let mut status = MigrationStatus::default();
-    for a in recorded {
-        match known.get(a.id.as_str()) {
-            Some(m) if m.checksum() == a.checksum => status.applied.push(a),
-            _ => status.drifted.push(a.id),
-        }
-    }
-    let done: BTreeSet<String> = status
-        .applied
-        .iter()
-        .map(|a| a.id.clone())
-        .chain(status.drifted.iter().cloned())
-        .collect();
-    status.pending = wanted
-        .iter()
-        .filter(|m| !done.contains(m.id))
-        .map(|m| m.id.to_string())
-        .collect();
-    Ok(status)
-}
-
-fn refuse_drift(status: &MigrationStatus) -> StoreResult<()> {
-    if status.drifted.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::backend_message(format!(
-            "migrations {:?} are recorded with a checksum this build does not have \
-             (edited after being applied, or from a newer build); refusing to migrate",
-            status.drifted
-        )))
-    }
-}
-
-/// Runs `f` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error.
-fn in_transaction<T>(c: &Connection, f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
-    c.execute_batch("BEGIN IMMEDIATE").db()?;
-    match f() {
-        Ok(v) => {
-            if let Err(e) = c.execute_batch("COMMIT").db() {
-                let _ = c.execute_batch("ROLLBACK");
-                return Err(e);
-            }
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = c.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
-}
-
-/// One statement of a migration: what it creates.
-enum Object {
-    Table(String),
-    Index(String),
-}
-
-/// Splits a migration into statements (our files have one `;` per
-/// statement, at a line end) and names what each creates.
-fn statements(sql: &str) -> Vec<(Object, String)> {
-    sql.split(";\n")
-        .map(|s| {
-            s.lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .filter(|s| !s.trim().is_empty())
-        .filter_map(|s| {
-            let words: Vec<&str> = s.split_whitespace().collect();
-            let obj = match words.as_slice() {
-                ["CREATE", "TABLE", name, ..] => Object::Table((*name).to_string()),
-                ["CREATE", "UNIQUE", "INDEX", name, ..] | ["CREATE", "INDEX", name, ..] => {
-                    Object::Index((*name).to_string())
-                }
-                _ => return None,
-            };
-            Some((obj, s.trim().to_string()))
-        })
-        .collect()
-}
-
-/// A column as `PRAGMA table_info` reports it.
-#[derive(Debug, Clone)]
-struct Column {
-    name: String,
-    decl: String,
-    not_null: bool,
-}
-
-fn columns(c: &Connection, table: &str) -> StoreResult<Vec<Column>> {
-    let mut stmt = c
-        .prepare("SELECT name, type, \"notnull\" FROM pragma_table_info(?1) ORDER BY cid")
-        .db()?;
-    let rows = stmt
+    let cols = stmt
         .query_map([table], |r| {
-            Ok(Column {
+            Ok(LiveColumn {
                 name: r.get(0)?,
-                decl: r.get(1)?,
-                not_null: r.get::<_, i64>(2)? != 0,
+                sql_type: canonical_type(&r.get::<_, String>(1)?),
+                nullable: r.get::<_, i64>(2)? == 0,
+                has_default: r.get::<_, bool>(3)?,
             })
         })
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
-    Ok(rows)
+    Ok(cols)
 }
 
-/// The column lists of a table's unique indexes (constraints included).
-fn unique_column_sets(c: &Connection, table: &str) -> StoreResult<Vec<(String, Vec<String>)>> {
-    let mut stmt = c
-        .prepare("SELECT name, origin FROM pragma_index_list(?1) WHERE \"unique\" = 1")
+/// A table as SQLite's pragmas describe it.
+fn live_table(c: &Connection, table: &str) -> StoreResult<LiveTable> {
+    let columns = live_columns(c, table)?;
+    let mut pk: Vec<(i64, String)> = c
+        .prepare("SELECT pk, name FROM pragma_table_info(?1) WHERE pk > 0")
+        .db()?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
-    let indexes = stmt
+    pk.sort();
+    let list: Vec<(String, bool, String)> = c
+        .prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1)")
+        .db()?
         .query_map([table], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?))
         })
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
-    let mut out = Vec::new();
-    for (name, origin) in indexes {
-        if origin == "pk" {
-            continue;
-        }
-        let mut cols = c
-            .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")
+    let mut indexes = Vec::new();
+    for (name, unique, origin) in list {
+        let columns: Vec<String> = c
+            .prepare("SELECT coalesce(name, '') FROM pragma_index_info(?1) ORDER BY seqno")
             .db()?
-            .query_map([&name], |r| r.get::<_, String>(0))
+            .query_map([&name], |r| r.get(0))
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
-        cols.sort();
-        out.push((name, cols));
+        indexes.push(LiveIndex {
+            name,
+            columns,
+            unique,
+            primary: origin == "pk",
+        });
     }
-    Ok(out)
-}
-
-/// The schema our migrations produce, built in a scratch in-memory database.
-fn expected_schema() -> StoreResult<Connection> {
-    let c = Connection::open_in_memory().db()?;
-    for m in &MIGRATIONS {
-        c.execute_batch(m.sql).db()?;
-    }
-    Ok(c)
-}
-
-/// Adopts one table: creates it when missing; otherwise adds missing
-/// nullable columns and missing unique constraints, and notes differences.
-/// Returns true when something was created.
-fn adopt_table(
-    c: &Connection,
-    expected: &Connection,
-    table: &str,
-    create: &str,
-    notes: &mut Vec<String>,
-) -> StoreResult<bool> {
-    if !table_exists(c, table)? {
-        c.execute_batch(create).db()?;
-        notes.push(format!("created missing table {table}"));
-        return Ok(true);
-    }
-    let mut changed = false;
-    let want = columns(expected, table)?;
-    let have = columns(c, table)?;
-    for w in &want {
-        match have.iter().find(|h| h.name == w.name) {
-            None if !w.not_null => {
-                c.execute_batch(&format!(
-                    "ALTER TABLE {table} ADD COLUMN {} {}",
-                    w.name, w.decl
-                ))
-                .db()?;
-                notes.push(format!(
-                    "added the nullable column {table}.{} {} (fastapi-fullauth 0.14 added it)",
-                    w.name, w.decl
-                ));
-                changed = true;
-            }
-            None => {
-                return Err(StoreError::backend_message(format!(
-                    "cannot adopt {table}: it lacks the NOT NULL column {} {}; \
-                     migrate it to the fastapi-fullauth 0.14+ schema first",
-                    w.name, w.decl
-                )));
-            }
-            Some(h) if !h.decl.eq_ignore_ascii_case(&w.decl) || h.not_null != w.not_null => {
-                notes.push(format!(
-                    "kept {table}.{} as {}{} (this schema says {}{})",
-                    h.name,
-                    h.decl,
-                    if h.not_null { " NOT NULL" } else { "" },
-                    w.decl,
-                    if w.not_null { " NOT NULL" } else { "" },
-                ));
-            }
-            Some(_) => {}
+    let fk_rows: Vec<(i64, String, String, String)> = c
+        .prepare(
+            "SELECT id, \"table\", \"from\", on_delete FROM pragma_foreign_key_list(?1) \
+             ORDER BY id, seq",
+        )
+        .db()?
+        .query_map([table], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    let mut foreign_keys: Vec<(i64, LiveForeignKey)> = Vec::new();
+    for (id, references, from, on_delete) in fk_rows {
+        match foreign_keys.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, fk)) => fk.columns.push(from),
+            None => foreign_keys.push((
+                id,
+                LiveForeignKey {
+                    name: None,
+                    columns: vec![from],
+                    references,
+                    on_delete_cascade: on_delete.eq_ignore_ascii_case("CASCADE"),
+                },
+            )),
         }
     }
-    for h in &have {
-        if !want.iter().any(|w| w.name == h.name) {
-            notes.push(format!(
-                "kept the extra column {table}.{} {} (an application column)",
-                h.name, h.decl
-            ));
-        }
-    }
-    // Unique constraints (uq_oauth_provider_user) are part of CREATE TABLE;
-    // a table made before they existed gets an equivalent unique index.
-    let have_unique: Vec<Vec<String>> = unique_column_sets(c, table)?
-        .into_iter()
-        .map(|(_, cols)| cols)
+    Ok(LiveTable {
+        name: table.to_string(),
+        columns,
+        primary_key: pk.into_iter().map(|(_, n)| n).collect(),
+        indexes,
+        foreign_keys: foreign_keys.into_iter().map(|(_, f)| f).collect(),
+    })
+}
+
+/// `CREATE TABLE` of a table spec, in the reference's layout.
+fn create_table_sql(t: &TableSpec) -> String {
+    let mut parts: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "\t{} {}{}",
+                c.name,
+                Dialect.column_type(c.ty),
+                if c.nullable { "" } else { " NOT NULL" }
+            )
+        })
         .collect();
-    for (name, cols) in unique_column_sets(expected, table)? {
-        if !name.starts_with("sqlite_autoindex_") || have_unique.contains(&cols) {
+    parts.push(format!("\tPRIMARY KEY ({})", t.primary_key.join(", ")));
+    for u in t.uniques {
+        parts.push(format!(
+            "\tCONSTRAINT {} UNIQUE ({})",
+            u.name,
+            u.columns.join(", ")
+        ));
+    }
+    for fk in t.foreign_keys {
+        parts.push(format!(
+            "\tFOREIGN KEY({}) REFERENCES {} ({}) ON DELETE CASCADE",
+            fk.column, fk.references, fk.references_column
+        ));
+    }
+    format!("CREATE TABLE {} (\n{}\n)", t.name, parts.join(",\n"))
+}
+
+fn create_index_sql(i: &IndexSpec) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {} ({})",
+        if i.unique { "UNIQUE " } else { "" },
+        i.name,
+        i.table,
+        i.columns.join(", ")
+    )
+}
+
+fn unique_index_sql(table: &str, u: &UniqueSpec) -> String {
+    format!(
+        "CREATE UNIQUE INDEX {} ON {table} ({})",
+        u.name,
+        u.columns.join(", ")
+    )
+}
+
+/// Rebuilds `spec`'s table with its foreign keys as the spec says (SQLite
+/// cannot alter a foreign key): a new table with the same columns (types,
+/// NOT NULL, defaults), primary key and unique constraints, the rows copied,
+/// the old table dropped, the new one renamed and the indexes recreated. The
+/// tables fullauth rebuilds are leaves (no table references them).
+fn rebuild_foreign_keys(c: &Connection, spec: &TableSpec) -> StoreResult<()> {
+    let t = spec.name;
+    let tmp = format!("{t}__fullauth_rebuild");
+    let cols: Vec<(String, String, bool, Option<String>)> = c
+        .prepare(
+            "SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?1) ORDER BY cid",
+        )
+        .db()?
+        .query_map([t], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    let live = live_table(c, t)?;
+    let mut parts: Vec<String> = cols
+        .iter()
+        .map(|(name, ty, not_null, default)| {
+            let mut s = format!("\t{} {ty}", ident(name));
+            if *not_null {
+                s.push_str(" NOT NULL");
+            }
+            if let Some(d) = default {
+                s.push_str(&format!(" DEFAULT {d}"));
+            }
+            s
+        })
+        .collect();
+    if !live.primary_key.is_empty() {
+        let pk: Vec<String> = live.primary_key.iter().map(|n| ident(n)).collect();
+        parts.push(format!("\tPRIMARY KEY ({})", pk.join(", ")));
+    }
+    let origins: Vec<(String, String)> = c
+        .prepare("SELECT name, origin FROM pragma_index_list(?1)")
+        .db()?
+        .query_map([t], |r| Ok((r.get(0)?, r.get(1)?)))
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    for ix in &live.indexes {
+        let from_constraint = origins.iter().any(|(n, o)| n == &ix.name && o == "u");
+        if !from_constraint {
             continue;
         }
-        let index = if table == "fullauth_oauth_accounts" {
-            "uq_oauth_provider_user".to_string()
-        } else {
-            format!("uq_{table}_{}", cols.join("_"))
-        };
-        c.execute_batch(&format!(
-            "CREATE UNIQUE INDEX {index} ON {table} ({})",
-            cols.join(", ")
-        ))
-        .db()?;
-        notes.push(format!(
-            "created the unique index {index} on {table} ({}) in place of the missing constraint",
-            cols.join(", ")
-        ));
-        changed = true;
+        let mut sorted_cols = ix.columns.clone();
+        sorted_cols.sort();
+        let named = spec.uniques.iter().find(|u| {
+            let mut uc: Vec<String> = u.columns.iter().map(|s| s.to_string()).collect();
+            uc.sort();
+            uc == sorted_cols
+        });
+        let cols: Vec<String> = ix.columns.iter().map(|n| ident(n)).collect();
+        parts.push(match named {
+            Some(u) => format!("\tCONSTRAINT {} UNIQUE ({})", u.name, cols.join(", ")),
+            None => format!("\tUNIQUE ({})", cols.join(", ")),
+        });
     }
-    Ok(changed)
+    let fk_rows: Vec<(i64, String, String, Option<String>, String, String)> = c
+        .prepare(
+            "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete \
+             FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+        )
+        .db()?
+        .query_map([t], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    for fk in spec.foreign_keys {
+        parts.push(format!(
+            "\tFOREIGN KEY({}) REFERENCES {} ({}) ON DELETE CASCADE",
+            fk.column, fk.references, fk.references_column
+        ));
+    }
+    for (_, table, from, to, on_update, on_delete) in &fk_rows {
+        if spec
+            .foreign_keys
+            .iter()
+            .any(|f| f.column == from && f.references == table)
+        {
+            continue;
+        }
+        let mut s = format!("\tFOREIGN KEY({}) REFERENCES {}", ident(from), ident(table));
+        if let Some(to) = to {
+            s.push_str(&format!(" ({})", ident(to)));
+        }
+        if on_delete != "NO ACTION" {
+            s.push_str(&format!(" ON DELETE {on_delete}"));
+        }
+        if on_update != "NO ACTION" {
+            s.push_str(&format!(" ON UPDATE {on_update}"));
+        }
+        parts.push(s);
+    }
+    let index_sql: Vec<String> = c
+        .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")
+        .db()?
+        .query_map([t], |r| r.get(0))
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    let names: Vec<String> = cols.iter().map(|(n, ..)| ident(n)).collect();
+    let names = names.join(", ");
+    let script = format!(
+        "CREATE TABLE {tmp} (\n{}\n);\nINSERT INTO {tmp} ({names}) SELECT {names} FROM {t};\n\
+         DROP TABLE {t};\nALTER TABLE {tmp} RENAME TO {t};",
+        parts.join(",\n")
+    );
+    c.execute_batch(&script).map_err(|e| {
+        StoreError::backend(
+            format!(
+                "rebuilding {t} with ON DELETE CASCADE failed (rows that reference a missing \
+                 row stop it: delete them first)"
+            ),
+            e,
+        )
+    })?;
+    for sql in index_sql {
+        c.execute_batch(&sql).db()?;
+    }
+    Ok(())
 }
 
-impl Migrator {
-    pub(crate) fn new(handle: Handle) -> Self {
-        Migrator { handle }
+/// Runs `f` atomically on `c`: in its own `BEGIN IMMEDIATE` transaction in
+/// autocommit mode, in a savepoint inside the caller's transaction.
+fn atomically<T>(c: &Connection, f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    let own = c.is_autocommit();
+    c.execute_batch(if own {
+        "BEGIN IMMEDIATE"
+    } else {
+        "SAVEPOINT fullauth_migrate"
+    })
+    .db()?;
+    let undo = || {
+        let _ = c.execute_batch(if own {
+            "ROLLBACK"
+        } else {
+            "ROLLBACK TO fullauth_migrate; RELEASE fullauth_migrate"
+        });
+    };
+    match f() {
+        Ok(v) => {
+            let done = c.execute_batch(if own {
+                "COMMIT"
+            } else {
+                "RELEASE fullauth_migrate"
+            });
+            if let Err(e) = done {
+                undo();
+                return Err(crate::codec::db_err(e));
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            undo();
+            Err(e)
+        }
+    }
+}
+
+/// The migrations of this crate on a connection the caller gives — the
+/// app's own, or a transaction of it (see the [module docs](self)). Also
+/// the exports, which need no database.
+///
+/// Same semantics as [`SqlMigrator`] (the store's [`SqliteMigrator`] runs
+/// these on its writer), synchronously.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SqliteMigrations {
+    _private: (),
+}
+
+impl SqliteMigrations {
+    /// The migrations of this crate.
+    pub const fn new() -> Self {
+        SqliteMigrations { _private: () }
     }
 
-    /// Every embedded migration, in order.
-    pub fn migrations() -> &'static [Migration] {
+    /// Every embedded migration, in catalogue order.
+    pub fn migrations(&self) -> &'static [Migration] {
         &MIGRATIONS
     }
 
-    /// The migrations of `features` not yet applied, in order; their `sql`
-    /// is what [`apply`](Self::apply) would run. Changes nothing.
+    /// The SQL of `migration` as `apply` runs it.
+    pub fn render(&self, migration: &Migration) -> String {
+        migration.sql.to_string()
+    }
+
+    /// Where each feature stands on `conn`, for the `chosen` features.
+    /// Reads only.
     ///
     /// # Errors
-    /// [`StoreError::InvalidInput`] for an inconsistent feature set; backend
-    /// errors.
-    pub async fn plan(&self, features: Features) -> StoreResult<Vec<Migration>> {
-        let status = self.status(features).await?;
+    /// `InvalidInput` for an inconsistent set; backend errors.
+    pub fn status(&self, conn: &Connection, chosen: Features) -> StoreResult<MigrationStatus> {
+        State::read(conn)?.status(chosen)
+    }
+
+    /// The migrations `apply(conn, chosen)` would run, in order. Reads only.
+    ///
+    /// # Errors
+    /// As [`status`](Self::status).
+    pub fn plan(&self, conn: &Connection, chosen: Features) -> StoreResult<Vec<Migration>> {
+        let status = self.status(conn, chosen)?;
         Ok(MIGRATIONS
             .iter()
             .filter(|m| status.pending.iter().any(|p| p == m.id))
@@ -502,176 +833,420 @@ impl Migrator {
             .collect())
     }
 
-    /// What is applied, pending (of `features`) and drifted. Changes nothing.
+    /// Applies the pending migrations of `chosen` on `conn` (see
+    /// [`SqlMigrator::apply`]), atomically: its own transaction in autocommit
+    /// mode, a savepoint inside the caller's transaction.
     ///
     /// # Errors
-    /// [`StoreError::InvalidInput`] for an inconsistent feature set; backend
-    /// errors.
-    pub async fn status(&self, features: Features) -> StoreResult<MigrationStatus> {
-        fullauth_api::migrate::check_sql_features(features)?;
-        self.handle
-            .write(move |c| compute_status(c, features))
-            .await
+    /// As [`SqlMigrator::apply`].
+    pub fn apply(&self, conn: &Connection, chosen: Features) -> StoreResult<Vec<String>> {
+        apply_at(conn, chosen, Timestamp::now())
     }
 
-    /// Applies the pending migrations of `features`, in order, in one
-    /// transaction (all or nothing), and returns their ids. Applying again is
-    /// a no-op; applying a larger set later creates only the new features'
-    /// tables.
+    /// Adopts the existing tables of `chosen` on `conn` (see
+    /// [`SqlMigrator::adopt`]), atomically.
     ///
     /// # Errors
-    /// [`StoreError::InvalidInput`] for an inconsistent feature set;
-    /// [`StoreError::Backend`] when a migration is drifted, or when a table
-    /// already exists without being recorded (a database made by
-    /// fastapi-fullauth or by hand: use [`adopt`](Self::adopt)).
-    pub async fn apply(&self, features: Features) -> StoreResult<Vec<String>> {
-        fullauth_api::migrate::check_sql_features(features)?;
-        let now = self.handle.now();
-        let shared = self.handle.shared.clone();
-        self.handle
-            .write(move |c| {
-                c.execute_batch(CREATE_MIGRATIONS_TABLE).db()?;
-                let status = compute_status(c, features)?;
-                refuse_drift(&status)?;
-                let pending: Vec<&Migration> = MIGRATIONS
-                    .iter()
-                    .filter(|m| status.pending.iter().any(|p| p == m.id))
-                    .collect();
-                in_transaction(c, || {
-                    for m in &pending {
-                        c.execute_batch(m.sql).map_err(|e| {
-                            let already = e.to_string().contains("already exists");
-                            let message = if already {
-                                format!(
-                                    "migration {} failed: {e}; the database already has \
-                                     fullauth tables not recorded in {MIGRATIONS_TABLE} — \
-                                     use Migrator::adopt",
-                                    m.id
-                                )
-                            } else {
-                                format!("migration {} failed: {e}", m.id)
-                            };
-                            StoreError::backend(message, e)
-                        })?;
-                        record(c, m, now, false)?;
-                    }
-                    Ok(())
-                })?;
-                shared.refresh_user_columns(c)?;
-                Ok(pending.iter().map(|m| m.id.to_string()).collect())
+    /// As [`SqlMigrator::adopt`].
+    pub fn adopt(&self, conn: &Connection, chosen: Features) -> StoreResult<AdoptReport> {
+        adopt_at(conn, chosen, Timestamp::now())
+    }
+
+    /// The rows of `fullauth_schema_migrations` as stored (0.1 ids
+    /// included), oldest id first; empty when the table does not exist.
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub fn recorded(&self, conn: &Connection) -> StoreResult<Vec<AppliedMigration>> {
+        if !present_objects(conn)?.contains(TRACKING_TABLE) {
+            return Ok(Vec::new());
+        }
+        let cols = live_columns(conn, TRACKING_TABLE)?;
+        Ok(read_rows(conn, &cols)?
+            .into_iter()
+            .map(|r| AppliedMigration {
+                id: r.id,
+                checksum: r.checksum,
+                applied_at: r.applied_at,
+                adopted: r.adopted,
             })
-            .await
+            .collect())
     }
 
-    /// Adopts an existing database — tables made by fastapi-fullauth
-    /// 0.14–0.18 (Alembic or `create_all`) or by an earlier run of this
-    /// crate — for `features`, in one transaction.
-    ///
-    /// For each migration not yet recorded: when none of its objects exist it
-    /// is run (reported in `applied`, e.g. the 0.17 indexes of a 0.16
-    /// database); otherwise it is recorded as adopted, after creating the
-    /// pieces that are missing — a missing table or index, the nullable
-    /// `user_agent` / `ip_address` columns of pre-0.14 refresh tokens, the
-    /// unique constraint of pre-0.8 OAuth tables (as a unique index) — each
-    /// reported in `notes`, as are differences it keeps (application columns,
-    /// SQLModel's `transports VARCHAR`). Nothing else is changed.
+    /// Every migration of `features` as one script (see
+    /// [`SqlMigrator::export_sql`]).
     ///
     /// # Errors
-    /// [`StoreError::InvalidInput`] for an inconsistent feature set;
-    /// [`StoreError::Backend`] when a table lacks a NOT NULL column this
-    /// schema needs, or a migration is drifted (nothing is changed).
-    pub async fn adopt(&self, features: Features) -> StoreResult<AdoptReport> {
-        fullauth_api::migrate::check_sql_features(features)?;
-        let now = self.handle.now();
-        let shared = self.handle.shared.clone();
-        self.handle
-            .write(move |c| {
-                let expected = expected_schema()?;
-                let status = compute_status(c, features)?;
-                refuse_drift(&status)?;
-                let mut report = AdoptReport::default();
-                in_transaction(c, || {
-                    c.execute_batch(CREATE_MIGRATIONS_TABLE).db()?;
-                    for m in MIGRATIONS
-                        .iter()
-                        .filter(|m| status.pending.iter().any(|p| p == m.id))
-                    {
-                        let stmts = statements(m.sql);
-                        let mut any = false;
-                        for (obj, _) in &stmts {
-                            let name = match obj {
-                                Object::Table(n) | Object::Index(n) => n,
-                            };
-                            any |= object_exists(c, name)?;
-                        }
-                        if !any {
-                            c.execute_batch(m.sql).db()?;
-                            record(c, m, now, false)?;
-                            report.applied.push(m.id.to_string());
-                            continue;
-                        }
-                        for (obj, sql) in &stmts {
-                            match obj {
-                                Object::Table(t) => {
-                                    adopt_table(c, &expected, t, sql, &mut report.notes)?;
-                                }
-                                Object::Index(i) => {
-                                    if !object_exists(c, i)? {
-                                        c.execute_batch(sql).db()?;
-                                        report.notes.push(format!("created missing index {i}"));
-                                    }
-                                }
-                            }
-                        }
-                        record(c, m, now, true)?;
-                        report.adopted.push(m.id.to_string());
-                    }
-                    Ok(())
-                })?;
-                shared.refresh_user_columns(c)?;
-                Ok(report)
-            })
-            .await
-    }
-
-    /// The SQL of every migration of `features` (see the free function
-    /// [`export_sql`]).
-    ///
-    /// # Errors
-    /// [`StoreError::InvalidInput`] for an inconsistent feature set.
+    /// `InvalidInput` for an inconsistent set.
     pub fn export_sql(&self, features: Features) -> StoreResult<String> {
-        export_sql(features)
+        engine::export_script(&EXPORT, features, &items())
     }
 
-    /// The recorded rows of `fullauth_schema_migrations`, oldest id first
-    /// (empty when the table does not exist).
+    /// Every migration of `features` as sqlx-cli files (see
+    /// [`SqlMigrator::export_sqlx`]).
+    ///
+    /// # Errors
+    /// `InvalidInput` for an inconsistent set or a bad base.
+    pub fn export_sqlx(
+        &self,
+        features: Features,
+        version_base: i64,
+    ) -> StoreResult<Vec<ExportedMigration>> {
+        engine::export_files(&EXPORT, features, &items(), version_base)
+    }
+}
+
+fn items() -> Vec<(Migration, String)> {
+    MIGRATIONS.iter().map(|m| (*m, m.sql.to_string())).collect()
+}
+
+fn apply_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<Vec<String>> {
+    fullauth_api::migrate::check_sql_features(chosen)?;
+    atomically(c, || {
+        let state = State::read(c)?;
+        let status = state.status(chosen)?;
+        check_apply(&status, &MIGRATIONS, &state.present, &schema_change)?;
+        let pending: Vec<&Migration> = MIGRATIONS
+            .iter()
+            .filter(|m| status.pending.iter().any(|p| p == m.id))
+            .collect();
+        if pending.is_empty() && !state.needs_rewrite() {
+            return Ok(Vec::new());
+        }
+        state.ensure_tracking(c)?;
+        for m in &pending {
+            c.execute_batch(m.sql)
+                .map_err(|e| StoreError::backend(format!("migration {} failed", m.id), e))?;
+            insert_row(c, &TrackingRow::of(m, now, false))?;
+        }
+        Ok(pending.iter().map(|m| m.id.to_string()).collect())
+    })
+}
+
+fn adopt_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<AdoptReport> {
+    fullauth_api::migrate::check_sql_features(chosen)?;
+    atomically(c, || {
+        let state = State::read(c)?;
+        let status = state.status(chosen)?;
+        check_adopt(&status)?;
+        let candidates = adopt_candidates(&status, &MIGRATIONS);
+        let mut report = AdoptReport::default();
+        if candidates.is_empty() && !state.needs_rewrite() {
+            return Ok(report);
+        }
+        report.carried_over = state.ensure_tracking(c)?;
+        for m in candidates {
+            let change = schema_change(m.id).ok_or_else(|| {
+                StoreError::backend_message(format!("no schema description for {}", m.id))
+            })?;
+            let present = present_objects(c)?;
+            if !change.object_names().any(|n| present.contains(n)) {
+                c.execute_batch(m.sql)
+                    .map_err(|e| StoreError::backend(format!("migration {} failed", m.id), e))?;
+                insert_row(c, &TrackingRow::of(m, now, false))?;
+                report.applied.push(m.id.to_string());
+                continue;
+            }
+            adopt_change(c, change, &present, &mut report.notes)?;
+            insert_row(c, &TrackingRow::of(m, now, true))?;
+            report.adopted.push(m.id.to_string());
+        }
+        Ok(report)
+    })
+}
+
+/// Brings the existing objects of one migration to the spec, noting what
+/// it did and what it kept.
+fn adopt_change(
+    c: &Connection,
+    change: &'static SchemaChange,
+    present: &BTreeSet<String>,
+    notes: &mut Vec<String>,
+) -> StoreResult<()> {
+    for t in change.tables {
+        if !present.contains(t.name) {
+            c.execute_batch(&create_table_sql(t)).db()?;
+            notes.push(format!("created the missing table {}", t.name));
+            continue;
+        }
+        let diff = diff_table(t, &live_table(c, t.name)?, &Dialect)?;
+        let mut rebuilt = false;
+        for fix in &diff.fixes {
+            match fix {
+                Fix::AddColumn { table, column } => {
+                    c.execute_batch(&format!(
+                        "ALTER TABLE {} ADD COLUMN {} {}",
+                        table.name,
+                        column.name,
+                        Dialect.column_type(column.ty)
+                    ))
+                    .db()?;
+                }
+                Fix::AddUnique { table, unique } => {
+                    c.execute_batch(&unique_index_sql(table.name, unique))
+                        .db()?;
+                }
+                Fix::CreateIndex(i) => c.execute_batch(&create_index_sql(i)).db()?,
+                Fix::ForeignKey { table, .. } => {
+                    if !rebuilt {
+                        rebuild_foreign_keys(c, table)?;
+                        rebuilt = true;
+                    }
+                }
+            }
+            notes.push(fix.note());
+        }
+        notes.extend(diff.notes);
+    }
+    for i in change.indexes {
+        match check_index(i, &live_table(c, i.table)?) {
+            Ok(None) => {}
+            Ok(Some(note)) => notes.push(note),
+            Err(fix) => {
+                c.execute_batch(&create_index_sql(i)).db()?;
+                notes.push(fix.note());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The migrator of a [`SqliteStore`](crate::SqliteStore): [`SqlMigrator`]
+/// on the store's writer connection (waiting for an open transaction of
+/// the store). Get it with [`SqliteStore::migrator`](crate::SqliteStore::migrator).
+/// After `apply` and `adopt` the store re-reads the application columns of
+/// `fullauth_users`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), fullauth_api::StoreError> {
+/// use fullauth_api::migrate::FeatureState;
+/// use fullauth_api::{Feature, Features};
+/// let store = fullauth_sqlite::SqliteStore::builder().open_temporary().await?;
+/// let core = Features::from(Feature::Core);
+/// assert_eq!(store.migrator().plan(core).await?.len(), 3);
+/// store.migrator().apply(core).await?;
+/// let status = store.migrator().status(core).await?;
+/// assert_eq!(status.feature(Feature::Core).unwrap().state, FeatureState::Present);
+/// assert_eq!(status.feature(Feature::Roles).unwrap().state, FeatureState::NotChosen);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteMigrator {
+    handle: Handle,
+}
+
+/// The 0.1 name of [`SqliteMigrator`].
+#[deprecated(since = "0.2.0", note = "renamed `SqliteMigrator`")]
+pub type Migrator = SqliteMigrator;
+
+impl std::fmt::Debug for SqliteMigrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteMigrator({})", self.handle.shared.path.display())
+    }
+}
+
+impl SqliteMigrator {
+    pub(crate) fn new(handle: Handle) -> Self {
+        SqliteMigrator { handle }
+    }
+
+    /// Every embedded migration, in catalogue order.
+    pub fn migrations() -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    /// See [`SqlMigrator::status`].
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::status`].
+    pub async fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
+        fullauth_api::migrate::check_sql_features(chosen)?;
+        self.handle
+            .write(move |c| SqliteMigrations::new().status(c, chosen))
+            .await
+    }
+
+    /// See [`SqlMigrator::plan`].
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::plan`].
+    pub async fn plan(&self, chosen: Features) -> StoreResult<Vec<Migration>> {
+        fullauth_api::migrate::check_sql_features(chosen)?;
+        self.handle
+            .write(move |c| SqliteMigrations::new().plan(c, chosen))
+            .await
+    }
+
+    /// See [`SqlMigrator::plan_sql`].
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::plan`].
+    pub async fn plan_sql(&self, chosen: Features) -> StoreResult<String> {
+        SqlMigrator::plan_sql(self, chosen).await
+    }
+
+    /// See [`SqlMigrator::apply`]; the time recorded is the store's clock.
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::apply`].
+    pub async fn apply(&self, chosen: Features) -> StoreResult<Vec<String>> {
+        fullauth_api::migrate::check_sql_features(chosen)?;
+        let now = self.handle.now();
+        let shared = self.handle.shared.clone();
+        self.handle
+            .write(move |c| {
+                let out = apply_at(c, chosen, now)?;
+                shared.refresh_user_columns(c)?;
+                Ok(out)
+            })
+            .await
+    }
+
+    /// See [`SqlMigrator::adopt`]; the time recorded is the store's clock.
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::adopt`].
+    pub async fn adopt(&self, chosen: Features) -> StoreResult<AdoptReport> {
+        fullauth_api::migrate::check_sql_features(chosen)?;
+        let now = self.handle.now();
+        let shared = self.handle.shared.clone();
+        self.handle
+            .write(move |c| {
+                let out = adopt_at(c, chosen, now)?;
+                shared.refresh_user_columns(c)?;
+                Ok(out)
+            })
+            .await
+    }
+
+    /// See [`SqlMigrator::export_sql`].
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::export_sql`].
+    pub fn export_sql(&self, features: Features) -> StoreResult<String> {
+        SqliteMigrations::new().export_sql(features)
+    }
+
+    /// See [`SqlMigrator::export_sqlx`].
+    ///
+    /// # Errors
+    /// As [`SqlMigrator::export_sqlx`].
+    pub fn export_sqlx(
+        &self,
+        features: Features,
+        version_base: i64,
+    ) -> StoreResult<Vec<ExportedMigration>> {
+        SqliteMigrations::new().export_sqlx(features, version_base)
+    }
+
+    /// The rows of `fullauth_schema_migrations` as stored (see
+    /// [`SqliteMigrations::recorded`]).
     ///
     /// # Errors
     /// Backend errors.
     pub async fn applied(&self) -> StoreResult<Vec<AppliedMigration>> {
-        self.handle.write(read_applied).await
+        self.handle
+            .write(|c| SqliteMigrations::new().recorded(c))
+            .await
     }
 
-    /// True when `fullauth_schema_migrations` records `id`.
+    /// True when `fullauth_schema_migrations` records `id` (as stored).
     ///
     /// # Errors
     /// Backend errors.
     pub async fn is_applied(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_owned();
-        self.handle
-            .write(move |c| {
-                if !table_exists(c, MIGRATIONS_TABLE)? {
-                    return Ok(false);
-                }
-                Ok(c.query_row(
-                    "SELECT 1 FROM fullauth_schema_migrations WHERE id = ?1",
-                    [id],
-                    |_| Ok(()),
-                )
-                .optional()
-                .db()?
-                .is_some())
-            })
-            .await
+        Ok(self.applied().await?.iter().any(|a| a.id == id))
+    }
+}
+
+#[async_trait::async_trait]
+impl SqlMigrator for SqliteMigrator {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        &MIGRATIONS
+    }
+
+    fn render(&self, migration: &Migration) -> String {
+        migration.sql.to_string()
+    }
+
+    async fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
+        SqliteMigrator::status(self, chosen).await
+    }
+
+    async fn plan(&self, chosen: Features) -> StoreResult<Vec<Migration>> {
+        SqliteMigrator::plan(self, chosen).await
+    }
+
+    async fn apply(&self, chosen: Features) -> StoreResult<Vec<String>> {
+        SqliteMigrator::apply(self, chosen).await
+    }
+
+    async fn adopt(&self, chosen: Features) -> StoreResult<AdoptReport> {
+        SqliteMigrator::adopt(self, chosen).await
+    }
+
+    fn export_sql(&self, features: Features) -> StoreResult<String> {
+        SqliteMigrations::new().export_sql(features)
+    }
+
+    fn export_sqlx(
+        &self,
+        features: Features,
+        version_base: i64,
+    ) -> StoreResult<Vec<ExportedMigration>> {
+        SqliteMigrations::new().export_sqlx(features, version_base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema descriptions say exactly what the SQL creates: adopting
+    /// a fresh database made by the SQL finds nothing to fix or note.
+    #[test]
+    fn descriptions_match_the_sql() {
+        let c = Connection::open_in_memory().unwrap();
+        for m in &MIGRATIONS {
+            c.execute_batch(m.sql).unwrap();
+        }
+        for m in &MIGRATIONS {
+            let change = schema_change(m.id).unwrap();
+            for t in change.tables {
+                let live = live_table(&c, t.name).unwrap();
+                let diff = diff_table(t, &live, &Dialect).unwrap();
+                assert!(
+                    diff.fixes.is_empty() && diff.notes.is_empty(),
+                    "{}: {diff:?}",
+                    t.name
+                );
+                // Rendering the spec gives the same table.
+                let c2 = Connection::open_in_memory().unwrap();
+                c2.execute_batch("CREATE TABLE fullauth_users (id CHAR(32) PRIMARY KEY); CREATE TABLE fullauth_roles (id CHAR(32) PRIMARY KEY); CREATE TABLE fullauth_permissions (id CHAR(32) PRIMARY KEY);").unwrap();
+                let _ = c2.execute_batch(&format!("DROP TABLE IF EXISTS {}", t.name));
+                c2.execute_batch(&create_table_sql(t)).unwrap();
+                let mut rendered = live_table(&c2, t.name).unwrap();
+                rendered.indexes.retain(|i| !i.name.starts_with("ix_"));
+                let mut original = live;
+                original.indexes.retain(|i| !i.name.starts_with("ix_"));
+                assert_eq!(rendered, original, "{}", t.name);
+            }
+            for i in change.indexes {
+                assert_eq!(check_index(i, &live_table(&c, i.table).unwrap()), Ok(None));
+            }
+        }
+    }
+
+    #[test]
+    fn identifiers_are_quoted_only_when_needed() {
+        assert_eq!(ident("display_name"), "display_name");
+        assert_eq!(ident("Display Name"), "\"Display Name\"");
+        assert_eq!(ident("1st"), "\"1st\"");
     }
 }

@@ -1,5 +1,8 @@
-//! Migrations, adoption of fastapi-fullauth databases, application columns,
-//! transactions interrupted by errors, and the stored encodings.
+//! The fastapi-fullauth fixtures of this crate (as the reference's SQLite
+//! DDL) against the migrator suite's, the adoption of a 0.13 database,
+//! application columns, transactions interrupted by errors, and the stored
+//! encodings. The migrator itself is tested by the shared suite
+//! (`tests/migrator_suite.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,175 +66,47 @@ fn schema(path: &Path) -> Vec<(String, String, String, Option<String>)> {
         .unwrap()
 }
 
-fn names(s: &[(String, String, String, Option<String>)]) -> Vec<String> {
-    s.iter().map(|o| o.1.clone()).collect()
+/// The statements of a script, without comments and blank lines.
+fn statements(sql: &str) -> Vec<String> {
+    sql.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The migrator suite builds its fixtures from one template; they are the
+/// DDL fastapi-fullauth emitted for SQLite (this crate's fixture files).
+#[test]
+fn the_suite_fixtures_are_the_reference_ddl() {
+    use fullauth_conformance::migrations::Dialect;
+    use fullauth_conformance::migrations::fixtures::FastapiFullauth;
+    assert_eq!(
+        statements(&FastapiFullauth::V0_18.ddl(Dialect::Sqlite)),
+        statements(REFERENCE_0_18)
+    );
+    assert_eq!(
+        statements(&FastapiFullauth::V0_16.ddl(Dialect::Sqlite)),
+        statements(REFERENCE_0_16)
+    );
+    // Both fixture files create what the schema of this crate creates.
+    let db = TempDb::with_sql(REFERENCE_0_18);
+    let ours = TempDb::new();
+    let c = Connection::open(&ours.0).unwrap();
+    fullauth_sqlite::SqliteMigrations::new()
+        .apply(&c, Features::durable())
+        .unwrap();
+    let objects = |p: &Path| -> Vec<(String, String)> {
+        schema(p)
+            .into_iter()
+            .filter(|o| o.2 != "fullauth_schema_migrations")
+            .map(|o| (o.0, o.1))
+            .collect()
+    };
+    assert_eq!(objects(&db.0), objects(&ours.0));
 }
 
 fn core() -> Features {
     Features::from(Feature::Core)
-}
-
-#[tokio::test]
-async fn applying_twice_is_a_no_op() {
-    let db = TempDb::new();
-    let store = db.store(Features::all()).await;
-    let first = store.migrator().apply(Features::all()).await.unwrap();
-    assert_eq!(first.len(), 13);
-    let before = schema(&db.0);
-    let second = store.migrator().apply(Features::all()).await.unwrap();
-    assert!(second.is_empty(), "{second:?}");
-    assert_eq!(schema(&db.0), before);
-    let status = store.migrator().status(Features::all()).await.unwrap();
-    assert!(status.is_up_to_date(), "{status:?}");
-    assert_eq!(status.applied.len(), 13);
-    assert!(status.applied.iter().all(|a| !a.adopted));
-    // A second store on the same file sees the same.
-    let other = db.store(Features::all()).await;
-    assert!(
-        other
-            .migrator()
-            .plan(Features::all())
-            .await
-            .unwrap()
-            .is_empty()
-    );
-}
-
-#[tokio::test]
-async fn adding_a_feature_later_creates_only_its_tables() {
-    let db = TempDb::new();
-    let store = db.store(Features::all()).await;
-    let applied = store.migrator().apply(core()).await.unwrap();
-    assert_eq!(
-        applied,
-        [
-            "0001_core_users",
-            "0002_core_refresh_tokens",
-            "0003_core_refresh_token_indexes"
-        ]
-    );
-    let before = names(&schema(&db.0));
-    assert!(!before.iter().any(|n| n.contains("roles")));
-
-    let with_roles = core().with(Feature::Roles);
-    let pending = store.migrator().plan(with_roles).await.unwrap();
-    assert_eq!(
-        pending.iter().map(|m| m.id).collect::<Vec<_>>(),
-        ["0004_roles"]
-    );
-    assert_eq!(
-        store.migrator().apply(with_roles).await.unwrap(),
-        ["0004_roles"]
-    );
-    let after = names(&schema(&db.0));
-    let mut added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
-    added.sort();
-    // The two tables, the name index, and SQLite's automatic indexes for
-    // their (non-integer) primary keys.
-    assert_eq!(
-        added,
-        [
-            "fullauth_roles",
-            "fullauth_user_roles",
-            "ix_fullauth_roles_name",
-            "sqlite_autoindex_fullauth_roles_1",
-            "sqlite_autoindex_fullauth_user_roles_1"
-        ]
-    );
-    assert!(before.iter().all(|n| after.contains(n)));
-}
-
-#[tokio::test]
-async fn adopting_a_reference_database_records_it_and_changes_nothing_else() {
-    let db = TempDb::with_sql(REFERENCE_0_18);
-    let before = schema(&db.0);
-    let store = db.store(Features::durable()).await;
-    let report = store.migrator().adopt(Features::durable()).await.unwrap();
-    assert!(report.applied.is_empty(), "{report:?}");
-    assert_eq!(report.adopted.len(), 9, "{report:?}");
-    assert!(report.notes.is_empty(), "{report:?}");
-
-    let after: Vec<_> = schema(&db.0)
-        .into_iter()
-        .filter(|o| o.2 != "fullauth_schema_migrations")
-        .collect();
-    assert_eq!(after, before, "adopt changed the reference's schema");
-
-    let status = store.migrator().status(Features::durable()).await.unwrap();
-    assert!(status.is_up_to_date(), "{status:?}");
-    assert!(status.applied.iter().all(|a| a.adopted));
-    assert!(
-        store
-            .migrator()
-            .apply(Features::durable())
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    // Adopting again finds nothing to do.
-    let again = store.migrator().adopt(Features::durable()).await.unwrap();
-    assert!(again.adopted.is_empty() && again.applied.is_empty());
-
-    // And the store works on it.
-    let u = store
-        .create_user(NewUser::new("py@example.com").unwrap())
-        .await
-        .unwrap();
-    store
-        .assign_role(&u.id, &"editor".parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(store.get_user_roles(&u.id).await.unwrap(), ["editor"]);
-}
-
-#[tokio::test]
-async fn applying_over_unrecorded_tables_points_to_adopt() {
-    let db = TempDb::with_sql(REFERENCE_0_18);
-    let store = db.store(Features::durable()).await;
-    let err = store
-        .migrator()
-        .apply(Features::durable())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("adopt"), "{err}");
-    // All or nothing: no record was left behind.
-    assert!(store.migrator().applied().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn adopting_a_0_16_database_creates_just_the_0_17_indexes_and_the_mfa_table() {
-    let db = TempDb::with_sql(REFERENCE_0_16);
-    let before = names(&schema(&db.0));
-    let store = db.store(Features::durable()).await;
-    let report = store.migrator().adopt(Features::durable()).await.unwrap();
-    assert_eq!(
-        report.applied,
-        [
-            "0003_core_refresh_token_indexes",
-            "0007_oauth_user_index",
-            "0009_mfa"
-        ],
-        "{report:?}"
-    );
-    assert_eq!(report.adopted.len(), 6);
-    let after = names(&schema(&db.0));
-    let mut added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
-    added.sort();
-    assert_eq!(
-        added,
-        [
-            "fullauth_mfa",
-            "fullauth_schema_migrations",
-            "ix_fullauth_mfa_user_id",
-            "ix_fullauth_oauth_accounts_user_id",
-            "ix_fullauth_refresh_tokens_expires_at",
-            "ix_fullauth_refresh_tokens_user_id",
-            "sqlite_autoindex_fullauth_mfa_1",
-            "sqlite_autoindex_fullauth_schema_migrations_1",
-        ]
-    );
-    // Only the durable features were asked for: no short-lived table.
-    assert!(!after.iter().any(|n| n == "fullauth_blacklist"));
 }
 
 #[tokio::test]
@@ -242,7 +117,7 @@ async fn adopting_a_0_13_database_adds_the_session_columns() {
     assert!(
         report
             .adopted
-            .contains(&"0002_core_refresh_tokens".to_string())
+            .contains(&"core_0002_refresh_tokens".to_string())
     );
     assert!(
         report.notes.iter().any(|n| n.contains("user_agent"))
@@ -503,62 +378,6 @@ async fn a_transaction_interrupted_by_an_error_leaves_nothing_behind() {
     tx.mark_verified(&u.id).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(!store.get_user(&u.id).await.unwrap().unwrap().is_verified);
-}
-
-#[tokio::test]
-async fn plan_and_export_sql() {
-    let db = TempDb::new();
-    let store = db.store(Features::all()).await;
-    let plan = store.migrator().plan(Features::durable()).await.unwrap();
-    assert_eq!(plan.len(), 9);
-    assert!(plan[0].sql.contains("CREATE TABLE fullauth_users ("));
-    // Planning changes nothing.
-    assert!(schema(&db.0).is_empty());
-
-    let sql = store.migrator().export_sql(Features::all()).unwrap();
-    for m in fullauth_sqlite::Migrator::migrations() {
-        assert!(
-            sql.contains(m.id) && sql.contains(m.sql),
-            "{} missing",
-            m.id
-        );
-    }
-    // The exported SQL builds the same schema as apply, records every
-    // migration, and a store on it finds nothing pending or drifted.
-    let exported = TempDb::with_sql(&sql);
-    store.migrator().apply(Features::all()).await.unwrap();
-    assert_eq!(schema(&exported.0), schema(&db.0));
-    let on_export = exported.store(Features::all()).await;
-    let status = on_export.migrator().status(Features::all()).await.unwrap();
-    assert!(status.is_up_to_date(), "{status:?}");
-    assert_eq!(
-        status.applied.len(),
-        fullauth_sqlite::Migrator::migrations().len()
-    );
-    // Inconsistent feature sets are refused.
-    assert!(matches!(
-        store
-            .migrator()
-            .export_sql(Features::from(Feature::Permissions)),
-        Err(StoreError::InvalidInput { .. })
-    ));
-}
-
-#[tokio::test]
-async fn drift_is_reported_and_refused() {
-    let db = TempDb::new();
-    let store = db.store(Features::all()).await;
-    store.migrator().apply(core()).await.unwrap();
-    Connection::open(&db.0)
-        .unwrap()
-        .execute(
-            "UPDATE fullauth_schema_migrations SET checksum = 'edited' WHERE id = '0001_core_users'",
-            [],
-        )
-        .unwrap();
-    let status = store.migrator().status(Features::all()).await.unwrap();
-    assert_eq!(status.drifted, ["0001_core_users"]);
-    assert!(store.migrator().apply(Features::all()).await.is_err());
 }
 
 #[tokio::test]

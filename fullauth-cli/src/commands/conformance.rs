@@ -1,6 +1,8 @@
 //! `fullauth conformance`: the whole suite against a live server, in a
 //! throwaway schema / database file / Redis key prefix that is removed
-//! afterwards, whatever the outcome.
+//! afterwards, whatever the outcome — Ctrl-C included: the first SIGINT stops
+//! the suite, removes what it created and exits with
+//! [`exit::INTERRUPTED`](crate::error::exit::INTERRUPTED).
 
 use std::sync::Arc;
 
@@ -17,10 +19,8 @@ use serde_json::json;
 use super::Out;
 use crate::db::{Target, redact};
 use crate::error::{CliError, exit};
-use crate::output::json;
+use crate::output::{json, outln};
 
-/// The application column of `fullauth_users` the suite's extra-field cases
-/// write and read.
 /// The nullable application columns the suite's app-column cases use:
 /// name, SQL type, and the kind declared to the suite.
 const APP_COLUMNS: [(&str, &str, ColumnKind); 3] = [
@@ -59,18 +59,187 @@ fn unique() -> String {
         .collect()
 }
 
-/// Runs the suite with [`run_all`] under a panic hook that prints nothing (a
-/// failing case's assertion message is in the report already).
-async fn run_suite<F, Fut>(factory: F, features: Features) -> Report
+/// Ctrl-C, watched from the start of the command: the first SIGINT stops the
+/// suite; later ones are swallowed while the cleanup runs.
+#[derive(Clone)]
+pub(crate) struct Interrupt(tokio::sync::watch::Receiver<bool>);
+
+impl Interrupt {
+    /// Starts watching for Ctrl-C (on the current tokio runtime). The
+    /// handler is in place when this returns.
+    fn install() -> Interrupt {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let listener = Listener::new();
+        tokio::spawn(async move {
+            let Some(mut listener) = listener else {
+                // No signal handling: never report an interruption.
+                return;
+            };
+            if !listener.next().await {
+                return;
+            }
+            let _ = tx.send(true);
+            crate::output::write_err("interrupted: removing what the suite created…");
+            while listener.next().await {
+                crate::output::write_err("still removing what the suite created; please wait");
+            }
+        });
+        Interrupt(rx)
+    }
+
+    /// Resolves when Ctrl-C was pressed (never, when signals cannot be
+    /// watched).
+    async fn wait(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|pressed| *pressed).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// True once Ctrl-C was pressed.
+    fn pressed(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Runs `work` unless Ctrl-C comes first (`None`: `work` was dropped).
+    async fn or_cancel<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            out = work => Some(out),
+            () = self.wait() => None,
+        }
+    }
+}
+
+/// SIGINT, registered when created (so that a Ctrl-C right after
+/// [`Interrupt::install`] is caught, not fatal).
+#[cfg(unix)]
+struct Listener(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl Listener {
+    fn new() -> Option<Listener> {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .ok()
+            .map(Listener)
+    }
+
+    /// The next SIGINT; false when no more can come.
+    async fn next(&mut self) -> bool {
+        self.0.recv().await.is_some()
+    }
+}
+
+/// Ctrl-C elsewhere.
+#[cfg(not(unix))]
+struct Listener;
+
+#[cfg(not(unix))]
+impl Listener {
+    fn new() -> Option<Listener> {
+        Some(Listener)
+    }
+
+    /// The next Ctrl-C; false when it cannot be watched.
+    async fn next(&mut self) -> bool {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+/// The error of an interrupted run; `cleaned` says what was removed.
+fn interrupted(cleaned: &str) -> CliError {
+    CliError::new(
+        exit::INTERRUPTED,
+        format!("interrupted by Ctrl-C; {cleaned}"),
+    )
+}
+
+/// Silences the panic hook while it lives (a failing case's assertion
+/// message is in the report already) and restores the previous one when
+/// dropped, also when the suite is cancelled.
+struct QuietPanics(Option<PanicHook>);
+
+/// A panic hook, as [`std::panic::take_hook`] returns it.
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>;
+
+impl QuietPanics {
+    fn new() -> Self {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        QuietPanics(Some(previous))
+    }
+}
+
+impl Drop for QuietPanics {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            std::panic::set_hook(previous);
+        }
+    }
+}
+
+/// Runs the suite with [`run_all`] with quiet panics; `None` when Ctrl-C
+/// stopped it.
+///
+/// The suite runs each case as a task of its own: it runs them on a runtime
+/// of its own here, shut down before this returns, so that no case is still
+/// writing when the caller removes the throwaway schema, files or keys (a
+/// case task outlives a dropped [`run_all`] future on a shared runtime).
+async fn run_suite<F, Fut>(interrupt: &Interrupt, factory: F, features: Features) -> Option<Report>
 where
-    F: Fn(&Case) -> Fut,
-    Fut: std::future::Future<Output = Subject>,
+    F: Fn(&Case) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Subject> + Send + 'static,
 {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let report = run_all(factory, features).await;
-    std::panic::set_hook(previous);
-    report
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("fullauth-conformance")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Some(stopped(format!("cannot start the suite's runtime: {e}"))),
+    };
+    let _quiet = QuietPanics::new();
+    let suite = runtime.spawn(run_all(factory, features));
+    let mut runtime = SuiteRuntime(Some(runtime));
+    let outcome = interrupt.or_cancel(suite).await;
+    runtime.shut_down().await;
+    match outcome? {
+        Ok(report) => Some(report),
+        Err(e) => Some(stopped(format!("the suite stopped: {e}"))),
+    }
+}
+
+/// The suite's runtime. [`shut_down`](Self::shut_down) stops it and waits
+/// until its tasks are dropped; dropped without that (the future running the
+/// suite was cancelled), it is shut down in the background.
+struct SuiteRuntime(Option<tokio::runtime::Runtime>);
+
+impl SuiteRuntime {
+    /// Stops the runtime: every task still running (a case the suite
+    /// started) is dropped before this returns.
+    async fn shut_down(&mut self) {
+        if let Some(rt) = self.0.take() {
+            let _ = tokio::task::spawn_blocking(move || {
+                rt.shutdown_timeout(std::time::Duration::from_secs(10));
+            })
+            .await;
+        }
+    }
+}
+
+impl Drop for SuiteRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A report of one failure, when the suite itself could not run.
+fn stopped(message: String) -> Report {
+    Report {
+        outcomes: vec![("conformance".into(), Outcome::Failed(message))],
+    }
 }
 
 /// Migrates `schema` (created if missing) with every feature, adds the
@@ -93,25 +262,53 @@ async fn pg_store(pool: &PgPool, schema: &str, clock: Clock) -> Result<PgStore, 
     Ok(store)
 }
 
-/// Drops the throwaway schema with everything in it.
-async fn drop_schema(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+/// Drops the throwaway schema with everything in it, on a fresh connection:
+/// the suite's pool is closed first (after Ctrl-C its connections may be in
+/// the middle of a statement or a transaction; the server then rolls their
+/// work back and releases their locks, and connections opened by the
+/// suite's own runtime are gone with it).
+async fn drop_schema(pool: &PgPool, url: &str, schema: &str) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
         schema.replace('"', "\"\"")
-    )))
-    .execute(pool)
-    .await
-    .map(drop)
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
+    let cleanup = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    // A connection of the suite the server has not noticed closed yet may
+    // still hold a lock on the schema for a moment: retry a few times.
+    let mut attempt = 0;
+    let out = loop {
+        attempt += 1;
+        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&cleanup)
+            .await;
+        match result {
+            Err(_) if attempt < 4 => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await
+            }
+            other => break other.map(drop),
+        }
+    };
+    cleanup.close().await;
+    out
 }
 
 pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool) -> Out {
+    let interrupt = Interrupt::install();
     let mut runs = Vec::new();
     match target {
-        Target::Postgres(url) => runs.push(postgres(url, as_json).await?),
-        Target::Sqlite(_) => runs.push(sqlite(as_json).await?),
+        Target::Postgres(url) => runs.push(postgres(url, as_json, &interrupt).await?),
+        Target::Sqlite(_) => runs.push(sqlite(as_json, &interrupt).await?),
     }
     if let Some(url) = redis_url {
-        runs.push(redis_run(url, as_json).await?);
+        if interrupt.pressed() {
+            return Err(interrupted("everything the suite created was removed"));
+        }
+        runs.push(redis_run(url, as_json, &interrupt).await?);
     }
     let success = runs.iter().all(|r| r.report.is_success());
     if as_json {
@@ -144,122 +341,210 @@ pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool)
         json(&json!({"success": success, "runs": items}))?;
     } else {
         for r in &runs {
-            println!("== {} ==", r.label);
+            outln!("== {} ==", r.label)?;
             for (name, o) in &r.report.outcomes {
                 if let Outcome::Failed(m) = o {
-                    println!("FAILED  {name}: {m}");
+                    outln!("FAILED  {name}: {m}")?;
                 }
             }
-            println!(
+            outln!(
                 "{} passed, {} failed, {} skipped (features not under test)\n",
                 r.report.passed(),
                 r.report.failed(),
                 r.report.skipped()
-            );
+            )?;
         }
-        println!(
+        outln!(
             "{}",
             if success {
                 "conformance: PASSED"
             } else {
                 "conformance: FAILED"
             }
-        );
+        )?;
     }
     Ok(if success { exit::OK } else { exit::FAILURE })
 }
 
-async fn postgres(url: &str, as_json: bool) -> Result<Run, CliError> {
-    let pool = PgPoolOptions::new()
+async fn postgres(url: &str, as_json: bool, interrupt: &Interrupt) -> Result<Run, CliError> {
+    let connect = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(url)
-        .await
-        .map_err(|e| {
-            CliError::new(
-                exit::UNAVAILABLE,
-                format!("cannot connect to {}: {e}", redact(url)),
-            )
-            .hint("check that PostgreSQL is running and the URL is right")
-        })?;
+        .connect(url);
+    let Some(pool) = interrupt.or_cancel(connect).await else {
+        return Err(interrupted("nothing was created"));
+    };
+    let pool = pool.map_err(|e| {
+        CliError::new(
+            exit::UNAVAILABLE,
+            format!("cannot connect to {}: {e}", redact(url)),
+        )
+        .hint("check that PostgreSQL is running and the URL is right")
+    })?;
     let schema = format!("fullauth_conformance_{}", unique());
     if !as_json {
-        eprintln!("running the suite on PostgreSQL in throwaway schema {schema}");
+        crate::output::write_err(format!(
+            "running the suite on PostgreSQL in throwaway schema {schema}"
+        ));
     }
-    let outcome: Result<Report, StoreError> = async {
-        let shared: Arc<dyn Store> = Arc::new(pg_store(&pool, &schema, Clock::system()).await?);
-        // Each case gets its own manual clock (TTL cases move time instead of
-        // sleeping) on a store sharing the pool and the schema. The suite
-        // itself keeps its pruning cases from disturbing each other.
-        let factory = |_: &Case| {
-            let pool = pool.clone();
-            let schema = schema.clone();
-            let shared = shared.clone();
-            async move {
-                let clock = Clock::manual(Timestamp::now());
-                let store = PgStore::builder()
-                    .schema(schema)
-                    .features(Features::all())
-                    .clock(clock.clone())
-                    .from_pool(pool);
-                match store {
-                    Ok(store) => with_app_columns(Subject::new(Arc::new(store)).with_clock(clock)),
-                    Err(_) => with_app_columns(Subject::new(shared)),
+    // Ctrl-C during the setup drops it; the suite stops its cases itself.
+    // Either way the schema goes afterwards.
+    let outcome = match interrupt
+        .or_cancel(pg_store(&pool, &schema, Clock::system()))
+        .await
+    {
+        None => None,
+        Some(Err(e)) => Some(Err(e)),
+        Some(Ok(store)) => {
+            let shared: Arc<dyn Store> = Arc::new(store);
+            // Each case gets its own manual clock (TTL cases move time
+            // instead of sleeping) on a store sharing the pool and the
+            // schema. The suite itself keeps its pruning cases from
+            // disturbing each other.
+            let (pool, schema) = (pool.clone(), schema.clone());
+            let factory = move |_: &Case| {
+                let pool = pool.clone();
+                let schema = schema.clone();
+                let shared = shared.clone();
+                async move {
+                    let clock = Clock::manual(Timestamp::now());
+                    let store = PgStore::builder()
+                        .schema(schema)
+                        .features(Features::all())
+                        .clock(clock.clone())
+                        .from_pool(pool);
+                    match store {
+                        Ok(store) => {
+                            with_app_columns(Subject::new(Arc::new(store)).with_clock(clock))
+                        }
+                        Err(_) => with_app_columns(Subject::new(shared)),
+                    }
                 }
-            }
-        };
-        Ok(run_suite(factory, Features::all()).await)
-    }
-    .await;
-    // Remove the schema whatever happened; the suite's stores are gone now.
-    let dropped = drop_schema(&pool, &schema).await;
-    pool.close().await;
-    let report = outcome?;
-    dropped.map_err(|e| {
+            };
+            Some(Ok(run_suite(interrupt, factory, Features::all()).await))
+        }
+    };
+    let dropped = drop_schema(&pool, url, &schema).await;
+    let cannot_drop = |e: sqlx::Error| {
         CliError::new(
             exit::FAILURE,
             format!("cannot drop the throwaway schema {schema}: {e}"),
         )
         .hint(format!("drop it by hand: DROP SCHEMA \"{schema}\" CASCADE"))
-    })?;
+    };
+    let report = match outcome {
+        Some(Ok(Some(report))) => report,
+        Some(Err(e)) => {
+            dropped.map_err(cannot_drop)?;
+            return Err(e.into());
+        }
+        Some(Ok(None)) | None => {
+            dropped.map_err(cannot_drop)?;
+            return Err(interrupted(&format!(
+                "the throwaway schema {schema} was removed"
+            )));
+        }
+    };
+    dropped.map_err(cannot_drop)?;
     Ok(Run {
         label: format!("postgres (throwaway schema {schema}, removed)"),
         report,
     })
 }
 
-async fn sqlite(as_json: bool) -> Result<Run, CliError> {
-    // One throwaway file per case (each removed when its store is dropped),
-    // each on its own manual clock.
-    let fallback = Arc::new(sqlite_case_store(Clock::system()).await?);
+async fn sqlite(as_json: bool, interrupt: &Interrupt) -> Result<Run, CliError> {
+    // One database file per case, each on its own manual clock, all in one
+    // throwaway directory removed at the end (also after Ctrl-C, when a case
+    // may be halfway through opening its store).
+    let dir = std::env::temp_dir().join(format!("fullauth-conformance-{}", unique()));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            format!(
+                "cannot create the throwaway directory {}: {e}",
+                dir.display()
+            ),
+        )
+        .hint("check that the temporary directory (TMPDIR) is writable")
+    })?;
     if !as_json {
-        eprintln!(
-            "running the suite on SQLite in throwaway files in {}",
-            std::env::temp_dir().display()
-        );
+        crate::output::write_err(format!(
+            "running the suite on SQLite in throwaway directory {}",
+            dir.display()
+        ));
     }
-    let factory = |_: &Case| {
-        let fallback = fallback.clone();
-        async move {
-            let clock = Clock::manual(Timestamp::now());
-            match sqlite_case_store(clock.clone()).await {
-                Ok(store) => with_app_columns(Subject::new(Arc::new(store)).with_clock(clock)),
-                Err(_) => with_app_columns(Subject::new(fallback)),
-            }
+    let cases = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let next_file = {
+        let dir = dir.clone();
+        move || {
+            let n = cases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            dir.join(format!("case-{n}.db"))
         }
     };
-    let report = run_suite(factory, Features::all()).await;
+    let outcome = match interrupt
+        .or_cancel(sqlite_case_store(next_file(), Clock::system()))
+        .await
+    {
+        None => None,
+        Some(Err(e)) => Some(Err(e)),
+        Some(Ok(fallback)) => {
+            let fallback = Arc::new(fallback);
+            let factory = move |_: &Case| {
+                let fallback = fallback.clone();
+                let path = next_file();
+                async move {
+                    let clock = Clock::manual(Timestamp::now());
+                    match sqlite_case_store(path, clock.clone()).await {
+                        Ok(store) => {
+                            with_app_columns(Subject::new(Arc::new(store)).with_clock(clock))
+                        }
+                        Err(_) => with_app_columns(Subject::new(fallback)),
+                    }
+                }
+            };
+            Some(Ok(run_suite(interrupt, factory, Features::all()).await))
+        }
+    };
+    let removed = match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CliError::new(
+            exit::FAILURE,
+            format!(
+                "cannot remove the throwaway directory {}: {e}",
+                dir.display()
+            ),
+        )
+        .hint(format!("remove it by hand: rm -r {}", dir.display()))),
+        _ => Ok(()),
+    };
+    let report = match outcome {
+        Some(Ok(Some(report))) => report,
+        Some(Err(e)) => {
+            removed?;
+            return Err(e.into());
+        }
+        Some(Ok(None)) | None => {
+            removed?;
+            return Err(interrupted(&format!(
+                "the throwaway directory {} was removed",
+                dir.display()
+            )));
+        }
+    };
+    removed?;
     Ok(Run {
         label: "sqlite (throwaway database files, removed)".into(),
         report,
     })
 }
 
-async fn sqlite_case_store(clock: Clock) -> Result<SqliteStore, StoreError> {
+async fn sqlite_case_store(
+    path: std::path::PathBuf,
+    clock: Clock,
+) -> Result<SqliteStore, StoreError> {
     let store = SqliteStore::builder()
         .clock(clock)
         .migrate(true)
-        .open_temporary()
+        .open(path)
         .await?;
     store
         .with_connection(|c| {
@@ -274,7 +559,7 @@ async fn sqlite_case_store(clock: Clock) -> Result<SqliteStore, StoreError> {
     Ok(store)
 }
 
-async fn redis_run(url: &str, as_json: bool) -> Result<Run, CliError> {
+async fn redis_run(url: &str, as_json: bool, interrupt: &Interrupt) -> Result<Run, CliError> {
     let prefix = format!("fullauth-conformance-{}:", unique());
     let store = RedisStore::builder()
         .key_prefix(prefix.clone())
@@ -286,15 +571,21 @@ async fn redis_run(url: &str, as_json: bool) -> Result<Run, CliError> {
             err
         })?;
     if !as_json {
-        eprintln!("running the short-lived suite on Redis under key prefix {prefix}");
+        crate::output::write_err(format!(
+            "running the short-lived suite on Redis under key prefix {prefix}"
+        ));
     }
     let mut conn = store.connection();
     let shared: Arc<dyn Store> = Arc::new(store);
-    let factory = |_: &Case| {
+    let factory = {
         let shared = shared.clone();
-        async move { Subject::new(shared) }
+        move |_: &Case| {
+            let shared = shared.clone();
+            async move { Subject::new(shared) }
+        }
     };
-    let report = run_suite(factory, Features::short_lived()).await;
+    let report = run_suite(interrupt, factory, Features::short_lived()).await;
+    drop(shared);
     // Remove every key under the prefix.
     let mut cursor: u64 = 0;
     loop {
@@ -329,6 +620,11 @@ async fn redis_run(url: &str, as_json: bool) -> Result<Run, CliError> {
             break;
         }
     }
+    let Some(report) = report else {
+        return Err(interrupted(&format!(
+            "the throwaway keys {prefix}* were removed"
+        )));
+    };
     Ok(Run {
         label: format!("redis (throwaway key prefix {prefix}, removed)"),
         report,

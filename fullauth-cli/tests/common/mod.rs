@@ -119,6 +119,56 @@ impl Fixture {
         c
     }
 
+    /// The binary as a plain [`std::process::Command`] (for pipes and
+    /// signals), with the environment of [`cmd`](Self::cmd).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fullauth"));
+        c.env_remove("FULLAUTH_REDIS_URL")
+            .env("FULLAUTH_DATABASE_URL", &self.url)
+            .env("FULLAUTH_SCHEMA", &self.schema)
+            .env("RUST_BACKTRACE", "0");
+        if let Some(d) = &self.dir {
+            c.current_dir(d.path());
+        }
+        c
+    }
+
+    /// Runs `args` with standard output a pipe whose reader is already
+    /// closed (as `fullauth … | head -0` has it): returns the exit code
+    /// (`None` when killed by a signal) and standard error.
+    pub fn run_closed_stdout(&self, args: &[&str], input: &str) -> (Option<i32>, String) {
+        use std::io::Write as _;
+        let mut child = self
+            .std_cmd()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(closed_pipe())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs `args` with standard output and standard error both pipes whose
+    /// readers are closed: returns the exit code (`None`: killed by a signal).
+    pub fn run_closed_outputs(&self, args: &[&str]) -> Option<i32> {
+        self.std_cmd()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(closed_pipe())
+            .stderr(closed_pipe())
+            .status()
+            .unwrap()
+            .code()
+    }
+
     /// Runs the binary with `args` and returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         self.run_stdin(args, "")
@@ -185,6 +235,109 @@ impl Fixture {
             c.execute_batch(&sql.replace("{s}.", "")).unwrap();
         }
     }
+}
+
+impl Fixture {
+    /// Creates the tables fastapi-fullauth 0.18 creates (its SQLAlchemy
+    /// DDL for this backend, `tests/fixtures/`), with `user_columns` (e.g.
+    /// `display_name VARCHAR(100) NOT NULL`) added to `fullauth_users` as an
+    /// app with its own user model has them. Nothing records a fullauth
+    /// migration: the database is not adopted yet.
+    pub fn load_fastapi_0_18(&self, user_columns: &[&str]) {
+        let ddl = if self.pg {
+            include_str!("../fixtures/fastapi_fullauth_0_18.postgres.sql")
+        } else {
+            include_str!("../fixtures/fastapi_fullauth_0_18.sqlite.sql")
+        };
+        let marker = "CREATE TABLE fullauth_users (\n";
+        assert!(ddl.contains(marker));
+        let extra: String = user_columns.iter().map(|c| format!("\t{c},\n")).collect();
+        let ddl = ddl.replace(marker, &format!("{marker}{extra}"));
+        if self.pg {
+            self.exec(&format!(
+                "CREATE SCHEMA {{s}}; SET search_path TO {{s}}; {ddl}"
+            ));
+        } else {
+            self.exec(&ddl);
+        }
+    }
+
+    /// Every table and index of the database (the schema on PostgreSQL), as
+    /// `kind name`; `None` on SQLite when the file does not exist.
+    pub fn objects(&self) -> Option<std::collections::BTreeSet<String>> {
+        if self.pg {
+            let url = self.url.clone();
+            let schema = self.schema.clone();
+            runtime().block_on(async move {
+                use fullauth_postgres::sqlx;
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                let exists: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                )
+                .bind(&schema)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT c.relkind::text || ' ' || c.relname::text FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
+                )
+                .bind(&schema)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                pool.close().await;
+                exists.then(|| rows.into_iter().map(|r| r.0).collect())
+            })
+        } else {
+            let path = self.sqlite_path();
+            if !path.exists() {
+                return None;
+            }
+            let c = fullauth_sqlite::rusqlite::Connection::open(path).unwrap();
+            let mut stmt = c
+                .prepare("SELECT type || ' ' || name FROM sqlite_master")
+                .unwrap();
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            Some(names)
+        }
+    }
+}
+
+/// An output whose reader is gone: one end of a socket pair whose other end
+/// is closed, so every write fails with a broken pipe (EPIPE), as
+/// `fullauth … | head -0` has it, with no race.
+pub fn closed_pipe() -> std::process::Stdio {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(ours);
+    std::process::Stdio::from(std::os::fd::OwnedFd::from(theirs))
+}
+
+/// Asserts that `stderr` is one `error:` line and one `hint:` line, the
+/// error mentioning every one of `in_error` and the hint `in_hint`.
+pub fn assert_error_with_hint(stderr: &str, in_error: &[&str], in_hint: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "not one error line and one hint line:\n{stderr}"
+    );
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[1].starts_with("hint: "), "{stderr}");
+    for needle in in_error {
+        assert!(
+            lines[0].contains(needle),
+            "{needle:?} not in the error:\n{stderr}"
+        );
+    }
+    assert!(
+        lines[1].contains(in_hint),
+        "{in_hint:?} not in the hint:\n{stderr}"
+    );
 }
 
 impl Drop for Fixture {
