@@ -33,9 +33,10 @@ use fullauth_api::{
     BlacklistStore, ChallengeStore, Clock, ConflictKind, DurableStore, Email, Entity, ExtraFields,
     FamilyId, Feature, Features, HashedPassword, LockoutStore, MAX_COUNTER, MfaFactor, MfaSecret,
     MfaStore, NewRefreshToken, NewUser, NextRefreshToken, OAuthStore, PasskeyStore,
-    PermissionStore, RateLimitStore, RefreshToken, RefreshTokenStore, RoleStore, Rotation, Session,
-    StateKey, StoreError, StoreInfo, StoreResult, Text, Timestamp, TokenDigest, Transaction, User,
-    UserId, UserLookup, UserPatch, UserStore, async_trait, new_record_id, ttl_seconds,
+    PermissionStore, Principal, RateLimitStore, RefreshToken, RefreshTokenStore, RoleStore,
+    Rotation, Session, StateKey, StoreError, StoreInfo, StoreResult, Text, Timestamp, TokenDigest,
+    Transaction, User, UserId, UserLookup, UserPatch, UserStore, async_trait, new_record_id,
+    ttl_seconds,
 };
 use serde_json::Value;
 
@@ -235,6 +236,16 @@ impl UserStore for LegacyStore {
 
     async fn get_user_by_field(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {
         self.read(|t| Ok(find_user(t, lookup)?.cloned())).await
+    }
+
+    /// This store serves no roles or permissions: both lists stay empty.
+    async fn get_principal(&self, lookup: &UserLookup) -> StoreResult<Option<Principal>> {
+        let user = self.get_user_by_field(lookup).await?;
+        Ok(user.map(|user| Principal {
+            user,
+            roles: Vec::new(),
+            permissions: Vec::new(),
+        }))
     }
 
     async fn update_user(&self, id: &UserId, patch: UserPatch) -> StoreResult<User> {

@@ -147,6 +147,7 @@ macro_rules! __durable_table {
                 get_user(id: &$crate::UserId) -> ::core::option::Option<$crate::User>;
                 get_user_by_email(email: &$crate::Email) -> ::core::option::Option<$crate::User>;
                 get_user_by_field(lookup: &$crate::UserLookup) -> ::core::option::Option<$crate::User>;
+                get_principal(lookup: &$crate::UserLookup) -> ::core::option::Option<$crate::Principal>;
                 update_user(id: &$crate::UserId, patch: $crate::UserPatch) -> $crate::User;
                 delete_user(id: &$crate::UserId) -> bool;
                 get_password_hash(id: &$crate::UserId) -> ::core::option::Option<$crate::HashedPassword>;

@@ -31,7 +31,7 @@ pub use password::PasswordHasher;
 pub use records::{
     ClientInfo, LockoutOutcome, LockoutPolicy, MAX_COUNTER, MfaFactor, NewOAuthAccount, NewPasskey,
     NewRefreshToken, NextRefreshToken, OAuthAccount, OAuthAccountPatch, OAuthLink, Passkey,
-    RateLimitDecision, RateLimitPolicy, RefreshToken, Rotation, Session, ttl_seconds,
+    Principal, RateLimitDecision, RateLimitPolicy, RefreshToken, Rotation, Session, ttl_seconds,
 };
 pub use store::{
     BlacklistStore, ChallengeStore, DurableStore, LockoutStore, MfaStore, OAuthStore, PasskeyStore,

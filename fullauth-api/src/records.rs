@@ -9,10 +9,31 @@ use crate::digest::TokenDigest;
 use crate::error::StoreError;
 use crate::ids::UserId;
 use crate::timestamp::Timestamp;
+use crate::user::User;
 use crate::validate::{
     CredentialId, DeviceName, Email, FamilyId, MAX_IP_ADDRESS_CHARS, MAX_USER_AGENT_CHARS,
-    MfaSecret, ProviderName, ProviderUserId, Text, Transports, clamp,
+    MfaSecret, PermissionName, ProviderName, ProviderUserId, RoleName, Text, Transports, clamp,
 };
+
+/// A user with its roles and permissions: the answer of
+/// [`crate::UserStore::get_principal`], read in one round trip — what every
+/// login, token refresh and request guard needs.
+///
+/// `roles` are what [`crate::RoleStore::get_user_roles`] answers and
+/// `permissions` what [`crate::PermissionStore::get_user_permissions`]
+/// answers, at the same instant: both sorted and free of duplicates. Each is
+/// empty when the store does not serve its feature ([`crate::Feature::Roles`],
+/// [`crate::Feature::Permissions`]); a principal is never refused for that.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The user.
+    pub user: User,
+    /// The user's role names, sorted, no duplicates.
+    pub roles: Vec<RoleName>,
+    /// The union of the permissions of the user's roles, sorted, no
+    /// duplicates.
+    pub permissions: Vec<PermissionName>,
+}
 
 /// A row of `fullauth_refresh_tokens`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,8 +25,8 @@ use crate::features::{Feature, Features};
 use crate::ids::UserId;
 use crate::records::{
     LockoutOutcome, LockoutPolicy, MfaFactor, NewOAuthAccount, NewPasskey, NewRefreshToken,
-    NextRefreshToken, OAuthAccount, OAuthAccountPatch, OAuthLink, Passkey, RateLimitDecision,
-    RateLimitPolicy, RefreshToken, Rotation, Session,
+    NextRefreshToken, OAuthAccount, OAuthAccountPatch, OAuthLink, Passkey, Principal,
+    RateLimitDecision, RateLimitPolicy, RefreshToken, Rotation, Session,
 };
 use crate::user::{NewUser, User, UserLookup, UserPatch};
 use crate::validate::{
@@ -86,6 +86,23 @@ pub trait UserStore: StoreInfo {
     /// Errors: [`StoreError::UnknownField`] for an application column the
     /// table does not have.
     async fn get_user_by_field(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {
+        disabled!(Feature::Core, lookup)
+    }
+
+    /// The user the lookup finds (as [`get_user_by_field`](Self::get_user_by_field)
+    /// finds it: the oldest match) with its roles and permissions, read in one
+    /// round trip and one consistent snapshot, or `None` when no user matches.
+    ///
+    /// `roles` equal what [`RoleStore::get_user_roles`] answers and
+    /// `permissions` what [`PermissionStore::get_user_permissions`] answers:
+    /// sorted, without duplicates. A list is empty when the store does not
+    /// serve its feature ([`Feature::Roles`], [`Feature::Permissions`]) —
+    /// never [`StoreError::FeatureDisabled`] for those. Inside a transaction it
+    /// sees the transaction's own writes.
+    ///
+    /// Errors: [`StoreError::UnknownField`] for an application column the
+    /// table does not have.
+    async fn get_principal(&self, lookup: &UserLookup) -> StoreResult<Option<Principal>> {
         disabled!(Feature::Core, lookup)
     }
 
@@ -571,9 +588,16 @@ pub trait DurableStore:
     /// commit or roll back together. Dropping the handle without
     /// [`Transaction::commit`] rolls back.
     ///
+    /// A write made through the store (not the handle) while a transaction is
+    /// open is never lost and never becomes part of the transaction: it may
+    /// wait until the transaction ends or land at once, but its outcome is
+    /// that of some serial order of the two; the transaction's rollback does
+    /// not undo it and its commit does not overwrite it.
+    ///
     /// Errors: [`StoreError::TransactionNesting`] on a transaction handle;
     /// [`StoreError::FeatureDisabled`] (for [`Feature::Core`]) on a store
-    /// that serves no durable feature.
+    /// that serves no durable feature; a store that serves durable features
+    /// but not Core may refuse the same way (it documents which).
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
 }
 

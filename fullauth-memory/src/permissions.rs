@@ -32,7 +32,11 @@ impl Permissions {
             .is_some_and(|p| p.contains(permission))
     }
 
-    fn union<'a>(&self, roles: impl Iterator<Item = &'a RoleName>) -> Vec<PermissionName> {
+    /// The union of the grants of `roles`, sorted, without duplicates.
+    pub(crate) fn union<'a>(
+        &self,
+        roles: impl Iterator<Item = &'a RoleName>,
+    ) -> Vec<PermissionName> {
         let mut out = BTreeSet::new();
         for role in roles {
             out.extend(self.by_role.get(role).into_iter().flatten());

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use fullauth_api::{
-    ConflictKind, Email, Entity, HashedPassword, NewUser, StoreError, StoreResult, User, UserId,
-    UserLookup, UserPatch,
+    ConflictKind, Email, Entity, Feature, HashedPassword, NewUser, Principal, StoreError,
+    StoreResult, User, UserId, UserLookup, UserPatch,
 };
 
+use crate::state::{Ctx, State};
 use crate::store::Handle;
 
 /// One row: the user and its password hash (kept apart from [`User`]).
@@ -92,28 +93,60 @@ pub(crate) async fn get_user_by_field(
     h: Handle<'_>,
     lookup: &UserLookup,
 ) -> StoreResult<Option<User>> {
+    h.read(|st, cx| find(st, cx, lookup)).await
+}
+
+/// The user the lookup finds with its roles and permissions, read in one
+/// critical section (one snapshot of every table). A list is empty when its
+/// feature is not served.
+pub(crate) async fn get_principal(
+    h: Handle<'_>,
+    lookup: &UserLookup,
+) -> StoreResult<Option<Principal>> {
     h.read(|st, cx| {
-        let matches: Box<dyn Fn(&User) -> bool + '_> = match lookup {
-            UserLookup::Id(id) => return Ok(st.users.user(id)),
-            UserLookup::Email(email) => return Ok(st.users.user_by_email(email)),
-            UserLookup::IsActive(v) => Box::new(move |u: &User| u.is_active == *v),
-            UserLookup::IsVerified(v) => Box::new(move |u: &User| u.is_verified == *v),
-            UserLookup::IsSuperuser(v) => Box::new(move |u: &User| u.is_superuser == *v),
-            UserLookup::Extra { column, value } => {
-                let value = cx.column_value(column, value)?;
-                Box::new(move |u: &User| u.extra.get(column) == Some(&value))
-            }
+        let Some(user) = find(st, cx, lookup)? else {
+            return Ok(None);
         };
-        Ok(st
-            .users
-            .rows
-            .values()
-            .map(|r| &r.user)
-            .filter(|u| matches(u))
-            .min_by_key(|u| (u.created_at, u.id))
-            .cloned())
+        let roles: Vec<_> = if cx.features.contains(Feature::Roles) {
+            st.roles.of_user(&user.id).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let permissions = if cx.features.contains(Feature::Permissions) {
+            st.permissions.union(roles.iter())
+        } else {
+            Vec::new()
+        };
+        Ok(Some(Principal {
+            user,
+            roles,
+            permissions,
+        }))
     })
     .await
+}
+
+/// The first user (by `created_at`, then id) matching the lookup.
+fn find(st: &State, cx: &Ctx, lookup: &UserLookup) -> StoreResult<Option<User>> {
+    let matches: Box<dyn Fn(&User) -> bool + '_> = match lookup {
+        UserLookup::Id(id) => return Ok(st.users.user(id)),
+        UserLookup::Email(email) => return Ok(st.users.user_by_email(email)),
+        UserLookup::IsActive(v) => Box::new(move |u: &User| u.is_active == *v),
+        UserLookup::IsVerified(v) => Box::new(move |u: &User| u.is_verified == *v),
+        UserLookup::IsSuperuser(v) => Box::new(move |u: &User| u.is_superuser == *v),
+        UserLookup::Extra { column, value } => {
+            let value = cx.column_value(column, value)?;
+            Box::new(move |u: &User| u.extra.get(column) == Some(&value))
+        }
+    };
+    Ok(st
+        .users
+        .rows
+        .values()
+        .map(|r| &r.user)
+        .filter(|u| matches(u))
+        .min_by_key(|u| (u.created_at, u.id))
+        .cloned())
 }
 
 /// Applies a patch; see [`fullauth_api::UserStore::update_user`].

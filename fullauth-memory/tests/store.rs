@@ -141,6 +141,14 @@ async fn unserved_features_answer_feature_disabled() {
             "{f}"
         );
     };
+    // A principal is served without Roles and Permissions, with empty lists.
+    let p = store
+        .get_principal(&UserLookup::Id(u.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.user, u);
+    assert!(p.roles.is_empty() && p.permissions.is_empty());
     let role = RoleName::new("admin").unwrap();
     disabled(store.list_roles().await.map(drop), Feature::Roles);
     disabled(

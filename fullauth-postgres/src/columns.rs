@@ -113,6 +113,11 @@ impl UserColumns {
         }
     }
 
+    /// The index of the first column after [`UserColumns::select_list`].
+    pub(crate) fn first_trailing(&self) -> usize {
+        6 + self.extras.len()
+    }
+
     /// The column named `name`, if the table has it.
     pub(crate) fn get(&self, name: &str) -> Option<&ExtraColumn> {
         self.extras.iter().find(|c| c.name == name)

@@ -7,7 +7,7 @@ use crate::error::{Retry, map_write_error};
 use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
-fn names(v: Vec<String>) -> StoreResult<Vec<PermissionName>> {
+pub(crate) fn names(v: Vec<String>) -> StoreResult<Vec<PermissionName>> {
     v.into_iter()
         .map(|n| {
             PermissionName::new(n)

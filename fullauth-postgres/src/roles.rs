@@ -9,7 +9,7 @@ use crate::error::{Retry, map_write_error};
 use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
-fn role_names(names: Vec<String>) -> StoreResult<Vec<RoleName>> {
+pub(crate) fn role_names(names: Vec<String>) -> StoreResult<Vec<RoleName>> {
     names
         .into_iter()
         .map(|n| {

@@ -1,10 +1,11 @@
 //! `fullauth_users`: users and password hashes ([`fullauth_api::UserStore`]).
 
 use fullauth_api::{
-    ConflictKind, Email, Entity, HashedPassword, NewUser, StoreError, StoreResult, User, UserId,
-    UserLookup, UserPatch,
+    ConflictKind, Email, Entity, Feature, HashedPassword, NewUser, Principal, StoreError,
+    StoreResult, User, UserId, UserLookup, UserPatch,
 };
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row as _};
 
 use crate::columns::{UserColumns, json_to_text};
 use crate::ctx::Ctx;
@@ -95,15 +96,49 @@ async fn fetch_by<'q>(
     condition: &str,
     bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
 ) -> DbResult<Option<User>> {
+    fetch_with(c, ctx, &Trailing::default(), condition, bind).await
+}
+
+/// What a read selects after the user's columns (`, expr, expr`), and how it
+/// makes the answer from the user and the row.
+struct Trailing<T> {
+    /// Appended to the select list (a template: `{s}` is the schema).
+    select: String,
+    /// The answer from the decoded user, the row and the index of the first
+    /// trailing column.
+    read: fn(User, &PgRow, usize) -> DbResult<T>,
+}
+
+impl Default for Trailing<User> {
+    /// Nothing after the user: the answer is the user.
+    fn default() -> Self {
+        Trailing {
+            select: String::new(),
+            read: |user, _, _| Ok(user),
+        }
+    }
+}
+
+/// The oldest user row matching `condition`, with the trailing columns.
+async fn fetch_with<'q, T>(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    trailing: &Trailing<T>,
+    condition: &str,
+    bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
+) -> DbResult<Option<T>> {
     let cols = crate::columns::current(c, ctx).await?;
     let sql = format!(
-        "SELECT {} FROM {{s}}.fullauth_users u WHERE {condition} \
+        "SELECT {}{} FROM {{s}}.fullauth_users u WHERE {condition} \
          ORDER BY u.created_at, u.id LIMIT 1",
-        cols.select_list
+        cols.select_list, trailing.select
     );
     let q = bind(sqlx::query(ctx.dynamic(&sql)));
     match q.fetch_optional(c).await? {
-        Some(row) => cols.decode(&row).map(Some),
+        Some(row) => {
+            let user = cols.decode(&row)?;
+            (trailing.read)(user, &row, cols.first_trailing()).map(Some)
+        }
         None => Ok(None),
     }
 }
@@ -140,12 +175,29 @@ pub(crate) async fn get_user_by_field(
 }
 
 async fn by_field(c: &mut PgConnection, ctx: &Ctx, lookup: &UserLookup) -> DbResult<Option<User>> {
+    lookup_with(c, ctx, lookup, &Trailing::default()).await
+}
+
+/// The oldest user the lookup matches, with the trailing columns.
+async fn lookup_with<T>(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    lookup: &UserLookup,
+    t: &Trailing<T>,
+) -> DbResult<Option<T>> {
     match lookup {
-        UserLookup::Id(id) => by_id(c, ctx, id).await,
-        UserLookup::Email(e) => by_email(c, ctx, e).await,
-        UserLookup::IsActive(b) => fetch_by(c, ctx, "u.is_active = $1", |q| q.bind(*b)).await,
-        UserLookup::IsVerified(b) => fetch_by(c, ctx, "u.is_verified = $1", |q| q.bind(*b)).await,
-        UserLookup::IsSuperuser(b) => fetch_by(c, ctx, "u.is_superuser = $1", |q| q.bind(*b)).await,
+        UserLookup::Id(id) => {
+            let id = uuid_of(id)?;
+            fetch_with(c, ctx, t, "u.id = $1", |q| q.bind(id)).await
+        }
+        UserLookup::Email(e) => fetch_with(c, ctx, t, "u.email = $1", |q| q.bind(e.as_str())).await,
+        UserLookup::IsActive(b) => fetch_with(c, ctx, t, "u.is_active = $1", |q| q.bind(*b)).await,
+        UserLookup::IsVerified(b) => {
+            fetch_with(c, ctx, t, "u.is_verified = $1", |q| q.bind(*b)).await
+        }
+        UserLookup::IsSuperuser(b) => {
+            fetch_with(c, ctx, t, "u.is_superuser = $1", |q| q.bind(*b)).await
+        }
         UserLookup::Extra { column, value } => {
             let cols = columns_for(c, ctx, &[column.as_str()]).await?;
             let col = cols
@@ -153,9 +205,63 @@ async fn by_field(c: &mut PgConnection, ctx: &Ctx, lookup: &UserLookup) -> DbRes
                 .ok_or_else(|| StoreError::unknown_field(column.clone()))?;
             let cond = format!("u.{} = {}", col.quoted, col.bind_expr(1));
             let text = json_to_text(value);
-            fetch_by(c, ctx, &cond, |q| q.bind(text)).await
+            fetch_with(c, ctx, t, &cond, |q| q.bind(text)).await
         }
     }
+}
+
+/// The user's role names (of the user row `u`), sorted byte-wise.
+const PRINCIPAL_ROLES: &str = "ARRAY(SELECT r.name::text FROM {s}.fullauth_user_roles ur \
+     JOIN {s}.fullauth_roles r ON r.id = ur.role_id \
+     WHERE ur.user_id = u.id ORDER BY r.name COLLATE \"C\")";
+
+/// The union of the permissions of the user's roles (of the user row `u`),
+/// sorted byte-wise, without duplicates.
+const PRINCIPAL_PERMISSIONS: &str = "ARRAY(SELECT p.name::text FROM {s}.fullauth_user_roles ur \
+     JOIN {s}.fullauth_role_permissions rp ON rp.role_id = ur.role_id \
+     JOIN {s}.fullauth_permissions p ON p.id = rp.permission_id \
+     WHERE ur.user_id = u.id GROUP BY p.name ORDER BY p.name COLLATE \"C\")";
+
+/// The two array columns of a principal, `ARRAY[]::text[]` for a feature the
+/// store does not serve (its tables may not exist).
+fn principal_trailing(ctx: &Ctx) -> Trailing<Principal> {
+    let empty = "ARRAY[]::text[]";
+    let roles = if ctx.features.contains(Feature::Roles) {
+        PRINCIPAL_ROLES
+    } else {
+        empty
+    };
+    let permissions = if ctx.features.contains(Feature::Permissions) {
+        PRINCIPAL_PERMISSIONS
+    } else {
+        empty
+    };
+    Trailing {
+        select: format!(", {roles}, {permissions}"),
+        read: |user, row, first| {
+            let roles: Vec<String> = row.try_get(first)?;
+            let permissions: Vec<String> = row.try_get(first + 1)?;
+            Ok(Principal {
+                user,
+                roles: crate::roles::role_names(roles)?,
+                permissions: crate::permissions::names(permissions)?,
+            })
+        },
+    }
+}
+
+/// One statement: the user row with its roles and permissions as arrays of
+/// correlated subqueries. In a savepoint, like
+/// [`get_user_by_field`]: a value the column's type refuses fails the
+/// statement.
+pub(crate) async fn get_principal(
+    h: Handle<'_>,
+    lookup: &UserLookup,
+) -> StoreResult<Option<Principal>> {
+    let trailing = &principal_trailing(h.ctx);
+    run!(h, Retry::Idempotent, savepoint = true, |c| lookup_with(
+        c, h.ctx, lookup, trailing
+    ))
 }
 
 pub(crate) async fn update_user(h: Handle<'_>, id: &UserId, patch: UserPatch) -> StoreResult<User> {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use fullauth_api::{Features, NewUser, StoreError, UserLookup, UserPatch, UserStore};
+use fullauth_api::{Feature, Features, NewUser, StoreError, UserLookup, UserPatch, UserStore};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx;
 use serde_json::json;
@@ -161,5 +161,52 @@ async fn app_columns_round_trip_and_refuse_what_does_not_fit() {
             .get("age"),
         Some(&json!(37))
     );
+    let _ = common::drop_schema(&pool, &schema).await;
+}
+
+/// `get_principal` on a schema migrated for Core alone (no role or
+/// permission tables): the statement does not name the missing tables, the
+/// lists are empty, and a lookup by an application column finds the user
+/// with its columns.
+#[tokio::test]
+async fn principal_on_a_core_only_schema() {
+    let Some(url) = common::database_url() else {
+        return;
+    };
+    let pool = common::pool(&url, 2).await;
+    let schema = common::fresh_schema_name();
+    let store = PgStore::builder()
+        .schema(schema.clone())
+        .features(Feature::Core.into())
+        .from_pool(pool.clone())
+        .unwrap();
+    store.migrate().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE \"{schema}\".fullauth_users ADD COLUMN nickname VARCHAR(40)"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let u = store
+        .create_user(
+            NewUser::new("core-only@example.test")
+                .unwrap()
+                .with_extra("nickname", "ada")
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    for lookup in [
+        UserLookup::Id(u.id),
+        UserLookup::parse("email", "core-only@example.test").unwrap(),
+        UserLookup::parse("nickname", "ada").unwrap(),
+    ] {
+        let p = store.get_principal(&lookup).await.unwrap().unwrap();
+        assert_eq!(p.user, u);
+        assert_eq!(p.user.extra.get("nickname"), Some(&json!("ada")));
+        assert!(p.roles.is_empty() && p.permissions.is_empty(), "{p:?}");
+    }
+    let none = UserLookup::parse("nickname", "grace").unwrap();
+    assert!(store.get_principal(&none).await.unwrap().is_none());
     let _ = common::drop_schema(&pool, &schema).await;
 }

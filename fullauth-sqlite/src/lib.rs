@@ -513,6 +513,60 @@ mod tests {
         store.mark_verified(&u.id).await.unwrap();
     }
 
+    /// `get_principal` on stores migrated for Core alone and for Core with
+    /// Roles: the statement never names the tables of a feature not served,
+    /// and that feature's list is empty.
+    #[tokio::test]
+    async fn principal_without_roles_or_permissions() {
+        use fullauth_api::{Principal, RoleName, RoleStore, UserLookup};
+        for features in [
+            Features::from(Feature::Core),
+            Features::from(Feature::Core).with(Feature::Roles),
+        ] {
+            let store = SqliteStore::builder()
+                .features(features)
+                .migrate(true)
+                .open_temporary()
+                .await
+                .unwrap();
+            let u = store
+                .create_user(NewUser::new("p@example.com").unwrap())
+                .await
+                .unwrap();
+            let has_permission_table = store
+                .with_connection(|c| {
+                    c.query_row(
+                        "SELECT EXISTS(SELECT 1 FROM sqlite_master \
+                         WHERE name = 'fullauth_role_permissions')",
+                        [],
+                        |r| r.get::<_, bool>(0),
+                    )
+                })
+                .await
+                .unwrap();
+            assert!(!has_permission_table, "the case needs the table absent");
+            let mut roles = Vec::new();
+            if features.contains(Feature::Roles) {
+                let r = RoleName::new("editor").unwrap();
+                store.assign_role(&u.id, &r).await.unwrap();
+                roles.push(r);
+            }
+            let p = store
+                .get_principal(&UserLookup::Email(u.email.clone()))
+                .await
+                .unwrap();
+            assert_eq!(
+                p,
+                Some(Principal {
+                    user: u,
+                    roles,
+                    permissions: Vec::new(),
+                }),
+                "{features:?}"
+            );
+        }
+    }
+
     #[test]
     fn urls_name_paths() {
         let p = |u: &str| path_of_url(u).map(|p| p.display().to_string());

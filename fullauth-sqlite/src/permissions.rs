@@ -12,7 +12,7 @@ use crate::pool::Handle;
 use crate::roles::{ensure_role, names};
 use crate::users::new_id;
 
-fn permission_name(s: String) -> StoreResult<PermissionName> {
+pub(crate) fn permission_name(s: String) -> StoreResult<PermissionName> {
     PermissionName::new(s).map_err(|e| corrupt("fullauth_permissions.name", e))
 }
 

@@ -34,8 +34,8 @@
 use std::collections::BTreeMap;
 
 use fullauth_api::{
-    Email, Entity, ExtraFields, Feature, HashedPassword, NewUser, StoreError, StoreResult, User,
-    UserId, UserLookup, UserPatch, new_record_id,
+    Email, Entity, ExtraFields, Feature, HashedPassword, NewUser, Principal, StoreError,
+    StoreResult, User, UserId, UserLookup, UserPatch, new_record_id,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -44,7 +44,9 @@ use crate::codec::{
     ColumnType, Db, corrupt, flag, json_to_sql, parse_ts, parse_user_id, quote_ident, sql_to_json,
     ts, user_key, uuid_text,
 };
+use crate::permissions::permission_name;
 use crate::pool::{Handle, Shared};
+use crate::roles::role_name;
 
 /// The reference's columns; every other column is the application's.
 const BUILTIN: [&str; 7] = [
@@ -111,9 +113,9 @@ fn check_columns<'a>(
     }
 }
 
-/// Builds a [`User`] from a `SELECT *` / `RETURNING *` row, typing the
-/// application columns as `cols` says.
-fn user_from_row(row: &Row<'_>, cols: &UserColumns) -> StoreResult<User> {
+/// Builds a [`User`] from the first `count` columns of a `SELECT *` /
+/// `RETURNING *` row, typing the application columns as `cols` says.
+fn user_from_row(row: &Row<'_>, cols: &UserColumns, count: usize) -> StoreResult<User> {
     let stmt = row.as_ref();
     let mut id = None;
     let mut email = None;
@@ -122,7 +124,7 @@ fn user_from_row(row: &Row<'_>, cols: &UserColumns) -> StoreResult<User> {
     let mut is_superuser = None;
     let mut created_at = None;
     let mut extra = ExtraFields::new();
-    for i in 0..stmt.column_count() {
+    for i in 0..count {
         let name = stmt.column_name(i).db()?;
         match name {
             "id" => id = Some(parse_user_id(&row.get::<_, String>(i).db()?)?),
@@ -171,6 +173,21 @@ fn one_user(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> StoreResult<Option<User>> {
+    one_user_with(shared, conn, sql, params, 0, |user, _, _| Ok(user))
+}
+
+/// [`one_user`] for a statement whose last `trailing` columns are not the
+/// user's: the user is read from the columns before them, and `finish` makes
+/// the answer from the user, the whole row and the index of the first
+/// trailing column.
+fn one_user_with<T>(
+    shared: &Shared,
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    trailing: usize,
+    finish: impl FnOnce(User, &Row<'_>, usize) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
     let mut stmt = conn.prepare_cached(sql).db()?;
     let mut rows = stmt.query(params).db()?;
     let Some(row) = rows.next().db()? else {
@@ -178,14 +195,16 @@ fn one_user(
     };
     let mut cols = shared.user_columns();
     let stmt = row.as_ref();
-    let unknown = (0..stmt.column_count()).any(|i| {
+    let count = stmt.column_count().saturating_sub(trailing);
+    let unknown = (0..count).any(|i| {
         stmt.column_name(i)
             .is_ok_and(|n| !BUILTIN.contains(&n) && !cols.has(n))
     });
     if unknown {
         cols = shared.refresh_user_columns(conn)?;
     }
-    user_from_row(row, &cols).map(Some)
+    let user = user_from_row(row, &cols, count)?;
+    finish(user, row, count).map(Some)
 }
 
 /// True when a user with this key exists.
@@ -266,29 +285,117 @@ pub(crate) async fn get_user_by_email(h: &Handle, email: &Email) -> StoreResult<
     .await
 }
 
-pub(crate) async fn get_user_by_field(
-    h: &Handle,
-    lookup: &UserLookup,
-) -> StoreResult<Option<User>> {
-    let (column, value): (String, SqlValue) = match lookup {
+/// The column a lookup compares and the value it compares with.
+fn lookup_column(lookup: &UserLookup) -> StoreResult<(String, SqlValue)> {
+    Ok(match lookup {
         UserLookup::Id(id) => ("id".into(), SqlValue::Text(user_key(id))),
         UserLookup::Email(e) => ("email".into(), SqlValue::Text(e.as_str().to_owned())),
         UserLookup::IsActive(b) => ("is_active".into(), SqlValue::Integer(flag(*b))),
         UserLookup::IsVerified(b) => ("is_verified".into(), SqlValue::Integer(flag(*b))),
         UserLookup::IsSuperuser(b) => ("is_superuser".into(), SqlValue::Integer(flag(*b))),
         UserLookup::Extra { column, value } => (column.clone(), json_to_sql(column, value)?),
-    };
-    let builtin = BUILTIN.contains(&column.as_str());
+    })
+}
+
+/// Checks the column of a lookup when it is an application column.
+fn check_lookup_column(shared: &Shared, conn: &Connection, column: &str) -> StoreResult<()> {
+    if BUILTIN.contains(&column) {
+        return Ok(());
+    }
+    check_columns(shared, conn, std::iter::once(column))
+}
+
+pub(crate) async fn get_user_by_field(
+    h: &Handle,
+    lookup: &UserLookup,
+) -> StoreResult<Option<User>> {
+    let (column, value) = lookup_column(lookup)?;
     let shared = h.shared.clone();
     let sql = format!(
         "SELECT * FROM fullauth_users WHERE {} = ?1 ORDER BY created_at, id LIMIT 1",
         quote_ident(&column)
     );
     h.read(move |c| {
-        if !builtin {
-            check_columns(&shared, c, std::iter::once(column.as_str()))?;
-        }
+        check_lookup_column(&shared, c, &column)?;
         one_user(&shared, c, &sql, [value])
+    })
+    .await
+}
+
+/// The user's role names as a JSON array sorted by name (`BINARY`: byte
+/// order), for the user row `u`.
+const PRINCIPAL_ROLES: &str = "(SELECT json_group_array(r.name ORDER BY r.name) \
+     FROM fullauth_user_roles ur JOIN fullauth_roles r ON r.id = ur.role_id \
+     WHERE ur.user_id = u.id)";
+
+/// The union of the permissions of the user's roles as a JSON array, sorted,
+/// without duplicates, for the user row `u`.
+const PRINCIPAL_PERMISSIONS: &str = "(SELECT json_group_array(g.name ORDER BY g.name) \
+     FROM (SELECT DISTINCT p.name AS name FROM fullauth_user_roles ur \
+     JOIN fullauth_role_permissions rp ON rp.role_id = ur.role_id \
+     JOIN fullauth_permissions p ON p.id = rp.permission_id \
+     WHERE ur.user_id = u.id) g)";
+
+/// The `SELECT` of [`get_principal`]: the user row the lookup column finds
+/// plus two JSON arrays (roles, permissions) — `'[]'` for a feature the store
+/// does not serve, whose tables may not exist.
+fn principal_sql(column: &str, roles: bool, permissions: bool) -> String {
+    format!(
+        "SELECT u.*, {} AS fullauth_principal_roles, {} AS fullauth_principal_permissions \
+         FROM fullauth_users u WHERE u.{} = ?1 ORDER BY u.created_at, u.id LIMIT 1",
+        if roles { PRINCIPAL_ROLES } else { "'[]'" },
+        if permissions {
+            PRINCIPAL_PERMISSIONS
+        } else {
+            "'[]'"
+        },
+        quote_ident(column)
+    )
+}
+
+/// Reads a JSON array of names from column `i` of `row`.
+fn json_names<T>(
+    row: &Row<'_>,
+    i: usize,
+    what: &str,
+    make: impl Fn(String) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let raw: String = row.get(i).db()?;
+    serde_json::from_str::<Vec<String>>(&raw)
+        .map_err(|e| corrupt(what, e))?
+        .into_iter()
+        .map(make)
+        .collect()
+}
+
+/// One statement (one snapshot): the user row with its roles and permissions
+/// aggregated by correlated subqueries.
+pub(crate) async fn get_principal(
+    h: &Handle,
+    lookup: &UserLookup,
+) -> StoreResult<Option<Principal>> {
+    let (column, value) = lookup_column(lookup)?;
+    let shared = h.shared.clone();
+    let features = shared.features;
+    let sql = principal_sql(
+        &column,
+        features.contains(Feature::Roles),
+        features.contains(Feature::Permissions),
+    );
+    h.read(move |c| {
+        check_lookup_column(&shared, c, &column)?;
+        one_user_with(&shared, c, &sql, [value], 2, |user, row, first| {
+            Ok(Principal {
+                user,
+                roles: json_names(row, first, "fullauth_roles.name", role_name)?,
+                permissions: json_names(
+                    row,
+                    first + 1,
+                    "fullauth_permissions.name",
+                    permission_name,
+                )?,
+            })
+        })
     })
     .await
 }

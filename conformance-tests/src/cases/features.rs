@@ -81,6 +81,10 @@ async fn every_method(
                     .map(drop),
             ),
             (
+                "get_principal",
+                st.get_principal(&UserLookup::Id(uid)).await.map(drop),
+            ),
+            (
                 "update_user",
                 st.update_user(&uid, UserPatch::new()).await.map(drop),
             ),
