@@ -317,7 +317,12 @@ impl AuthService {
         StateKey::new(raw).ok()
     }
 
-    async fn find_login_user(&self, identifier: &str) -> Result<Option<User>, FlowError> {
+    /// The user a login names, with its role names, in one store call
+    /// ([`fullauth_api::UserStore::get_principal`]).
+    async fn find_login_user(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<(User, Vec<String>)>, FlowError> {
         let lookup = match &self.inner.config.login_field {
             LoginField::Email => match Email::new(identifier) {
                 Ok(email) => UserLookup::Email(email),
@@ -328,7 +333,18 @@ impl AuthService {
                 Err(_) => return Ok(None),
             },
         };
-        Ok(self.inner.store.get_user_by_field(&lookup).await?)
+        self.principal(&lookup).await
+    }
+
+    /// A user and its role names in one store call.
+    async fn principal(
+        &self,
+        lookup: &UserLookup,
+    ) -> Result<Option<(User, Vec<String>)>, FlowError> {
+        Ok(self.inner.store.get_principal(lookup).await?.map(|p| {
+            let roles = p.roles.into_iter().map(RoleName::into_string).collect();
+            (p.user, roles)
+        }))
     }
 
     /// Password sign-in (`POST /login`), in the reference's order: the
@@ -355,7 +371,10 @@ impl AuthService {
         password: &str,
     ) -> Result<LoginOutcome, FlowError> {
         self.rate_limit(RateLimitBucket::Login, ctx).await?;
-        let user = self.find_login_user(identifier).await?;
+        let (user, roles) = match self.find_login_user(identifier).await? {
+            Some((user, roles)) => (Some(user), roles),
+            None => (None, Vec::new()),
+        };
         let key = self.login_lockout_key(identifier);
         if self.is_locked(key.as_ref()).await {
             tracing::warn!("login blocked: account locked");
@@ -409,7 +428,7 @@ impl AuthService {
             return Ok(LoginOutcome::MfaRequired { mfa_token, user });
         }
         let extra = self.custom_claims(&user).await?;
-        let tokens = self.issue_token_pair(&user, ctx, extra).await?;
+        let tokens = self.issue_pair_with_roles(&user, roles, ctx, extra).await?;
         tracing::info!(user_id = %user.id, "login successful");
         Ok(LoginOutcome::SignedIn(SignedIn { tokens, user }))
     }
@@ -506,6 +525,18 @@ impl AuthService {
         extra: Map<String, Value>,
     ) -> Result<TokenPair, FlowError> {
         let roles = self.roles_of(&user.id).await?;
+        self.issue_pair_with_roles(user, roles, ctx, extra).await
+    }
+
+    /// [`issue_token_pair`](Self::issue_token_pair) with the role names
+    /// already read (login reads them with the user, in one call).
+    async fn issue_pair_with_roles(
+        &self,
+        user: &User,
+        roles: Vec<String>,
+        ctx: &ClientContext,
+        extra: Map<String, Value>,
+    ) -> Result<TokenPair, FlowError> {
         let pair = self
             .inner
             .engine
@@ -551,15 +582,14 @@ impl AuthService {
         let store = &self.inner.store;
         let claims = engine.decode(refresh_token, Expect::Refresh).await?;
         let user_id = claims.user_id()?;
-        let user = match store.get_user(&user_id).await? {
-            Some(u) if u.is_active => u,
+        let (user, roles) = match self.principal(&UserLookup::Id(user_id)).await? {
+            Some((u, roles)) if u.is_active => (u, roles),
             _ => return Err(FlowError::InactiveUser),
         };
         let digest = TokenDigest::of(refresh_token);
         let Some(stored) = store.get_refresh_token(&digest).await? else {
             return Err(FlowError::InvalidToken(TokenRejection::NotStored));
         };
-        let roles = self.roles_of(&user.id).await?;
         let extra = self.custom_claims(&user).await?;
         let auth_time = Some(claims.auth_time_or_iat());
         let sub = user.id.to_string();

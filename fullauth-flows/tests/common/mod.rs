@@ -1254,6 +1254,8 @@ pub async fn roles_permissions_and_claims(store: Arc<dyn Store>) {
     let r = auth.refresh(&ctx(), &s.tokens.refresh_token).await.unwrap();
     let rc = auth.engine().verify(&r.access_token).unwrap();
     assert_eq!(rc.extra_value("email"), Some(&json!(user.email.as_str())));
+    // The roles claim is read again at refresh (with the user, in one call).
+    assert_eq!(rc.roles.as_deref(), Some(&["editor".to_string()][..]));
     // Roles and permissions come from the store, not from the token.
     let me = auth.authenticate(&s.tokens.access_token).await.unwrap();
     auth.require_role(&me.user, &["admin", "editor"])
