@@ -239,16 +239,18 @@ impl Fixture {
 
 impl Fixture {
     /// Creates the tables fastapi-fullauth 0.18 creates (its SQLAlchemy
-    /// DDL for this backend, `tests/fixtures/`), with `user_columns` (e.g.
+    /// DDL for this backend, the conformance crate's fixture), with
+    /// `user_columns` (e.g.
     /// `display_name VARCHAR(100) NOT NULL`) added to `fullauth_users` as an
     /// app with its own user model has them. Nothing records a fullauth
     /// migration: the database is not adopted yet.
     pub fn load_fastapi_0_18(&self, user_columns: &[&str]) {
-        let ddl = if self.pg {
-            include_str!("../fixtures/fastapi_fullauth_0_18.postgres.sql")
+        use fullauth_conformance::migrations::{Dialect, fixtures::FastapiFullauth};
+        let ddl = FastapiFullauth::V0_18.ddl(if self.pg {
+            Dialect::Postgres
         } else {
-            include_str!("../fixtures/fastapi_fullauth_0_18.sqlite.sql")
-        };
+            Dialect::Sqlite
+        });
         let marker = "CREATE TABLE fullauth_users (\n";
         assert!(ddl.contains(marker));
         let extra: String = user_columns.iter().map(|c| format!("\t{c},\n")).collect();
