@@ -117,44 +117,12 @@ const TRACKING: &str = "CREATE TABLE IF NOT EXISTS {s}.fullauth_schema_migration
 
 const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('fullauth_schema_migrations:' || $1))";
 
-macro_rules! col {
-    ($name:literal, $ty:expr) => {
-        ColumnSpec {
-            name: $name,
-            ty: $ty,
-            nullable: false,
-        }
-    };
-    ($name:literal, $ty:expr, null) => {
-        ColumnSpec {
-            name: $name,
-            ty: $ty,
-            nullable: true,
-        }
-    };
-}
-
-const fn short_lived(
-    name: &'static str,
-    columns: &'static [ColumnSpec],
-    pk: &'static [&'static str],
-) -> TableSpec {
-    TableSpec {
-        name,
-        columns,
-        primary_key: pk,
-        uniques: &[],
-        foreign_keys: &[],
-        short_lived: true,
-    }
-}
-
 static BLACKLIST: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_blacklist",
         &[
-            col!("key", ColumnType::Text),
-            col!("expires_at", ColumnType::Timestamp),
+            ColumnSpec::new("key", ColumnType::Text),
+            ColumnSpec::new("expires_at", ColumnType::Timestamp),
         ],
         &["key"],
     )],
@@ -167,14 +135,14 @@ static BLACKLIST: SchemaChange = SchemaChange {
 };
 
 static LOCKOUT: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_lockouts",
         &[
-            col!("key", ColumnType::Text),
-            col!("failures", ColumnType::Integer),
-            col!("last_failure_at", ColumnType::Timestamp),
-            col!("locked_until", ColumnType::Timestamp, null),
-            col!("outcome", ColumnType::SmallInt),
+            ColumnSpec::new("key", ColumnType::Text),
+            ColumnSpec::new("failures", ColumnType::Integer),
+            ColumnSpec::new("last_failure_at", ColumnType::Timestamp),
+            ColumnSpec::nullable("locked_until", ColumnType::Timestamp),
+            ColumnSpec::new("outcome", ColumnType::SmallInt),
         ],
         &["key"],
     )],
@@ -182,12 +150,12 @@ static LOCKOUT: SchemaChange = SchemaChange {
 };
 
 static RATE_LIMIT: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_rate_limits",
         &[
-            col!("key", ColumnType::Text),
-            col!("hits", ColumnType::TimestampArray),
-            col!("allowed", ColumnType::Boolean),
+            ColumnSpec::new("key", ColumnType::Text),
+            ColumnSpec::new("hits", ColumnType::TimestampArray),
+            ColumnSpec::new("allowed", ColumnType::Boolean),
         ],
         &["key"],
     )],
@@ -195,12 +163,12 @@ static RATE_LIMIT: SchemaChange = SchemaChange {
 };
 
 static CHALLENGES: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_challenges",
         &[
-            col!("key", ColumnType::Text),
-            col!("value", ColumnType::Text),
-            col!("expires_at", ColumnType::Timestamp),
+            ColumnSpec::new("key", ColumnType::Text),
+            ColumnSpec::new("value", ColumnType::Text),
+            ColumnSpec::new("expires_at", ColumnType::Timestamp),
         ],
         &["key"],
     )],

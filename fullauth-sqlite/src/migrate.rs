@@ -154,44 +154,12 @@ const TRACKING_DDL: &str = "CREATE TABLE IF NOT EXISTS fullauth_schema_migration
 
 const NOW_SQL: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'";
 
-macro_rules! col {
-    ($name:literal, $ty:expr) => {
-        ColumnSpec {
-            name: $name,
-            ty: $ty,
-            nullable: false,
-        }
-    };
-    ($name:literal, $ty:expr, null) => {
-        ColumnSpec {
-            name: $name,
-            ty: $ty,
-            nullable: true,
-        }
-    };
-}
-
-const fn short_lived(
-    name: &'static str,
-    columns: &'static [ColumnSpec],
-    pk: &'static [&'static str],
-) -> TableSpec {
-    TableSpec {
-        name,
-        columns,
-        primary_key: pk,
-        uniques: &[],
-        foreign_keys: &[],
-        short_lived: true,
-    }
-}
-
 static BLACKLIST: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_blacklist",
         &[
-            col!("state_key", ColumnType::Varchar(512)),
-            col!("expires_at", ColumnType::Timestamp),
+            ColumnSpec::new("state_key", ColumnType::Varchar(512)),
+            ColumnSpec::new("expires_at", ColumnType::Timestamp),
         ],
         &["state_key"],
     )],
@@ -204,13 +172,13 @@ static BLACKLIST: SchemaChange = SchemaChange {
 };
 
 static LOCKOUT: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_lockout",
         &[
-            col!("state_key", ColumnType::Varchar(512)),
-            col!("attempts", ColumnType::Integer),
-            col!("locked_until", ColumnType::Timestamp, null),
-            col!("expires_at", ColumnType::Timestamp),
+            ColumnSpec::new("state_key", ColumnType::Varchar(512)),
+            ColumnSpec::new("attempts", ColumnType::Integer),
+            ColumnSpec::nullable("locked_until", ColumnType::Timestamp),
+            ColumnSpec::new("expires_at", ColumnType::Timestamp),
         ],
         &["state_key"],
     )],
@@ -223,13 +191,13 @@ static LOCKOUT: SchemaChange = SchemaChange {
 };
 
 static RATE_LIMIT: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_rate_limit",
         &[
-            col!("id", ColumnType::Integer),
-            col!("state_key", ColumnType::Varchar(512)),
-            col!("hit_at", ColumnType::Timestamp),
-            col!("expires_at", ColumnType::Timestamp),
+            ColumnSpec::new("id", ColumnType::Integer),
+            ColumnSpec::new("state_key", ColumnType::Varchar(512)),
+            ColumnSpec::new("hit_at", ColumnType::Timestamp),
+            ColumnSpec::new("expires_at", ColumnType::Timestamp),
         ],
         &["id"],
     )],
@@ -250,12 +218,12 @@ static RATE_LIMIT: SchemaChange = SchemaChange {
 };
 
 static CHALLENGES: SchemaChange = SchemaChange {
-    tables: &[short_lived(
+    tables: &[TableSpec::short_lived(
         "fullauth_challenges",
         &[
-            col!("state_key", ColumnType::Varchar(512)),
-            col!("value", ColumnType::Text),
-            col!("expires_at", ColumnType::Timestamp),
+            ColumnSpec::new("state_key", ColumnType::Varchar(512)),
+            ColumnSpec::new("value", ColumnType::Text),
+            ColumnSpec::new("expires_at", ColumnType::Timestamp),
         ],
         &["state_key"],
     )],

@@ -62,6 +62,26 @@ pub struct ColumnSpec {
     pub nullable: bool,
 }
 
+impl ColumnSpec {
+    /// A `NOT NULL` column.
+    pub const fn new(name: &'static str, ty: ColumnType) -> Self {
+        ColumnSpec {
+            name,
+            ty,
+            nullable: false,
+        }
+    }
+
+    /// A nullable column.
+    pub const fn nullable(name: &'static str, ty: ColumnType) -> Self {
+        ColumnSpec {
+            name,
+            ty,
+            nullable: true,
+        }
+    }
+}
+
 /// A named unique constraint (`uq_oauth_provider_user`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UniqueSpec {
@@ -114,6 +134,23 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
+    /// A short-lived table of the backend's own (no unique constraint, no
+    /// foreign key).
+    pub const fn short_lived(
+        name: &'static str,
+        columns: &'static [ColumnSpec],
+        primary_key: &'static [&'static str],
+    ) -> Self {
+        TableSpec {
+            name,
+            columns,
+            primary_key,
+            uniques: &[],
+            foreign_keys: &[],
+            short_lived: true,
+        }
+    }
+
     /// The column called `name`.
     pub fn column(&self, name: &str) -> Option<&'static ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
@@ -546,23 +583,6 @@ impl fmt::Display for ColumnType {
     }
 }
 
-macro_rules! col {
-    ($name:literal, $ty:expr) => {
-        ColumnSpec {
-            name: $name,
-            ty: $ty,
-            nullable: false,
-        }
-    };
-    ($name:literal, $ty:expr, null) => {
-        ColumnSpec {
-            name: $name,
-            ty: $ty,
-            nullable: true,
-        }
-    };
-}
-
 macro_rules! fk_users {
     () => {
         ForeignKeySpec {
@@ -578,13 +598,13 @@ use ColumnType::{Boolean, Integer, Text, Timestamp, Uuid, Varchar};
 static USERS: [TableSpec; 1] = [TableSpec {
     name: "fullauth_users",
     columns: &[
-        col!("id", Uuid),
-        col!("email", Varchar(320)),
-        col!("hashed_password", Text, null),
-        col!("is_active", Boolean),
-        col!("is_verified", Boolean),
-        col!("is_superuser", Boolean),
-        col!("created_at", Timestamp),
+        ColumnSpec::new("id", Uuid),
+        ColumnSpec::new("email", Varchar(320)),
+        ColumnSpec::nullable("hashed_password", Text),
+        ColumnSpec::new("is_active", Boolean),
+        ColumnSpec::new("is_verified", Boolean),
+        ColumnSpec::new("is_superuser", Boolean),
+        ColumnSpec::new("created_at", Timestamp),
     ],
     primary_key: &["id"],
     uniques: &[],
@@ -595,15 +615,15 @@ static USERS: [TableSpec; 1] = [TableSpec {
 static REFRESH_TOKENS: [TableSpec; 1] = [TableSpec {
     name: "fullauth_refresh_tokens",
     columns: &[
-        col!("id", Uuid),
-        col!("token", Varchar(512)),
-        col!("user_id", Uuid),
-        col!("family_id", Varchar(36)),
-        col!("expires_at", Timestamp),
-        col!("revoked", Boolean),
-        col!("user_agent", Varchar(512), null),
-        col!("ip_address", Varchar(45), null),
-        col!("created_at", Timestamp),
+        ColumnSpec::new("id", Uuid),
+        ColumnSpec::new("token", Varchar(512)),
+        ColumnSpec::new("user_id", Uuid),
+        ColumnSpec::new("family_id", Varchar(36)),
+        ColumnSpec::new("expires_at", Timestamp),
+        ColumnSpec::new("revoked", Boolean),
+        ColumnSpec::nullable("user_agent", Varchar(512)),
+        ColumnSpec::nullable("ip_address", Varchar(45)),
+        ColumnSpec::new("created_at", Timestamp),
     ],
     primary_key: &["id"],
     uniques: &[],
@@ -614,7 +634,10 @@ static REFRESH_TOKENS: [TableSpec; 1] = [TableSpec {
 static ROLES: [TableSpec; 2] = [
     TableSpec {
         name: "fullauth_roles",
-        columns: &[col!("id", Uuid), col!("name", Varchar(100))],
+        columns: &[
+            ColumnSpec::new("id", Uuid),
+            ColumnSpec::new("name", Varchar(100)),
+        ],
         primary_key: &["id"],
         uniques: &[],
         foreign_keys: &[],
@@ -622,7 +645,10 @@ static ROLES: [TableSpec; 2] = [
     },
     TableSpec {
         name: "fullauth_user_roles",
-        columns: &[col!("user_id", Uuid), col!("role_id", Uuid)],
+        columns: &[
+            ColumnSpec::new("user_id", Uuid),
+            ColumnSpec::new("role_id", Uuid),
+        ],
         primary_key: &["user_id", "role_id"],
         uniques: &[],
         foreign_keys: &[
@@ -641,9 +667,9 @@ static PERMISSIONS: [TableSpec; 2] = [
     TableSpec {
         name: "fullauth_permissions",
         columns: &[
-            col!("id", Uuid),
-            col!("name", Varchar(200)),
-            col!("description", Varchar(500)),
+            ColumnSpec::new("id", Uuid),
+            ColumnSpec::new("name", Varchar(200)),
+            ColumnSpec::new("description", Varchar(500)),
         ],
         primary_key: &["id"],
         uniques: &[],
@@ -652,7 +678,10 @@ static PERMISSIONS: [TableSpec; 2] = [
     },
     TableSpec {
         name: "fullauth_role_permissions",
-        columns: &[col!("role_id", Uuid), col!("permission_id", Uuid)],
+        columns: &[
+            ColumnSpec::new("role_id", Uuid),
+            ColumnSpec::new("permission_id", Uuid),
+        ],
         primary_key: &["role_id", "permission_id"],
         uniques: &[],
         foreign_keys: &[
@@ -674,15 +703,15 @@ static PERMISSIONS: [TableSpec; 2] = [
 static OAUTH: [TableSpec; 1] = [TableSpec {
     name: "fullauth_oauth_accounts",
     columns: &[
-        col!("id", Uuid),
-        col!("provider", Varchar(50)),
-        col!("provider_user_id", Varchar(320)),
-        col!("user_id", Uuid),
-        col!("provider_email", Varchar(320), null),
-        col!("access_token", Text, null),
-        col!("refresh_token", Text, null),
-        col!("expires_at", Timestamp, null),
-        col!("created_at", Timestamp),
+        ColumnSpec::new("id", Uuid),
+        ColumnSpec::new("provider", Varchar(50)),
+        ColumnSpec::new("provider_user_id", Varchar(320)),
+        ColumnSpec::new("user_id", Uuid),
+        ColumnSpec::nullable("provider_email", Varchar(320)),
+        ColumnSpec::nullable("access_token", Text),
+        ColumnSpec::nullable("refresh_token", Text),
+        ColumnSpec::nullable("expires_at", Timestamp),
+        ColumnSpec::new("created_at", Timestamp),
     ],
     primary_key: &["id"],
     uniques: &[UniqueSpec {
@@ -696,16 +725,16 @@ static OAUTH: [TableSpec; 1] = [TableSpec {
 static PASSKEYS: [TableSpec; 1] = [TableSpec {
     name: "fullauth_passkeys",
     columns: &[
-        col!("id", Uuid),
-        col!("user_id", Uuid),
-        col!("credential_id", Varchar(512)),
-        col!("public_key", Text),
-        col!("sign_count", Integer),
-        col!("device_name", Varchar(200)),
-        col!("transports", Varchar(200)),
-        col!("backed_up", Boolean),
-        col!("created_at", Timestamp),
-        col!("last_used_at", Timestamp, null),
+        ColumnSpec::new("id", Uuid),
+        ColumnSpec::new("user_id", Uuid),
+        ColumnSpec::new("credential_id", Varchar(512)),
+        ColumnSpec::new("public_key", Text),
+        ColumnSpec::new("sign_count", Integer),
+        ColumnSpec::new("device_name", Varchar(200)),
+        ColumnSpec::new("transports", Varchar(200)),
+        ColumnSpec::new("backed_up", Boolean),
+        ColumnSpec::new("created_at", Timestamp),
+        ColumnSpec::nullable("last_used_at", Timestamp),
     ],
     primary_key: &["id"],
     uniques: &[],
@@ -716,13 +745,13 @@ static PASSKEYS: [TableSpec; 1] = [TableSpec {
 static MFA: [TableSpec; 1] = [TableSpec {
     name: "fullauth_mfa",
     columns: &[
-        col!("id", Uuid),
-        col!("user_id", Uuid),
-        col!("secret", Varchar(64)),
-        col!("confirmed_at", Timestamp, null),
-        col!("last_counter", Integer),
-        col!("recovery_codes", Text),
-        col!("created_at", Timestamp),
+        ColumnSpec::new("id", Uuid),
+        ColumnSpec::new("user_id", Uuid),
+        ColumnSpec::new("secret", Varchar(64)),
+        ColumnSpec::nullable("confirmed_at", Timestamp),
+        ColumnSpec::new("last_counter", Integer),
+        ColumnSpec::new("recovery_codes", Text),
+        ColumnSpec::new("created_at", Timestamp),
     ],
     primary_key: &["id"],
     uniques: &[],
