@@ -62,6 +62,12 @@ pub enum Dialect {
     Sqlite,
     /// PostgreSQL: `UUID`, `TIMESTAMP WITH TIME ZONE`.
     Postgres,
+    /// MariaDB 10.7+: native `UUID`, and `DATETIME` (no microseconds) in the
+    /// server's default collation, as fastapi-fullauth's `create_all` makes
+    /// them (fullauth's own tables are `DATETIME(6)` and
+    /// `utf8mb4_nopad_bin`: adopt widens and converts, with notes of its
+    /// own, see [`Dialect::is_repair_note`]). No transactional DDL.
+    MariaDb,
 }
 
 impl Dialect {
@@ -70,15 +76,48 @@ impl Dialect {
         let (uuid, ts) = match self {
             Dialect::Sqlite => ("CHAR(32)", "DATETIME"),
             Dialect::Postgres => ("UUID", "TIMESTAMP WITH TIME ZONE"),
+            Dialect::MariaDb => ("UUID", "DATETIME"),
         };
         sql.replace("{uuid}", uuid).replace("{ts}", ts)
     }
 
-    /// The 0.1 ids of this dialect's backend.
+    /// The 0.1 ids of this dialect's backend (none for MariaDB: no 0.1 was
+    /// released; the 0.1 cases pass without running then).
     pub fn legacy_0_1(self) -> &'static [fullauth_api::migrate::LegacyMigration] {
         match self {
             Dialect::Sqlite => &fullauth_api::migrate::LEGACY_SQLITE_0_1,
             Dialect::Postgres => &fullauth_api::migrate::LEGACY_POSTGRES_0_1,
+            Dialect::MariaDb => &[],
+        }
+    }
+
+    /// True when DDL takes part in transactions (a rollback undoes a
+    /// `CREATE TABLE`). MariaDB commits DDL implicitly: the cases of
+    /// fullauth's apply inside the app's transaction then check that what
+    /// was applied stays recorded instead.
+    pub fn transactional_ddl(self) -> bool {
+        !matches!(self, Dialect::MariaDb)
+    }
+
+    /// How SQLModel's `str` field without `max_length` is created: `VARCHAR`
+    /// (no length) where the dialect allows it, `VARCHAR(255)` on MariaDB
+    /// (SQLModel's `AutoString` default length for MySQL).
+    pub fn sqlmodel_varchar(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => "VARCHAR(255)",
+            Dialect::Sqlite | Dialect::Postgres => "VARCHAR",
+        }
+    }
+
+    /// True for an adopt note about a repair only this dialect makes, left
+    /// out when the notes are compared across backends: MariaDB's
+    /// `widened <table>.<column> to DATETIME(6) …` and `converted <table> to
+    /// utf8mb4 …` (fastapi-fullauth's tables have no microseconds and the
+    /// server's case-insensitive collation).
+    pub fn is_repair_note(self, note: &str) -> bool {
+        match self {
+            Dialect::MariaDb => note.starts_with("widened ") || note.starts_with("converted "),
+            Dialect::Sqlite | Dialect::Postgres => false,
         }
     }
 }

@@ -37,9 +37,10 @@
 //! # Adopting a fastapi-fullauth database
 //!
 //! The tables fastapi-fullauth creates on MariaDB have plain `DATETIME`
-//! columns (no microseconds) and the server's default collation (usually
-//! `utf8mb4_general_ci`: case-insensitive, trailing spaces ignored). `adopt`
-//! widens every timestamp column of a fullauth table to `DATETIME(6)`
+//! columns (no microseconds), `TEXT` columns (64 KiB) and the server's
+//! default collation (usually `utf8mb4_general_ci`: case-insensitive,
+//! trailing spaces ignored). `adopt` widens every timestamp column of a
+//! fullauth table to `DATETIME(6)` and every text column to `MEDIUMTEXT`
 //! (keeping NULL / NOT NULL) and converts the table to `utf8mb4` with
 //! `utf8mb4_nopad_bin`, one `ALTER TABLE` per table, and reports each as a
 //! note (`widened …`, `converted …`), besides the fixes and notes every
@@ -224,7 +225,8 @@ pub fn schema_change(id: &str) -> Option<&'static SchemaChange> {
 }
 
 /// MariaDB's spelling of the catalogue's column types, as
-/// [`live_type`] reads them back (`DATETIME` whatever its precision).
+/// [`live_type`] reads them back (`DATETIME` whatever its precision; text
+/// is `MEDIUMTEXT`).
 struct Dialect;
 
 impl SqlDialect for Dialect {
@@ -232,7 +234,8 @@ impl SqlDialect for Dialect {
         match ty {
             ColumnType::Uuid => "UUID".into(),
             ColumnType::Varchar(n) => format!("VARCHAR({n})"),
-            ColumnType::Text | ColumnType::TimestampArray => "TEXT".into(),
+            // TEXT holds 64 KiB; the contract's texts reach 1 MiB.
+            ColumnType::Text | ColumnType::TimestampArray => "MEDIUMTEXT".into(),
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Integer => "INTEGER".into(),
             ColumnType::SmallInt => "SMALLINT".into(),
@@ -241,36 +244,26 @@ impl SqlDialect for Dialect {
     }
 }
 
-/// The spelling of the short-lived tables, whose text values (rate-limit
-/// windows, challenge payloads) are `MEDIUMTEXT`: `TEXT` holds 64 KiB.
-struct ShortLivedDialect;
-
-impl SqlDialect for ShortLivedDialect {
-    fn column_type(&self, ty: ColumnType) -> String {
-        match ty {
-            ColumnType::Text => "MEDIUMTEXT".into(),
-            other => Dialect.column_type(other),
-        }
-    }
-}
-
-/// The dialect a table's columns are compared in.
-fn dialect_of(t: &TableSpec) -> &'static dyn SqlDialect {
-    if t.short_lived {
-        &ShortLivedDialect
-    } else {
-        &Dialect
-    }
-}
-
-/// The type as this crate's DDL writes it in table `t` (timestamps with
-/// microseconds).
-fn ddl_type(t: &TableSpec, ty: ColumnType) -> String {
+/// The type as this crate's DDL writes it (timestamps with microseconds).
+fn ddl_type(ty: ColumnType) -> String {
     match ty {
         ColumnType::Timestamp => "DATETIME(6)".into(),
         ColumnType::Boolean => "BOOL".into(),
-        other => dialect_of(t).column_type(other),
+        other => Dialect.column_type(other),
     }
+}
+
+/// The live table as [`diff_table`] sees it: a column the spec says is
+/// text and that is stored as `TEXT` reads as `MEDIUMTEXT`, since `adopt`
+/// widens it ([`MySqlMigrations::repair_table`]).
+fn diff_view(t: &TableSpec, live: &MariaTable) -> LiveTable {
+    let mut view = live.live.clone();
+    for c in &mut view.columns {
+        if c.sql_type == "TEXT" && t.column(&c.name).is_some_and(|s| s.ty == ColumnType::Text) {
+            c.sql_type = "MEDIUMTEXT".into();
+        }
+    }
+    view
 }
 
 /// The canonical spelling of a column type as `information_schema.COLUMNS.
@@ -585,7 +578,7 @@ impl MySqlMigrations {
                     CAST(DATA_TYPE AS CHAR), IS_NULLABLE = 'YES', \
                     COLUMN_DEFAULT IS NOT NULL AND COLUMN_DEFAULT <> 'NULL', \
                     CAST(COALESCE(DATETIME_PRECISION, 0) AS SIGNED), \
-                    CAST(COLLATION_NAME AS CHAR), CAST(CHARACTER_MAXIMUM_LENGTH AS SIGNED) \
+                    CAST(COLLATION_NAME AS CHAR) \
              FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
         )
@@ -955,7 +948,7 @@ impl MySqlMigrations {
             for t in change.tables {
                 if state.present.contains(t.name) {
                     let live = self.live_table(c, t.name).await?;
-                    diff_table(t, &live.live, dialect_of(t))?;
+                    diff_table(t, &diff_view(t, &live), &Dialect)?;
                 }
             }
         }
@@ -991,7 +984,7 @@ impl MySqlMigrations {
                 continue;
             }
             let live = self.live_table(c, t.name).await?;
-            let diff = diff_table(t, &live.live, dialect_of(t))?;
+            let diff = diff_table(t, &diff_view(t, &live), &Dialect)?;
             for fix in &diff.fixes {
                 self.exec(c, &fix_sql(fix)).await?;
                 notes.push(fix.note());
@@ -1056,6 +1049,26 @@ impl MySqlMigrations {
                 ));
                 found.push(format!(
                     "widened {}.{} to DATETIME(6) (microseconds)",
+                    t.name, col.name
+                ));
+            }
+        }
+        for col in t.columns.iter().filter(|c| c.ty == ColumnType::Text) {
+            let Some(have) = live.columns.iter().find(|c| c.live.name == col.name) else {
+                continue;
+            };
+            if have.live.sql_type == "TEXT" {
+                clauses.push(format!(
+                    "MODIFY {} MEDIUMTEXT {}",
+                    quote_ident(col.name),
+                    if have.live.nullable {
+                        "NULL"
+                    } else {
+                        "NOT NULL"
+                    }
+                ));
+                found.push(format!(
+                    "widened {}.{} from TEXT to MEDIUMTEXT (64 KiB to 16 MiB)",
                     t.name, col.name
                 ));
             }
@@ -1145,7 +1158,7 @@ fn fix_sql(fix: &Fix) -> String {
             "ALTER TABLE {{s}}.{} ADD COLUMN {} {}",
             table.name,
             column.name,
-            ddl_type(table, column.ty)
+            ddl_type(column.ty)
         ),
         Fix::AddUnique { table, unique } => format!(
             "ALTER TABLE {{s}}.{} ADD CONSTRAINT {} UNIQUE ({})",
@@ -1186,7 +1199,7 @@ fn create_table_sql(t: &TableSpec) -> String {
             format!(
                 "\t{} {}{}",
                 c.name,
-                ddl_type(t, c.ty),
+                ddl_type(c.ty),
                 if c.nullable { "" } else { " NOT NULL" }
             )
         })
@@ -1433,7 +1446,7 @@ mod tests {
                     let line = format!(
                         "\t{} {}{}",
                         c.name,
-                        ddl_type(t, c.ty),
+                        ddl_type(c.ty),
                         if c.nullable { "," } else { " NOT NULL," }
                     );
                     assert!(m.sql.contains(&line), "{}: {line}", m.id);

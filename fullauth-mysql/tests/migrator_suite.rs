@@ -50,35 +50,6 @@ impl MigrationHarness for Maria {
     }
 }
 
-/// `MySqlStore` as `dyn Store` once the crate implements every store trait;
-/// until then (operation modules still being ported) `store()` answers an
-/// error and only the cases that need a store fail. Autoref specialisation:
-/// the by-reference impl applies only when `T: Store`.
-struct Probe<T>(T);
-
-#[allow(dead_code)] // used once MySqlStore implements Store
-trait AsDynStore {
-    fn dyn_store(&self) -> StoreResult<Arc<dyn Store>>;
-}
-
-impl<T: Store + Clone + 'static> AsDynStore for Probe<T> {
-    fn dyn_store(&self) -> StoreResult<Arc<dyn Store>> {
-        Ok(Arc::new(self.0.clone()))
-    }
-}
-
-trait NotYetAStore {
-    fn dyn_store(&self) -> StoreResult<Arc<dyn Store>>;
-}
-
-impl<T> NotYetAStore for &Probe<T> {
-    fn dyn_store(&self) -> StoreResult<Arc<dyn Store>> {
-        Err(StoreError::backend_message(
-            "MySqlStore does not implement Store yet (backend_impls! not enabled in lib.rs)",
-        ))
-    }
-}
-
 impl Db {
     fn store_sync(&self, features: Features) -> MySqlStore {
         MySqlStore::builder()
@@ -205,9 +176,7 @@ impl MigrationDatabase for Db {
     async fn store(&self, features: Features) -> StoreResult<Arc<dyn Store>> {
         let store = self.store_sync(features);
         store.refresh_user_columns().await?;
-        #[allow(unused_imports)]
-        use {AsDynStore as _, NotYetAStore as _};
-        (&Probe(store)).dyn_store()
+        Ok(Arc::new(store))
     }
 
     async fn execute(&self, sql: &str) -> StoreResult<()> {
@@ -293,3 +262,118 @@ async fn harness() -> Option<Maria> {
 }
 
 migration_tests!(harness);
+
+/// Runs `f` on a runtime of its own with a harness, or skips.
+fn with_harness<F, Fut>(f: F)
+where
+    F: FnOnce(Maria) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<()>>,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async move {
+        let Some(h) = harness().await else { return };
+        if let Err(e) = f(h).await {
+            panic!("{e} ({e:?})");
+        }
+    });
+}
+
+/// Migrators racing on one database are serialised by `GET_LOCK`: each
+/// migration runs once, the losers find nothing to do.
+#[test]
+fn concurrent_migrators_apply_each_migration_once() {
+    with_harness(|h| async move {
+        let db = h.fresh().await?;
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let m = db.migrator();
+            tasks.push(tokio::spawn(async move { m.apply(Features::all()).await }));
+        }
+        let mut applied = Vec::new();
+        for t in tasks {
+            let ids = t
+                .await
+                .map_err(|e| StoreError::backend_message(e.to_string()))??;
+            applied.extend(ids);
+        }
+        applied.sort();
+        let mut expected: Vec<String> = fullauth_api::migrate::CATALOG
+            .iter()
+            .map(|e| e.id.to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(applied, expected);
+        assert!(db.migrator().status(Features::all()).await?.is_up_to_date());
+        db.close().await;
+        Ok(())
+    });
+}
+
+/// A fastapi-fullauth database (plain `DATETIME`, `TEXT`, the server's
+/// case-insensitive collation) is widened and converted by adopt, each
+/// repair reported; afterwards text compares byte for byte.
+#[test]
+fn adopt_widens_timestamps_and_converts_the_collation() {
+    with_harness(|h| async move {
+        let ddl = fullauth_conformance::migrations::fixtures::FastapiFullauth::V0_18
+            .ddl(Dialect::MariaDb);
+        let db = h.fresh().await?;
+        db.execute(&ddl).await?;
+        let r = db.migrator().adopt(Features::durable()).await?;
+        assert!(
+            r.notes.contains(
+                &"widened fullauth_users.created_at to DATETIME(6) (microseconds)".into()
+            ),
+            "{r:?}"
+        );
+        assert!(
+            r.notes.contains(
+                &"widened fullauth_users.hashed_password from TEXT to MEDIUMTEXT (64 KiB to 16 MiB)"
+                    .into()
+            ),
+            "{r:?}"
+        );
+        assert!(
+            r.notes.iter().any(|n| n.starts_with(
+                "converted fullauth_roles to utf8mb4 with the utf8mb4_nopad_bin collation (was \
+                 utf8mb4_general_ci)"
+            )),
+            "{r:?}"
+        );
+        assert!(r.notes.iter().all(|n| Dialect::MariaDb.is_repair_note(n)));
+        db.execute(
+            "INSERT INTO fullauth_roles (id, name) VALUES (UUID(), 'Admin'), (UUID(), 'admin')",
+        )
+        .await?;
+        db.close().await;
+        Ok(())
+    });
+}
+
+/// `apply` inside the app's transaction, up to date, writes nothing and
+/// leaves the transaction open: the app's rollback undoes its own rows.
+#[test]
+fn an_up_to_date_apply_leaves_the_app_transaction_alone() {
+    with_harness(|h| async move {
+        let db = h.fresh().await?;
+        db.migrator().apply(Features::all()).await?;
+        db.execute("CREATE TABLE app_notes (id INTEGER NOT NULL, PRIMARY KEY (id))")
+            .await?;
+        let applied = db
+            .apply_in_app_transaction(
+                "INSERT INTO app_notes (id) VALUES (1)",
+                Features::all(),
+                "",
+                false,
+            )
+            .await?;
+        assert!(applied.is_empty());
+        db.execute("INSERT INTO app_notes (id) VALUES (1)").await?;
+        db.close().await;
+        Ok(())
+    });
+}

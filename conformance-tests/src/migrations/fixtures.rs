@@ -12,7 +12,8 @@ pub enum FastapiFullauth {
     /// 0.18 with the SQLAlchemy mixins: every durable table.
     V0_18,
     /// 0.18 with the SQLModel mixins: `fullauth_passkeys.transports` is a
-    /// `VARCHAR` without a length.
+    /// `VARCHAR` without a length (`VARCHAR(255)` on MariaDB, which needs
+    /// one: [`Dialect::sqlmodel_varchar`]).
     V0_18SqlModel,
     /// 0.17: no `fullauth_mfa`.
     V0_17,
@@ -77,7 +78,7 @@ impl FastapiFullauth {
         if matches!(self, V0_18SqlModel | V0_14SqlModel) {
             sql = sql.replace(
                 "transports VARCHAR(200) NOT NULL",
-                "transports VARCHAR NOT NULL",
+                &format!("transports {} NOT NULL", dialect.sqlmodel_varchar()),
             );
         }
         if self == V0_14SqlModel {
@@ -202,5 +203,10 @@ mod tests {
         );
         assert!(FastapiFullauth::with_integer_user_ids(d).contains("user_id INTEGER NOT NULL"));
         assert!(!FastapiFullauth::without_revoked(d).contains("revoked"));
+        let maria = FastapiFullauth::V0_14SqlModel.ddl(Dialect::MariaDb);
+        assert!(maria.contains("transports VARCHAR(255) NOT NULL"));
+        assert!(
+            maria.contains("id UUID NOT NULL") && maria.contains("created_at DATETIME NOT NULL")
+        );
     }
 }

@@ -154,9 +154,12 @@ pub const APP_COLUMNS: [(&str, &str); 3] = [
 ];
 
 /// One database per test binary, with every feature migrated and the
-/// suite's app columns ([`APP_COLUMNS`]) added afterwards. It is left for
-/// [`drop_stale_databases`] of a later run (a test binary has no hook at
-/// exit).
+/// suite's app columns ([`APP_COLUMNS`]) added afterwards: a fresh one, left
+/// for [`drop_stale_databases`] of a later run (a test binary has no hook at
+/// exit), or the database `FULLAUTH_TEST_MYSQL_DATABASE` names, created if
+/// missing and kept — so the suite can run twice in a row on one database
+/// (migrating again is a no-op, and the app columns are added only when
+/// missing).
 pub fn shared_database(url: &str) -> &'static str {
     static DATABASE: OnceLock<String> = OnceLock::new();
     DATABASE.get_or_init(|| {
@@ -164,26 +167,50 @@ pub fn shared_database(url: &str) -> &'static str {
         block_on_own_runtime(async move {
             let admin = pool(&url, 2).await;
             drop_stale_databases(&admin).await;
-            let database = fresh_database_name();
-            create_database(&admin, &database)
-                .await
-                .expect("create the test database");
+            let database = match std::env::var("FULLAUTH_TEST_MYSQL_DATABASE") {
+                Ok(name) if !name.is_empty() => {
+                    let exists: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                    )
+                    .bind(&name)
+                    .fetch_one(&admin)
+                    .await
+                    .expect("read the catalog");
+                    if exists == 0 {
+                        create_database(&admin, &name)
+                            .await
+                            .expect("create the test database");
+                    }
+                    name
+                }
+                _ => {
+                    let name = fresh_database_name();
+                    create_database(&admin, &name)
+                        .await
+                        .expect("create the test database");
+                    name
+                }
+            };
             let store = MySqlStore::builder()
                 .database(database.clone())
                 .features(Features::all())
                 .from_pool(admin.clone())
                 .expect("open");
             store.migrate().await.expect("migrate");
+            let present = store.user_columns();
             let columns = APP_COLUMNS
                 .iter()
+                .filter(|(name, _)| !present.iter().any(|p| p == name))
                 .map(|(name, ty)| format!("ADD COLUMN {name} {ty}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = format!("ALTER TABLE {}.fullauth_users {columns}", quote(&database));
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&admin)
-                .await
-                .expect("add the app columns");
+            if !columns.is_empty() {
+                let sql = format!("ALTER TABLE {}.fullauth_users {columns}", quote(&database));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&admin)
+                    .await
+                    .expect("add the app columns");
+            }
             admin.close().await;
             database
         })
