@@ -68,62 +68,54 @@ pub(crate) async fn dispatch(cli: Cli) -> Out {
             out: out.as_deref(),
             version_base: *version_base,
         };
-        return export_sql(&export, &schema, as_json);
+        return export_sql(&export, schema.as_deref(), &database_url, as_json);
     }
     let target = Target::parse(&database_url)?;
+    let schema = schema.as_deref();
     match command {
         Command::ExportSql { .. } => Ok(exit::OK),
         Command::Migrate { features, dry_run } => {
             let features = parse_features(&features.features)?;
             let db = if dry_run {
-                Db::open_for_plan(&target, &schema).await?
+                Db::open_for_plan(&target, schema).await?
             } else {
-                Db::open(&target, &schema, Features::all(), true).await?
+                Db::open(&target, schema, Features::all(), true).await?
             };
-            migrate(&db, &location(&target, &schema), features, dry_run, as_json).await
+            migrate(&db, &target.location(schema), features, dry_run, as_json).await
         }
         Command::Status { features, check } => {
             let chosen = features.as_deref().map(parse_features).transpose()?;
-            let db = Db::open(&target, &schema, Features::all(), false).await?;
+            let db = Db::open(&target, schema, Features::all(), false).await?;
             status(&db, chosen, check, as_json).await
         }
         Command::Adopt { features } => {
             let features = parse_features(&features.features)?;
-            let db = Db::open(&target, &schema, Features::all(), false).await?;
+            let db = Db::open(&target, schema, Features::all(), false).await?;
             adopt(&db, features, as_json).await
         }
         Command::Conformance { redis_url } => {
             conformance::run(&target, redis_url.as_deref(), as_json).await
         }
         Command::User(c) => {
-            let db = Db::open_migrated(&target, &schema).await?;
+            let db = Db::open_migrated(&target, schema).await?;
             user(&db, c, as_json).await
         }
         Command::Role(c) => {
-            let db = Db::open_migrated(&target, &schema).await?;
+            let db = Db::open_migrated(&target, schema).await?;
             role(&db.store(), c, as_json).await
         }
         Command::Permission(c) => {
-            let db = Db::open_migrated(&target, &schema).await?;
+            let db = Db::open_migrated(&target, schema).await?;
             permission(&db.store(), c, as_json).await
         }
         Command::Sessions(c) => {
-            let db = Db::open_migrated(&target, &schema).await?;
+            let db = Db::open_migrated(&target, schema).await?;
             sessions(&db.store(), c, as_json).await
         }
         Command::Prune => {
-            let db = Db::open_migrated(&target, &schema).await?;
+            let db = Db::open_migrated(&target, schema).await?;
             prune(&db, as_json).await
         }
-    }
-}
-
-/// Where the data lives, for humans: the SQLite file as named, or the
-/// PostgreSQL schema.
-fn location(target: &Target, schema: &str) -> String {
-    match target {
-        Target::Sqlite(path) => path.display().to_string(),
-        Target::Postgres(_) => format!("schema {schema}"),
     }
 }
 
@@ -436,12 +428,9 @@ struct Export<'a> {
     version_base: i64,
 }
 
-fn export_sql(e: &Export<'_>, schema: &str, as_json: bool) -> Out {
-    let exporter = Exporter::new(e.dialect, schema)?;
-    let dialect = match e.dialect {
-        Dialect::Sqlite => "sqlite",
-        Dialect::Postgres => "postgres",
-    };
+fn export_sql(e: &Export<'_>, schema: Option<&str>, database_url: &str, as_json: bool) -> Out {
+    let exporter = Exporter::new(e.dialect, schema, Some(database_url))?;
+    let dialect = e.dialect.name();
     match (e.format, e.out) {
         (ExportFormat::Sql, Some(_)) => Err(CliError::usage(
             "--out takes a folder for --format sqlx; the sql format prints one script",

@@ -1,5 +1,5 @@
 //! Which database a URL names, and the operations the command needs from
-//! either backend.
+//! each backend (SQLite, PostgreSQL, MariaDB).
 //!
 //! Migrations go through one code path: [`Db::migrator`] hands out the
 //! backend's migrator as a [`SqlMigrator`] trait object, and `migrate`,
@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use fullauth_api::migrate::{ExportedMigration, FeatureState, SqlMigrator};
 use fullauth_api::{Feature, Features, Store, StoreError, Timestamp, UserId};
+use fullauth_mysql::{MySqlMigrations, MySqlStore};
 use fullauth_postgres::{PgMigrations, PgStore};
 use fullauth_sqlite::{SqliteMigrations, SqliteStore};
 use serde::Serialize;
@@ -24,11 +25,14 @@ pub enum Target {
     Sqlite(PathBuf),
     /// A PostgreSQL server: the URL as given.
     Postgres(String),
+    /// A MariaDB (MySQL protocol) server: the URL, with `mariadb://`
+    /// spelled `mysql://`.
+    MySql(String),
 }
 
 impl Target {
     /// Parses `sqlite://PATH`, `sqlite:PATH`, `sqlite:///ABSOLUTE/PATH`,
-    /// `postgres://…` and `postgresql://…`.
+    /// `postgres://…`, `postgresql://…`, `mysql://…` and `mariadb://…`.
     ///
     /// # Errors
     /// A usage error for any other scheme or an empty SQLite path.
@@ -36,6 +40,12 @@ impl Target {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Target::Postgres(url.to_string()));
+        }
+        if url.starts_with("mysql://") {
+            return Ok(Target::MySql(url.to_string()));
+        }
+        if let Some(rest) = url.strip_prefix("mariadb://") {
+            return Ok(Target::MySql(format!("mysql://{rest}")));
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -47,18 +57,107 @@ impl Target {
             }
             return Ok(Target::Sqlite(PathBuf::from(path)));
         }
-        Err(CliError::usage(format!("unsupported database URL `{}`", redact(url))).hint(
-            "use sqlite://PATH for a SQLite file or postgres://USER@HOST:PORT/DB for PostgreSQL",
-        ))
+        Err(
+            CliError::usage(format!("unsupported database URL `{}`", redact(url))).hint(
+                "use sqlite://PATH for a SQLite file, postgres://USER@HOST:PORT/DB for \
+                 PostgreSQL or mysql://USER@HOST:PORT/DATABASE for MariaDB",
+            ),
+        )
+    }
+
+    /// Where the tables of this target live, for humans: the SQLite file,
+    /// the PostgreSQL schema, or the MariaDB database.
+    pub fn location(&self, schema: Option<&str>) -> String {
+        match self {
+            Target::Sqlite(path) => path.display().to_string(),
+            Target::Postgres(_) => format!("schema {}", schema.unwrap_or(DEFAULT_PG_SCHEMA)),
+            Target::MySql(url) => match schema.map(str::to_string).or_else(|| url_database(url)) {
+                Some(d) => format!("database {d}"),
+                None => "database (none named)".into(),
+            },
+        }
+    }
+}
+
+/// The PostgreSQL schema when `--schema` is not given.
+pub const DEFAULT_PG_SCHEMA: &str = "public";
+
+/// The database a `mysql://` URL names (percent-decoded), if any.
+pub fn url_database(url: &str) -> Option<String> {
+    use std::str::FromStr as _;
+    let options = fullauth_mysql::sqlx::mysql::MySqlConnectOptions::from_str(url).ok()?;
+    options
+        .get_database()
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+}
+
+/// A store of the CLI's on `database` through `url`.
+async fn connect_mysql(
+    url: &str,
+    database: &str,
+    features: Features,
+) -> Result<MySqlStore, StoreError> {
+    MySqlStore::builder()
+        .database(database)
+        .features(features)
+        .max_connections(4)
+        .connect(url)
+        .await
+}
+
+/// True when the server refused the connection because the URL's database
+/// does not exist (MariaDB error 1049).
+fn is_unknown_database(e: &StoreError) -> bool {
+    use fullauth_mysql::sqlx;
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(sqlx::Error::Database(db)) = s.downcast_ref::<sqlx::Error>() {
+            if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return my.number() == 1049;
+            }
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// `url` (a `mysql://` URL) without its database, its options kept.
+fn without_database(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("mysql", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    format!("{scheme}://{authority}/{query}")
+}
+
+/// The MariaDB database of the tables: `--schema` when given, else the
+/// URL's.
+///
+/// # Errors
+/// A usage error when neither names one.
+fn mysql_database(url: &str, schema: Option<&str>) -> Result<String, CliError> {
+    match schema.map(str::to_string).or_else(|| url_database(url)) {
+        Some(d) => Ok(d),
+        None => Err(
+            CliError::usage(format!("`{}` names no database", redact(url))).hint(
+                "name the database in the URL (mysql://USER@HOST:PORT/DATABASE) or with --schema \
+             DATABASE",
+            ),
+        ),
     }
 }
 
 /// The URL with any password replaced by `***`, for messages.
 pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((auth, host)) = rest.split_once('@') {
+        // The authority ends at the first `/`, `?` or `#`; a password may
+        // itself hold an `@`, so the user info ends at the authority's last one.
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if let Some((auth, host)) = authority.rsplit_once('@') {
             if let Some((user, _)) = auth.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
+                return format!("{scheme}://{user}:***@{host}{tail}");
             }
         }
     }
@@ -72,6 +171,8 @@ pub enum Db {
     Sqlite(SqliteStore),
     /// A PostgreSQL schema.
     Postgres(PgStore),
+    /// A MariaDB database.
+    MySql(MySqlStore),
 }
 
 /// One user as `user list` shows it.
@@ -97,14 +198,16 @@ fn quote_ident(s: &str) -> String {
 
 impl Db {
     /// Opens the database for `features`. A SQLite file that does not exist
-    /// is created only when `create` is true.
+    /// is created only when `create` is true. `schema` is `--schema`: the
+    /// PostgreSQL schema (default `public`), or the MariaDB database
+    /// (default: the URL's); SQLite ignores it.
     ///
     /// # Errors
     /// Usage errors for a bad URL, a schema error for a missing file,
     /// unavailable when the server cannot be reached.
     pub async fn open(
         target: &Target,
-        schema: &str,
+        schema: Option<&str>,
         features: Features,
         create: bool,
     ) -> Result<Db, CliError> {
@@ -129,7 +232,7 @@ impl Db {
             }
             Target::Postgres(url) => {
                 let store = PgStore::builder()
-                    .schema(schema)
+                    .schema(schema.unwrap_or(DEFAULT_PG_SCHEMA))
                     .features(features)
                     .max_connections(4)
                     .application_name("fullauth-cli")
@@ -142,6 +245,35 @@ impl Db {
                     })?;
                 Ok(Db::Postgres(store))
             }
+            Target::MySql(url) => {
+                let database = mysql_database(url, schema)?;
+                let store = match connect_mysql(url, &database, features).await {
+                    // The URL's database does not exist yet: `migrate`
+                    // connects without one and creates it (the statements
+                    // name the database; the connection's does not matter).
+                    Err(e) if create && is_unknown_database(&e) => {
+                        connect_mysql(&without_database(url), &database, features).await
+                    }
+                    other => other,
+                };
+                let store = store.map_err(|e| {
+                    let unknown = is_unknown_database(&e);
+                    let mut err = CliError::from(e);
+                    err.message = format!("{} ({})", err.message, redact(url));
+                    if unknown {
+                        err.message =
+                            format!("the database {database} does not exist ({})", redact(url));
+                        err.code = exit::SCHEMA;
+                        err.hint = Some(
+                            "the database the URL names does not exist: `fullauth migrate` \
+                             creates it (or create it yourself)"
+                                .into(),
+                        );
+                    }
+                    err
+                })?;
+                Ok(Db::MySql(store))
+            }
         }
     }
 
@@ -150,11 +282,14 @@ impl Db {
     ///
     /// # Errors
     /// As [`Db::open`].
-    pub async fn open_for_plan(target: &Target, schema: &str) -> Result<Db, CliError> {
+    pub async fn open_for_plan(target: &Target, schema: Option<&str>) -> Result<Db, CliError> {
         match target {
             Target::Sqlite(path) if !path.exists() => {
                 Ok(Db::Sqlite(SqliteStore::builder().open_temporary().await?))
             }
+            // A MariaDB database that does not exist yet: connected without
+            // it (nothing is created), the plan is every migration.
+            Target::MySql(_) => Db::open(target, schema, Features::all(), true).await,
             _ => Db::open(target, schema, Features::all(), false).await,
         }
     }
@@ -166,7 +301,7 @@ impl Db {
     /// # Errors
     /// As [`Db::open`]; a schema error when nothing is recorded (with a hint
     /// to run `adopt` when fullauth tables exist without records).
-    pub async fn open_migrated(target: &Target, schema: &str) -> Result<Db, CliError> {
+    pub async fn open_migrated(target: &Target, schema: Option<&str>) -> Result<Db, CliError> {
         let db = Db::open(target, schema, Features::all(), false).await?;
         let status = db.migrator().status(Features::empty()).await?;
         let features = status.recorded_features();
@@ -221,6 +356,14 @@ impl Db {
                     .map_err(CliError::from)?;
                 Ok(Db::Postgres(store))
             }
+            Db::MySql(m) => {
+                let store = MySqlStore::builder()
+                    .database(m.database())
+                    .features(features)
+                    .from_pool(m.pool().clone())
+                    .map_err(CliError::from)?;
+                Ok(Db::MySql(store))
+            }
         }
     }
 
@@ -229,6 +372,7 @@ impl Db {
         match self {
             Db::Sqlite(s) => Arc::new(s.clone()),
             Db::Postgres(p) => Arc::new(p.clone()),
+            Db::MySql(m) => Arc::new(m.clone()),
         }
     }
 
@@ -238,14 +382,16 @@ impl Db {
         match self {
             Db::Sqlite(s) => Box::new(s.migrator()),
             Db::Postgres(p) => Box::new(p.migrator()),
+            Db::MySql(m) => Box::new(m.migrator()),
         }
     }
 
-    /// `sqlite` or `postgres`.
+    /// `sqlite`, `postgres` or `mysql`.
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",
             Db::Postgres(_) => "postgres",
+            Db::MySql(_) => "mysql",
         }
     }
 
@@ -254,6 +400,7 @@ impl Db {
         match self {
             Db::Sqlite(s) => s.path().display().to_string(),
             Db::Postgres(p) => format!("schema {}", p.schema()),
+            Db::MySql(m) => format!("database {}", m.database()),
         }
     }
 
@@ -266,6 +413,7 @@ impl Db {
         match self {
             Db::Sqlite(s) => user_columns_sqlite(s).await,
             Db::Postgres(p) => user_columns_pg(p).await,
+            Db::MySql(m) => user_columns_mysql(m).await,
         }
     }
 
@@ -277,6 +425,7 @@ impl Db {
         match self {
             Db::Sqlite(s) => s.purge_expired().await,
             Db::Postgres(p) => p.purge_expired().await,
+            Db::MySql(m) => m.purge_expired().await,
         }
     }
 
@@ -294,6 +443,7 @@ impl Db {
         match self {
             Db::Sqlite(s) => list_users_sqlite(s, limit, offset).await,
             Db::Postgres(p) => list_users_pg(p, limit, offset).await,
+            Db::MySql(m) => list_users_mysql(m, limit, offset).await,
         }
     }
 }
@@ -319,13 +469,14 @@ pub enum ColumnKind {
     Integer,
     /// A floating-point or decimal column: a finite number.
     Number,
-    /// Anything else: the text as given (PostgreSQL casts it to the
-    /// column's type and refuses what the type refuses).
+    /// Anything else: the text as given (PostgreSQL and MariaDB convert it
+    /// to the column's type and refuse what the type refuses).
     Text,
 }
 
 /// One column of `fullauth_users`, as the database's catalog describes it
-/// (`PRAGMA table_xinfo` on SQLite, `pg_attribute` on PostgreSQL).
+/// (`PRAGMA table_xinfo` on SQLite, `pg_attribute` on PostgreSQL,
+/// `information_schema.COLUMNS` on MariaDB).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserColumn {
     /// The column name.
@@ -378,6 +529,20 @@ fn pg_kind(declared: &str) -> ColumnKind {
         "boolean" => ColumnKind::Boolean,
         "smallint" | "integer" | "bigint" => ColumnKind::Integer,
         "real" | "double precision" | "numeric" => ColumnKind::Number,
+        _ => ColumnKind::Text,
+    }
+}
+
+/// The kind of a MariaDB column type as `information_schema.COLUMNS.COLUMN_TYPE`
+/// shows it (`BOOLEAN` is `tinyint(1)` there).
+fn mysql_kind(declared: &str) -> ColumnKind {
+    let t = declared.to_ascii_lowercase();
+    if t.starts_with("tinyint(1)") || t == "bool" || t == "boolean" {
+        return ColumnKind::Boolean;
+    }
+    match t.split(['(', ' ']).next().unwrap_or_default().trim() {
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" => ColumnKind::Integer,
+        "float" | "double" | "real" | "decimal" | "numeric" | "dec" | "fixed" => ColumnKind::Number,
         _ => ColumnKind::Text,
     }
 }
@@ -445,6 +610,55 @@ async fn user_columns_pg(p: &PgStore) -> Result<Vec<UserColumn>, StoreError> {
             },
         )
         .collect())
+}
+
+async fn user_columns_mysql(m: &MySqlStore) -> Result<Vec<UserColumn>, StoreError> {
+    use fullauth_mysql::sqlx;
+    // COLUMN_DEFAULT is NULL for a column without a default (MariaDB shows a
+    // default of NULL as the text `NULL`); IS_GENERATED is `ALWAYS` for a
+    // virtual or persistent column.
+    let rows: Vec<(String, String, String, bool, String, String)> = sqlx::query_as(
+        "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
+                COLUMN_DEFAULT IS NOT NULL, CAST(EXTRA AS CHAR), CAST(IS_GENERATED AS CHAR) \
+         FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'fullauth_users' \
+         ORDER BY ORDINAL_POSITION",
+    )
+    .bind(m.database())
+    .fetch_all(m.pool())
+    .await
+    .map_err(mysql_error("reading the columns of fullauth_users failed"))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(name, declared_type, nullable, has_default, extra, generated)| {
+                let extra = extra.to_ascii_lowercase();
+                let generated = generated.eq_ignore_ascii_case("ALWAYS")
+                    || extra.contains("virtual")
+                    || extra.contains("stored")
+                    || extra.contains("persistent");
+                UserColumn {
+                    kind: mysql_kind(&declared_type),
+                    name,
+                    declared_type,
+                    not_null: nullable.eq_ignore_ascii_case("NO"),
+                    has_default: has_default || generated || extra.contains("auto_increment"),
+                    writable: !generated,
+                }
+            },
+        )
+        .collect())
+}
+
+/// Maps a driver error of the CLI's own MariaDB queries.
+fn mysql_error(what: &'static str) -> impl Fn(fullauth_mysql::sqlx::Error) -> StoreError + Copy {
+    use fullauth_mysql::sqlx;
+    move |e| match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            StoreError::unavailable("cannot reach MariaDB", e)
+        }
+        other => StoreError::backend(what, other),
+    }
 }
 
 /// Maps a driver error of the CLI's own PostgreSQL queries.
@@ -548,6 +762,50 @@ async fn list_users_pg(
     Ok((users, u64::try_from(total).unwrap_or(0)))
 }
 
+async fn list_users_mysql(
+    m: &MySqlStore,
+    limit: u32,
+    offset: u64,
+) -> Result<(Vec<ListedUser>, u64), StoreError> {
+    use fullauth_mysql::sqlx::{self, Row as _};
+    let table = format!("`{}`.fullauth_users", m.database().replace('`', "``"));
+    let map = mysql_error("listing users failed");
+    let (total,): (i64,) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(m.pool())
+            .await
+            .map_err(map)?;
+    // Ids are native UUID columns: read as text (sqlx's `Uuid` is 16 bytes).
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(id AS CHAR), email, is_active, is_verified, is_superuser, created_at \
+         FROM {table} ORDER BY created_at, id LIMIT ? OFFSET ?"
+    )))
+    .bind(u64::from(limit))
+    .bind(offset)
+    .fetch_all(m.pool())
+    .await
+    .map_err(map)?;
+    let users = rows
+        .iter()
+        .map(|r| {
+            let id: String = r.try_get(0).map_err(map)?;
+            let id = uuid::Uuid::parse_str(&id)
+                .map(|u| UserId::from_uuid(u).to_string())
+                .unwrap_or(id);
+            let created: time::OffsetDateTime = r.try_get(5).map_err(map)?;
+            Ok(ListedUser {
+                id,
+                email: r.try_get(1).map_err(map)?,
+                is_active: r.try_get(2).map_err(map)?,
+                is_verified: r.try_get(3).map_err(map)?,
+                is_superuser: r.try_get(4).map_err(map)?,
+                created_at: Timestamp::from_datetime(created),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((users, u64::try_from(total).unwrap_or(0)))
+}
+
 /// The migrations of one dialect as files for the app's own migration tool,
 /// without a database.
 #[derive(Clone, Debug)]
@@ -556,17 +814,43 @@ pub enum Exporter {
     Sqlite(SqliteMigrations),
     /// PostgreSQL, in a schema.
     Postgres(PgMigrations),
+    /// MariaDB, in a database.
+    MySql(MySqlMigrations),
 }
 
 impl Exporter {
-    /// The exporter of `dialect`; `schema` is used on PostgreSQL only.
+    /// The exporter of `dialect`; `schema` is the PostgreSQL schema (default
+    /// `public`) or the MariaDB database (no default: `database_url`'s, when
+    /// it is a `mysql://` URL naming one); SQLite ignores both.
     ///
     /// # Errors
-    /// A usage error for a schema name PostgreSQL cannot take.
-    pub fn new(dialect: Dialect, schema: &str) -> Result<Exporter, CliError> {
+    /// A usage error for a schema or database name the server cannot take,
+    /// or no database for MariaDB.
+    pub fn new(
+        dialect: Dialect,
+        schema: Option<&str>,
+        database_url: Option<&str>,
+    ) -> Result<Exporter, CliError> {
         Ok(match dialect {
             Dialect::Sqlite => Exporter::Sqlite(SqliteMigrations::new()),
-            Dialect::Postgres => Exporter::Postgres(PgMigrations::new(schema)?),
+            Dialect::Postgres => {
+                Exporter::Postgres(PgMigrations::new(schema.unwrap_or(DEFAULT_PG_SCHEMA))?)
+            }
+            Dialect::Mysql => {
+                let from_url = match database_url.map(Target::parse) {
+                    Some(Ok(Target::MySql(url))) => url_database(&url),
+                    _ => None,
+                };
+                let Some(database) = schema.map(str::to_string).or(from_url) else {
+                    return Err(CliError::usage(
+                        "the MariaDB migrations name their database: none given",
+                    )
+                    .hint(
+                        "pass --schema DATABASE (or a --database-url mysql://USER@HOST/DATABASE)",
+                    ));
+                };
+                Exporter::MySql(MySqlMigrations::new(database)?)
+            }
         })
     }
 
@@ -579,6 +863,7 @@ impl Exporter {
         Ok(match self {
             Exporter::Sqlite(m) => m.export_sql(features)?,
             Exporter::Postgres(m) => m.export_sql(features)?,
+            Exporter::MySql(m) => m.export_sql(features)?,
         })
     }
 
@@ -595,6 +880,7 @@ impl Exporter {
         Ok(match self {
             Exporter::Sqlite(m) => m.export_sqlx(features, version_base)?,
             Exporter::Postgres(m) => m.export_sqlx(features, version_base)?,
+            Exporter::MySql(m) => m.export_sqlx(features, version_base)?,
         })
     }
 }
@@ -606,6 +892,20 @@ pub enum Dialect {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+    /// MariaDB (`mariadb` is accepted too).
+    #[value(alias = "mariadb")]
+    Mysql,
+}
+
+impl Dialect {
+    /// `sqlite`, `postgres` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::Mysql => "mysql",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -632,7 +932,33 @@ mod tests {
                 Target::Postgres(url.to_string())
             );
         }
-        for bad in ["mysql://x/y", "sqlite://", "sqlite::memory:", "auth.db"] {
+        for url in ["mysql://u@h:3306/db", "mysql://u:p@h/db?ssl-mode=disabled"] {
+            assert_eq!(Target::parse(url).unwrap(), Target::MySql(url.to_string()));
+        }
+        assert_eq!(
+            Target::parse("mariadb://u@h/db").unwrap(),
+            Target::MySql("mysql://u@h/db".into())
+        );
+        let t = Target::parse("mysql://u@h/app%2Dauth").unwrap();
+        assert_eq!(t.location(None), "database app-auth");
+        assert_eq!(t.location(Some("other")), "database other");
+        assert_eq!(url_database("mysql://u@h:3306"), None);
+        let e = mysql_database("mysql://u:pw@h:3306", None).unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+        assert!(!e.message.contains("pw@"), "{e}");
+        assert_eq!(mysql_database("mysql://u@h/x", Some("y")).unwrap(), "y");
+        assert_eq!(
+            without_database("mysql://u:p@h:3306/db?ssl-mode=disabled"),
+            "mysql://u:p@h:3306/?ssl-mode=disabled"
+        );
+        assert_eq!(url_database(&without_database("mysql://u@h/db")), None);
+        for bad in [
+            "oracle://x/y",
+            "mongodb://x/y",
+            "sqlite://",
+            "sqlite::memory:",
+            "auth.db",
+        ] {
             let e = Target::parse(bad).unwrap_err();
             assert_eq!(e.code, exit::USAGE, "{bad}");
             assert!(e.hint.is_some());
@@ -646,29 +972,49 @@ mod tests {
             "postgres://app:***@db:5432/x"
         );
         assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
-        let e = Target::parse("mysql://root:hunter2@h/db").unwrap_err();
+        assert_eq!(
+            redact("mysql://root:p@ss:w0rd@db:3306/x?a=b@c"),
+            "mysql://root:***@db:3306/x?a=b@c"
+        );
+        assert_eq!(redact("mysql://root@db/x"), "mysql://root@db/x");
+        let e = Target::parse("oracle://root:hunter2@h/db").unwrap_err();
         assert!(!e.message.contains("hunter2"));
     }
 
     #[test]
     fn export_needs_consistent_features() {
-        let sql = Exporter::new(Dialect::Sqlite, "public")
+        let sql = Exporter::new(Dialect::Sqlite, None, None)
             .unwrap()
             .script(Features::from(Feature::Core))
             .unwrap();
         assert!(sql.contains("fullauth_users"));
-        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-            let e = Exporter::new(dialect, "public")
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+            let e = Exporter::new(dialect, Some("auth"), None)
                 .unwrap()
                 .script(Features::from(Feature::Roles))
                 .unwrap_err();
             assert_eq!(e.code, exit::USAGE, "{dialect:?}");
         }
-        let files = Exporter::new(Dialect::Postgres, "auth")
+        let files = Exporter::new(Dialect::Postgres, Some("auth"), None)
             .unwrap()
             .sqlx_files(Features::from(Feature::Core), 100)
             .unwrap();
         assert_eq!(files[0].version, 101);
         assert!(files[0].sql.contains("\"auth\""));
+        // MariaDB: the database from --schema, else from a mysql:// URL.
+        let sql = Exporter::new(Dialect::Mysql, None, Some("mysql://u@h/appdb"))
+            .unwrap()
+            .script(Features::from(Feature::Core))
+            .unwrap();
+        assert!(sql.contains("`appdb`.fullauth_users"), "{sql}");
+        let sql = Exporter::new(Dialect::Mysql, Some("auth"), Some("mysql://u@h/appdb"))
+            .unwrap()
+            .script(Features::from(Feature::Core))
+            .unwrap();
+        assert!(sql.contains("`auth`.fullauth_users"), "{sql}");
+        for url in [None, Some("sqlite://x.db"), Some("mysql://u@h")] {
+            let e = Exporter::new(Dialect::Mysql, None, url).unwrap_err();
+            assert_eq!(e.code, exit::USAGE, "{url:?}");
+        }
     }
 }

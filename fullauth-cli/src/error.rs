@@ -19,7 +19,7 @@ use fullauth_api::migrate::MigrationRefusal;
 /// | 7 | no match: `user check-password` ran and the password does not match (or the user has none) |
 /// | 130 | interrupted: Ctrl-C (SIGINT) stopped `conformance`, after it removed what it had created |
 ///
-/// The codes are the same on SQLite and PostgreSQL. A closed standard output
+/// The codes are the same on SQLite, PostgreSQL and MariaDB. A closed standard output
 /// (`fullauth status | head -1`) is not an error: the command stops printing
 /// and exits with its own code.
 pub mod exit {
@@ -184,6 +184,7 @@ impl From<StoreError> for CliError {
                 let lower = full.to_ascii_lowercase();
                 if lower.contains("no such table")
                     || (lower.contains("relation") && lower.contains("does not exist"))
+                    || (lower.contains("table '") && lower.contains("doesn't exist"))
                 {
                     CliError::new(exit::SCHEMA, full).hint(MIGRATE_HINT)
                 } else {
@@ -218,8 +219,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// When `e` is the database refusing a value of a write (a NOT NULL, CHECK or
 /// type violation), what it said; `None` for any other error. Read from the
 /// driver error (SQLSTATE class 22, 23502 and 23514 on PostgreSQL; a NOT
-/// NULL or CHECK constraint failure, or a datatype mismatch, on SQLite), so
-/// both backends answer the same way.
+/// NULL or CHECK constraint failure, or a datatype mismatch, on SQLite; on
+/// MariaDB SQLSTATE class 22 and the errors [`MYSQL_REFUSED_VALUE`] lists),
+/// so every backend answers the same way.
 pub(crate) fn refused_value(e: &StoreError) -> Option<String> {
     use fullauth_postgres::sqlx;
     use fullauth_sqlite::rusqlite;
@@ -229,6 +231,17 @@ pub(crate) fn refused_value(e: &StoreError) -> Option<String> {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(sqlx::Error::Database(db)) = s.downcast_ref::<sqlx::Error>() {
+            if let Some(my) =
+                db.try_downcast_ref::<fullauth_mysql::sqlx::mysql::MySqlDatabaseError>()
+            {
+                let refused = MYSQL_REFUSED_VALUE.contains(&my.number())
+                    || my.code().is_some_and(|c| c.starts_with("22"));
+                if refused {
+                    return Some(my.message().to_string());
+                }
+                source = s.source();
+                continue;
+            }
             let code = db.code().unwrap_or_default();
             if code.starts_with("22") || code == "23502" || code == "23514" {
                 return Some(db.message().to_string());
@@ -249,6 +262,13 @@ pub(crate) fn refused_value(e: &StoreError) -> Option<String> {
     }
     None
 }
+
+/// The MariaDB error numbers of a value a write was refused for: 1048
+/// (column cannot be null), 1364 (no default for a NOT NULL column), 1264
+/// (out of range), 1265 (data truncated), 1292 and 1366 (incorrect value
+/// for the type), 1406 (too long), 1411 (incorrect value for a function),
+/// 4025 and 3819 (CHECK constraint).
+const MYSQL_REFUSED_VALUE: [u16; 10] = [1048, 1364, 1264, 1265, 1292, 1366, 1406, 4025, 3819, 1411];
 
 /// The hint printed when a database has never been migrated.
 pub(crate) fn migrate_hint() -> &'static str {

@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 pub use crate::db::{Dialect, Target};
 pub use crate::error::{CliError, exit};
 
-/// Migrate, inspect and administer a fullauth database (SQLite or
-/// PostgreSQL); run the conformance suite against a live server.
+/// Migrate, inspect and administer a fullauth database (SQLite, PostgreSQL
+/// or MariaDB); run the conformance suite against a live server.
 ///
 /// Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found,
 /// 4 conflict (already exists), 5 server unavailable, 6 database not migrated
@@ -23,7 +23,8 @@ pub use crate::error::{CliError, exit};
 #[derive(Debug, Parser)]
 #[command(name = "fullauth", version)]
 pub struct Cli {
-    /// Which database: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    /// Which database: `sqlite://PATH`, `postgres://USER@HOST:PORT/DB` or
+    /// `mysql://USER@HOST:PORT/DATABASE` (MariaDB; `mariadb://` too).
     #[arg(
         long,
         global = true,
@@ -33,15 +34,11 @@ pub struct Cli {
     )]
     pub database_url: String,
 
-    /// PostgreSQL schema holding the tables.
-    #[arg(
-        long,
-        global = true,
-        env = "FULLAUTH_SCHEMA",
-        default_value = "public",
-        hide_env_values = true
-    )]
-    pub schema: String,
+    /// Where the tables are: the PostgreSQL schema (default `public`), or
+    /// the MariaDB database (default: the one the URL names). For
+    /// `export-sql`, the schema or database the SQL names.
+    #[arg(long, global = true, env = "FULLAUTH_SCHEMA", hide_env_values = true)]
+    pub schema: Option<String>,
 
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
@@ -142,8 +139,9 @@ pub enum Command {
     Sessions(SessionsCommand),
     /// Delete expired refresh tokens and expired short-lived rows.
     Prune,
-    /// Run the conformance suite in a throwaway schema / database / key
-    /// prefix, print the report, and remove everything it created.
+    /// Run the conformance suite in a throwaway schema (PostgreSQL), database
+    /// (MariaDB), database files (SQLite) or key prefix (Redis), print the
+    /// report, and remove everything it created.
     Conformance {
         /// Redis to test the short-lived stores on, e.g. redis://127.0.0.1:6379.
         #[arg(long, env = "FULLAUTH_REDIS_URL", hide_env_values = true)]

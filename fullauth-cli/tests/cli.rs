@@ -570,7 +570,7 @@ fn export_sql_needs_no_database() {
     assert!(v["adopted"].as_array().unwrap().is_empty(), "{v}");
     assert_eq!(f.json(&["status"])["up_to_date"], true);
 
-    assert_eq!(f.run(&["export-sql", "--dialect", "mysql"]).0, USAGE);
+    assert_eq!(f.run(&["export-sql", "--dialect", "oracle"]).0, USAGE);
     assert_eq!(f.run(&["export-sql"]).0, USAGE);
     let (code, _, err) = f.run(&["export-sql", "--dialect", "sqlite", "--features", "bogus"]);
     assert_eq!(code, USAGE);
@@ -581,7 +581,7 @@ fn export_sql_needs_no_database() {
 fn usage_errors_and_unreachable_servers() {
     let f = Fixture::sqlite();
     assert_eq!(f.run(&["no-such-command"]).0, USAGE);
-    let (code, _, err) = f.run(&["--database-url", "mysql://x/y", "status"]);
+    let (code, _, err) = f.run(&["--database-url", "oracle://x/y", "status"]);
     assert_eq!(code, USAGE);
     assert!(err.contains("sqlite://PATH"), "{err}");
     let (code, out, _) = f.run(&["--help"]);

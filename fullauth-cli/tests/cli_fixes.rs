@@ -143,7 +143,7 @@ fn closed_stderr_never_panics(f: &Fixture) {
         Some(NOT_FOUND)
     );
     assert_eq!(
-        f.run_closed_outputs(&["--database-url", "mysql://x/y", "status"]),
+        f.run_closed_outputs(&["--database-url", "oracle://x/y", "status"]),
         Some(USAGE)
     );
     assert_eq!(f.run_closed_outputs(&["no-such-command"]), Some(USAGE));

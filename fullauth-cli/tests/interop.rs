@@ -1,7 +1,9 @@
 //! Interoperability with the real Python library, fastapi-fullauth 0.18.0
 //! (its SQLAlchemy adapter and models, driven by `tests/interop/fastapi_side.py`
-//! in a virtualenv made once under the target dir), on SQLite and
-//! PostgreSQL, in both directions:
+//! in a virtualenv made once under the target dir), on SQLite, PostgreSQL
+//! (`FULLAUTH_TEST_DATABASE_URL`) and MariaDB (`FULLAUTH_TEST_MYSQL_URL`, a
+//! fresh database `fullauth_test_<secs>_<rand>` per test, created and
+//! dropped by it), in both directions:
 //!
 //! 1. Python creates the tables and every kind of row; `fullauth adopt` takes
 //!    the database over; our stores read every row, verify the argon2-cffi
@@ -10,6 +12,11 @@
 //! 2. `fullauth migrate --features all` creates the database; Python's adapter
 //!    registers a user, stores and revokes tokens and assigns roles; our
 //!    stores read all of it, and a password we set verifies in Python.
+//!
+//! On MariaDB, `adopt` of the Python-created database also widens its
+//! `DATETIME` columns to `DATETIME(6)` and converts its tables to
+//! `utf8mb4_nopad_bin` (and says so in its notes): the test checks both in the
+//! catalog, and that the ids are native `UUID` columns.
 //!
 //! Without Python or PyPI the tests say so loudly and skip, except under
 //! `CI=true`, where that is a failure.
@@ -27,10 +34,12 @@ use fullauth_api::{
 };
 use serde_json::Value;
 
-const PACKAGES: [&str; 3] = [
+const PACKAGES: [&str; 5] = [
     "fastapi-fullauth[sqlalchemy]==0.18.0",
     "aiosqlite",
     "asyncpg",
+    "aiomysql==0.3.2",
+    "greenlet",
 ];
 
 fn skip_or_fail(why: &str) -> Option<PathBuf> {
@@ -51,7 +60,9 @@ fn venv_python() -> Option<PathBuf> {
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fastapi-fullauth-0.18.0-venv");
             let python = dir.join("bin").join("python");
             let marker = dir.join("fullauth-installed");
-            if marker.exists() && python.exists() {
+            // Reused only when it holds exactly these packages.
+            let installed = std::fs::read_to_string(&marker).unwrap_or_default();
+            if installed == PACKAGES.join("\n") && python.exists() {
                 return Some(python);
             }
             let Some(base) = ["python3.11", "python3"].into_iter().find(|p| {
@@ -96,6 +107,16 @@ fn venv_python() -> Option<PathBuf> {
 
 /// The SQLAlchemy async URL of the fixture's database.
 fn sqlalchemy_url(f: &Fixture) -> String {
+    if f.is_mysql() {
+        // The database is the URL's; the driver's options are not aiomysql's.
+        let rest = f
+            .url
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .unwrap_or(&f.url);
+        let rest = rest.split('?').next().unwrap_or(rest);
+        return format!("mysql+aiomysql://{rest}");
+    }
     if f.is_pg() {
         let rest = f
             .url
@@ -132,7 +153,54 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap()
 }
 
-on_both!(python_creates_rust_adopts, rust_migrates_python_writes);
+on_all!(python_creates_rust_adopts, rust_migrates_python_writes);
+
+/// On MariaDB: the catalog of the fullauth tables after `adopt` or
+/// `migrate`: every timestamp `DATETIME(6)`, every table and text column
+/// `utf8mb4_nopad_bin`, every id a native `UUID`.
+fn check_mysql_catalog(f: &Fixture) {
+    let db = &f.schema;
+    let narrow = common::mysql_query(
+        &f.url,
+        &format!(
+            "SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{db}' \
+             AND TABLE_NAME LIKE 'fullauth\\_%' AND DATA_TYPE IN ('datetime', 'timestamp') \
+             AND COLUMN_TYPE <> 'datetime(6)'"
+        ),
+    );
+    assert!(narrow.is_empty(), "timestamps not DATETIME(6): {narrow:?}");
+    let collations = common::mysql_query(
+        &f.url,
+        &format!(
+            "SELECT CONCAT(TABLE_NAME, ' ', IFNULL(TABLE_COLLATION, '-')) \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
+             AND TABLE_NAME LIKE 'fullauth\\_%' AND IFNULL(TABLE_COLLATION, '-') <> 'utf8mb4_nopad_bin' \
+             UNION ALL SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME, ' ', COLLATION_NAME) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{db}' \
+             AND TABLE_NAME LIKE 'fullauth\\_%' AND COLLATION_NAME IS NOT NULL \
+             AND COLLATION_NAME <> 'utf8mb4_nopad_bin'"
+        ),
+    );
+    assert!(
+        collations.is_empty(),
+        "tables or columns not utf8mb4_nopad_bin: {collations:?}"
+    );
+    let ids = common::mysql_query(
+        &f.url,
+        &format!(
+            "SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{db}' \
+             AND ((TABLE_NAME = 'fullauth_users' AND COLUMN_NAME = 'id') OR COLUMN_NAME = 'user_id') \
+             AND TABLE_NAME LIKE 'fullauth\\_%'"
+        ),
+    );
+    assert!(!ids.is_empty());
+    for row in &ids {
+        let row = row[0].as_deref().unwrap_or_default();
+        assert!(row.ends_with(" uuid"), "not a native UUID column: {row}");
+    }
+}
 
 fn python_creates_rust_adopts(f: &Fixture) {
     let Some(python) = venv_python() else { return };
@@ -140,11 +208,49 @@ fn python_creates_rust_adopts(f: &Fixture) {
     let email = s(&data["email"]);
     assert_eq!(email, "py.user@example.com");
 
+    if f.is_mysql() {
+        // What SQLAlchemy created: plain DATETIME, the server's collation.
+        let db = &f.schema;
+        let narrow = common::mysql_query(
+            &f.url,
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{db}' \
+                 AND TABLE_NAME = 'fullauth_users' AND COLUMN_NAME = 'created_at' \
+                 AND COLUMN_TYPE = 'datetime'"
+            ),
+        );
+        assert_eq!(narrow[0][0].as_deref(), Some("1"), "{narrow:?}");
+    }
+
     // The CLI takes the database over.
     let (code, out, err) = f.run(&["adopt"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("core_0001_users"), "{out}");
     assert!(out.contains("adopted (already there)"), "{out}");
+    if f.is_mysql() {
+        // The notes say what adopt changed on MariaDB, and it is so.
+        let notes: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with("note:"))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.contains("datetime(6)")),
+            "no note on the widened timestamps:\n{out}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("utf8mb4_nopad_bin")),
+            "no note on the converted collation:\n{out}"
+        );
+        check_mysql_catalog(f);
+        // Adopting again changes nothing and notes no conversion.
+        let (code, again, err) = f.run(&["adopt"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            !again.to_ascii_lowercase().contains("utf8mb4_nopad_bin"),
+            "{again}"
+        );
+    }
     assert_eq!(f.json(&["status"])["up_to_date"], true);
 
     // The CLI reads it.
@@ -313,6 +419,9 @@ fn rust_migrates_python_writes(f: &Fixture) {
     let Some(python) = venv_python() else { return };
     let (code, _, err) = f.run(&["migrate", "--features", "all"]);
     assert_eq!(code, 0, "{err}");
+    if f.is_mysql() {
+        check_mysql_catalog(f);
+    }
     let data = py(&python, f, &["use-ours"]);
     let email = s(&data["email"]);
     assert_eq!(data["roles"], serde_json::json!(["admin", "viewer"]));

@@ -1,5 +1,6 @@
 //! `fullauth conformance`: the whole suite against a live server, in a
-//! throwaway schema / database file / Redis key prefix that is removed
+//! throwaway schema (PostgreSQL) / database (MariaDB) / database files
+//! (SQLite) / Redis key prefix that is removed
 //! afterwards, whatever the outcome — Ctrl-C included: the first SIGINT stops
 //! the suite, removes what it created and exits with
 //! [`exit::INTERRUPTED`](crate::error::exit::INTERRUPTED).
@@ -9,6 +10,8 @@ use std::sync::Arc;
 use fullauth_api::{Clock, Features, Store, StoreError, Timestamp};
 
 use fullauth_conformance::{Case, ColumnKind, Outcome, Report, Subject, run_all};
+use fullauth_mysql::MySqlStore;
+use fullauth_mysql::sqlx::{MySqlPool, mysql::MySqlPoolOptions};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use fullauth_redis::RedisStore;
@@ -31,11 +34,22 @@ const APP_COLUMNS: [(&str, &str, ColumnKind); 3] = [
 
 /// `ADD COLUMN IF NOT EXISTS …` for every app column, one statement.
 fn app_columns_ddl() -> String {
+    app_columns_ddl_with(|ty| ty)
+}
+
+/// As [`app_columns_ddl`], each SQL type passed through `ty` first.
+fn app_columns_ddl_with(ty: impl Fn(&'static str) -> &'static str) -> String {
     APP_COLUMNS
         .iter()
-        .map(|(name, ty, _)| format!("ADD COLUMN IF NOT EXISTS {name} {ty}"))
+        .map(|(name, t, _)| format!("ADD COLUMN IF NOT EXISTS {name} {}", ty(t)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// MariaDB's `TEXT` holds at most 65,535 bytes (less than the suite's large
+/// values): `MEDIUMTEXT` there.
+fn mariadb_type(ty: &'static str) -> &'static str {
+    if ty == "TEXT" { "MEDIUMTEXT" } else { ty }
 }
 
 /// Declares the app columns to the suite.
@@ -297,11 +311,165 @@ async fn drop_schema(pool: &PgPool, url: &str, schema: &str) -> Result<(), sqlx:
     out
 }
 
+/// Migrates the throwaway `database` (created by the caller) with every
+/// feature, adds the suite's app columns, and opens a store on `clock`.
+async fn mysql_store(
+    pool: &MySqlPool,
+    database: &str,
+    clock: Clock,
+) -> Result<MySqlStore, StoreError> {
+    let store = MySqlStore::builder()
+        .database(database)
+        .features(Features::all())
+        .clock(clock)
+        .from_pool(pool.clone())?;
+    store.migrate().await?;
+    fullauth_mysql::sqlx::raw_sql(fullauth_mysql::sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE `{database}`.fullauth_users {}",
+        app_columns_ddl_with(mariadb_type)
+    )))
+    .execute(pool)
+    .await
+    .map_err(|e| StoreError::backend("cannot add the suite's app column", e))?;
+    store.refresh_user_columns().await?;
+    Ok(store)
+}
+
+/// Drops the throwaway MariaDB database, on a fresh connection after closing
+/// the suite's pool (as [`drop_schema`]).
+async fn drop_database(
+    pool: &MySqlPool,
+    url: &str,
+    database: &str,
+) -> Result<(), fullauth_mysql::sqlx::Error> {
+    use fullauth_mysql::sqlx as my;
+    let sql = format!(
+        "SET SESSION lock_wait_timeout = 5; DROP DATABASE IF EXISTS `{}`",
+        database.replace('`', "``")
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
+    let cleanup = MySqlPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    let mut attempt = 0;
+    let out = loop {
+        attempt += 1;
+        let result = my::raw_sql(my::AssertSqlSafe(sql.clone()))
+            .execute(&cleanup)
+            .await;
+        match result {
+            Err(_) if attempt < 4 => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await
+            }
+            other => break other.map(drop),
+        }
+    };
+    cleanup.close().await;
+    out
+}
+
+async fn mysql(url: &str, as_json: bool, interrupt: &Interrupt) -> Result<Run, CliError> {
+    use fullauth_mysql::sqlx as my;
+    let connect = MySqlPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url);
+    let Some(pool) = interrupt.or_cancel(connect).await else {
+        return Err(interrupted("nothing was created"));
+    };
+    let pool = pool.map_err(|e| {
+        CliError::new(
+            exit::UNAVAILABLE,
+            format!("cannot connect to {}: {e}", redact(url)),
+        )
+        .hint("check that MariaDB is running and the URL is right")
+    })?;
+    let database = format!("fullauth_conformance_{}", unique());
+    let created = my::raw_sql(my::AssertSqlSafe(format!(
+        "CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+    )))
+    .execute(&pool)
+    .await;
+    if let Err(e) = created {
+        pool.close().await;
+        return Err(CliError::new(
+            exit::FAILURE,
+            format!("cannot create the throwaway database {database}: {e}"),
+        )
+        .hint("the suite needs a MariaDB user that may CREATE and DROP databases"));
+    }
+    if !as_json {
+        crate::output::write_err(format!(
+            "running the suite on MariaDB in throwaway database {database}"
+        ));
+    }
+    let outcome = match interrupt
+        .or_cancel(mysql_store(&pool, &database, Clock::system()))
+        .await
+    {
+        None => None,
+        Some(Err(e)) => Some(Err(e)),
+        Some(Ok(store)) => {
+            let shared: Arc<dyn Store> = Arc::new(store);
+            let (pool, database) = (pool.clone(), database.clone());
+            let factory = move |_: &Case| {
+                let pool = pool.clone();
+                let database = database.clone();
+                let shared = shared.clone();
+                async move {
+                    let clock = Clock::manual(Timestamp::now());
+                    let store = MySqlStore::builder()
+                        .database(database)
+                        .features(Features::all())
+                        .clock(clock.clone())
+                        .from_pool(pool);
+                    match store {
+                        Ok(store) => {
+                            with_app_columns(Subject::new(Arc::new(store)).with_clock(clock))
+                        }
+                        Err(_) => with_app_columns(Subject::new(shared)),
+                    }
+                }
+            };
+            Some(Ok(run_suite(interrupt, factory, Features::all()).await))
+        }
+    };
+    let dropped = drop_database(&pool, url, &database).await;
+    let cannot_drop = |e: my::Error| {
+        CliError::new(
+            exit::FAILURE,
+            format!("cannot drop the throwaway database {database}: {e}"),
+        )
+        .hint(format!("drop it by hand: DROP DATABASE `{database}`"))
+    };
+    let report = match outcome {
+        Some(Ok(Some(report))) => report,
+        Some(Err(e)) => {
+            dropped.map_err(cannot_drop)?;
+            return Err(e.into());
+        }
+        Some(Ok(None)) | None => {
+            dropped.map_err(cannot_drop)?;
+            return Err(interrupted(&format!(
+                "the throwaway database {database} was removed"
+            )));
+        }
+    };
+    dropped.map_err(cannot_drop)?;
+    Ok(Run {
+        label: format!("mysql (throwaway database {database}, removed)"),
+        report,
+    })
+}
+
 pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool) -> Out {
     let interrupt = Interrupt::install();
     let mut runs = Vec::new();
     match target {
         Target::Postgres(url) => runs.push(postgres(url, as_json, &interrupt).await?),
+        Target::MySql(url) => runs.push(mysql(url, as_json, &interrupt).await?),
         Target::Sqlite(_) => runs.push(sqlite(as_json, &interrupt).await?),
     }
     if let Some(url) = redis_url {

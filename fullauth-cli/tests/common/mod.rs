@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a database per test (a SQLite
-//! file in a temp dir, or a fresh PostgreSQL schema), and the built binary.
+//! file in a temp dir, a fresh PostgreSQL schema, or a fresh MariaDB
+//! database), and the built binary.
 
 #![allow(dead_code)]
 
@@ -26,6 +27,87 @@ pub fn pg_url() -> Option<String> {
             None
         }
     }
+}
+
+/// The MariaDB URL for tests (`FULLAUTH_TEST_MYSQL_URL`, e.g.
+/// `mysql://root@127.0.0.1:3306/test`), or `None` (after a loud message)
+/// when it is not set. Under `CI=true` a missing URL fails the test.
+pub fn mysql_url() -> Option<String> {
+    match std::env::var("FULLAUTH_TEST_MYSQL_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+        _ => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!(
+                    "FULLAUTH_TEST_MYSQL_URL is not set and CI=true: MariaDB tests cannot be skipped in CI"
+                );
+            }
+            eprintln!(
+                "\n!!!!!!!! SKIPPING: FULLAUTH_TEST_MYSQL_URL is not set; the MariaDB tests of \
+                 fullauth-cli did not run. Set it, e.g. mysql://root@127.0.0.1:3306/test !!!!!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+/// `url` (a `mysql://` URL) naming `database` instead of its own.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("mysql", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+/// Runs `sql` (several statements allowed) on the MariaDB server of `url`.
+pub fn mysql_exec(url: &str, sql: &str) {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    runtime().block_on(async move {
+        use fullauth_mysql::sqlx;
+        let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+}
+
+/// The rows of `sql` on the MariaDB server of `url`, each column read as
+/// text (`NULL` as `None`).
+pub fn mysql_query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    runtime().block_on(async move {
+        use fullauth_mysql::sqlx::{self, Row as _};
+        let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| {
+                (0..r.columns().len())
+                    .map(|i| {
+                        r.try_get::<Option<String>, _>(i)
+                            .or_else(|_| {
+                                r.try_get::<Option<Vec<u8>>, _>(i)
+                                    .map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+                            })
+                            .or_else(|_| {
+                                r.try_get::<Option<i64>, _>(i)
+                                    .map(|v| v.map(|n| n.to_string()))
+                            })
+                            .or_else(|_| {
+                                r.try_get::<Option<u64>, _>(i)
+                                    .map(|v| v.map(|n| n.to_string()))
+                            })
+                            .unwrap()
+                    })
+                    .collect()
+            })
+            .collect()
+    })
 }
 
 /// The Redis URL for tests, or `None` (loudly; a failure under `CI=true`).
@@ -65,9 +147,10 @@ pub fn runtime() -> tokio::runtime::Runtime {
 pub struct Fixture {
     /// The `--database-url`.
     pub url: String,
-    /// The PostgreSQL schema (unused on SQLite).
+    /// The PostgreSQL schema, or the MariaDB database (unused on SQLite).
     pub schema: String,
     pg: bool,
+    my: bool,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -80,6 +163,7 @@ impl Fixture {
             url,
             schema: "public".into(),
             pg: false,
+            my: false,
             dir: Some(dir),
         }
     }
@@ -92,6 +176,28 @@ impl Fixture {
             url,
             schema: format!("fullauth_cli_{}", unique()),
             pg: true,
+            my: false,
+            dir: None,
+        })
+    }
+
+    /// A fresh MariaDB database `fullauth_test_<secs>_<rand>`, created now
+    /// (with the server's default character set and collation, as an app
+    /// would create it) and dropped at the end; `None` when no server is
+    /// configured (outside CI).
+    pub fn mysql() -> Option<Fixture> {
+        let server = mysql_url()?;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let database = format!("fullauth_test_{secs}_{}", &unique()[..8]);
+        mysql_exec(&server, &format!("CREATE DATABASE `{database}`"));
+        Some(Fixture {
+            url: with_database(&server, &database),
+            schema: database,
+            pg: false,
+            my: true,
             dir: None,
         })
     }
@@ -99,6 +205,11 @@ impl Fixture {
     /// True on PostgreSQL.
     pub fn is_pg(&self) -> bool {
         self.pg
+    }
+
+    /// True on MariaDB.
+    pub fn is_mysql(&self) -> bool {
+        self.my
     }
 
     /// The SQLite file path.
@@ -195,6 +306,16 @@ impl Fixture {
 
     /// Opens the database with the library, every feature.
     pub async fn store(&self) -> Arc<dyn Store> {
+        if self.my {
+            return Arc::new(
+                fullauth_mysql::MySqlStore::builder()
+                    .features(Features::all())
+                    .max_connections(2)
+                    .connect(&self.url)
+                    .await
+                    .unwrap(),
+            );
+        }
         if self.pg {
             Arc::new(
                 fullauth_postgres::PgStore::builder()
@@ -218,6 +339,11 @@ impl Fixture {
     /// Runs one SQL statement on the database (setup of odd states).
     pub fn exec(&self, sql: &str) {
         let sql = sql.to_string();
+        if self.my {
+            let sql = sql.replace("{s}", &format!("`{}`", self.schema));
+            mysql_exec(&self.url, &sql);
+            return;
+        }
         if self.pg {
             let url = self.url.clone();
             let schema = self.schema.clone();
@@ -248,6 +374,8 @@ impl Fixture {
         use fullauth_conformance::migrations::{Dialect, fixtures::FastapiFullauth};
         let ddl = FastapiFullauth::V0_18.ddl(if self.pg {
             Dialect::Postgres
+        } else if self.my {
+            Dialect::MariaDb
         } else {
             Dialect::Sqlite
         });
@@ -260,6 +388,7 @@ impl Fixture {
                 "CREATE SCHEMA {{s}}; SET search_path TO {{s}}; {ddl}"
             ));
         } else {
+            // SQLite's file, or MariaDB's database (the connection's).
             self.exec(&ddl);
         }
     }
@@ -267,6 +396,19 @@ impl Fixture {
     /// Every table and index of the database (the schema on PostgreSQL), as
     /// `kind name`; `None` on SQLite when the file does not exist.
     pub fn objects(&self) -> Option<std::collections::BTreeSet<String>> {
+        if self.my {
+            let db = self.schema.replace('\'', "''");
+            let rows = mysql_query(
+                &self.url,
+                &format!(
+                    "SELECT CONCAT('table ', TABLE_NAME) FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA = '{db}' \
+                     UNION SELECT DISTINCT CONCAT('index ', TABLE_NAME, '.', INDEX_NAME) \
+                     FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '{db}'"
+                ),
+            );
+            return Some(rows.into_iter().filter_map(|mut r| r.remove(0)).collect());
+        }
         if self.pg {
             let url = self.url.clone();
             let schema = self.schema.clone();
@@ -344,6 +486,25 @@ pub fn assert_error_with_hint(stderr: &str, in_error: &[&str], in_hint: &str) {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        if self.my {
+            let (url, database) = (self.url.clone(), self.schema.clone());
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async move {
+                    use fullauth_mysql::sqlx;
+                    if let Ok(pool) = sqlx::MySqlPool::connect(&url).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS `{database}`"
+                        )))
+                        .execute(&pool)
+                        .await;
+                        pool.close().await;
+                    }
+                });
+            }
+        }
         if self.pg {
             let url = self.url.clone();
             let schema = self.schema.clone();
@@ -365,6 +526,32 @@ impl Drop for Fixture {
             }
         }
     }
+}
+
+/// Defines `mod NAME { fn sqlite(); fn postgres(); fn mysql(); }` running the
+/// scenario `NAME(&Fixture)` on the three backends.
+#[macro_export]
+macro_rules! on_all {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(&super::common::Fixture::sqlite());
+            }
+            #[test]
+            fn postgres() {
+                if let Some(f) = super::common::Fixture::postgres() {
+                    super::$name(&f);
+                }
+            }
+            #[test]
+            fn mysql() {
+                if let Some(f) = super::common::Fixture::mysql() {
+                    super::$name(&f);
+                }
+            }
+        }
+    )*};
 }
 
 /// Defines `mod NAME { fn sqlite(); fn postgres(); }` running the scenario

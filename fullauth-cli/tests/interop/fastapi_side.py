@@ -8,9 +8,11 @@ Usage (prints one JSON object on stdout):
                                                      direction 1: see our rotation
     fastapi_side.py use-ours   DB_URL [--schema S]   direction 2: write into our schema
 
-DB_URL is a SQLAlchemy async URL (sqlite+aiosqlite:///PATH or
-postgresql+asyncpg://USER@HOST:PORT/DB); on PostgreSQL the tables live in
-schema S (the connection's search_path).
+DB_URL is a SQLAlchemy async URL (sqlite+aiosqlite:///PATH,
+postgresql+asyncpg://USER@HOST:PORT/DB or mysql+aiomysql://USER@HOST:PORT/DB);
+on PostgreSQL the tables live in schema S (the connection's search_path); on
+MariaDB the "schema" is the database the URL names (--schema is ignored: the
+test creates the database).
 """
 
 import argparse
@@ -91,6 +93,9 @@ def engine_for(url: str, schema: str | None):
         return create_async_engine(
             url, connect_args={"server_settings": {"search_path": schema or "public"}}
         )
+    if url.startswith("mysql"):
+        # The database is the URL's; utf8mb4 as the app would connect.
+        return create_async_engine(url, connect_args={"charset": "utf8mb4"})
     return create_async_engine(url)
 
 
@@ -117,7 +122,7 @@ async def create(url: str, schema: str | None) -> dict:
     """Direction 1: the library creates the tables and every kind of row."""
     engine = engine_for(url, schema)
     async with engine.begin() as conn:
-        if schema:
+        if schema and url.startswith("postgresql"):
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await conn.run_sync(Base.metadata.create_all)
     adapter = adapter_for(engine)
