@@ -15,6 +15,7 @@ pub mod migrate;
 #[cfg_attr(docsrs, doc(cfg(feature = "password")))]
 pub mod password;
 pub mod records;
+pub mod sql;
 pub mod store;
 pub mod timestamp;
 pub mod user;

@@ -41,6 +41,7 @@
 
 pub mod engine;
 pub mod schema;
+mod wrapper;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -652,24 +652,60 @@ async fn user_columns_mysql(m: &MySqlStore) -> Result<Vec<UserColumn>, StoreErro
 
 /// Maps a driver error of the CLI's own MariaDB queries.
 fn mysql_error(what: &'static str) -> impl Fn(fullauth_mysql::sqlx::Error) -> StoreError + Copy {
-    use fullauth_mysql::sqlx;
+    sql_error("cannot reach MariaDB", what)
+}
+
+/// Maps a driver error of the CLI's own PostgreSQL queries.
+fn pg_error(what: &'static str) -> impl Fn(fullauth_postgres::sqlx::Error) -> StoreError + Copy {
+    sql_error("cannot reach PostgreSQL", what)
+}
+
+/// Maps a driver error of the CLI's own queries on a server (one sqlx for
+/// both: fullauth-mysql's is fullauth-postgres's crate): `unreachable` when
+/// the server cannot be reached, else `what` failed.
+fn sql_error(
+    unreachable: &'static str,
+    what: &'static str,
+) -> impl Fn(fullauth_postgres::sqlx::Error) -> StoreError + Copy {
+    use fullauth_postgres::sqlx;
     move |e| match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            StoreError::unavailable("cannot reach MariaDB", e)
+            StoreError::unavailable(unreachable, e)
         }
         other => StoreError::backend(what, other),
     }
 }
 
-/// Maps a driver error of the CLI's own PostgreSQL queries.
-fn pg_error(what: &'static str) -> impl Fn(fullauth_postgres::sqlx::Error) -> StoreError + Copy {
-    use fullauth_postgres::sqlx;
-    move |e| match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            StoreError::unavailable("cannot reach PostgreSQL", e)
-        }
-        other => StoreError::backend(what, other),
-    }
+/// The users of `rows` (`id, email, is_active, is_verified, is_superuser,
+/// created_at`), each id as `id` reads it.
+fn listed_users<R>(
+    rows: &[R],
+    id: impl Fn(&R) -> Result<String, fullauth_postgres::sqlx::Error>,
+    map: impl Fn(fullauth_postgres::sqlx::Error) -> StoreError + Copy,
+) -> Result<Vec<ListedUser>, StoreError>
+where
+    R: fullauth_postgres::sqlx::Row,
+    usize: fullauth_postgres::sqlx::ColumnIndex<R>,
+    String: for<'r> fullauth_postgres::sqlx::Decode<'r, R::Database>
+        + fullauth_postgres::sqlx::Type<R::Database>,
+    bool: for<'r> fullauth_postgres::sqlx::Decode<'r, R::Database>
+        + fullauth_postgres::sqlx::Type<R::Database>,
+    time::OffsetDateTime: for<'r> fullauth_postgres::sqlx::Decode<'r, R::Database>
+        + fullauth_postgres::sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(|r| {
+            let created: time::OffsetDateTime = r.try_get(5).map_err(map)?;
+            Ok(ListedUser {
+                id: id(r).map_err(map)?,
+                email: r.try_get(1).map_err(map)?,
+                is_active: r.try_get(2).map_err(map)?,
+                is_verified: r.try_get(3).map_err(map)?,
+                is_superuser: r.try_get(4).map_err(map)?,
+                created_at: Timestamp::from_datetime(created),
+            })
+        })
+        .collect()
 }
 
 async fn list_users_sqlite(
@@ -744,21 +780,14 @@ async fn list_users_pg(
     .fetch_all(p.pool())
     .await
     .map_err(map)?;
-    let users = rows
-        .iter()
-        .map(|r| {
-            let id: uuid::Uuid = r.try_get(0).map_err(map)?;
-            let created: time::OffsetDateTime = r.try_get(5).map_err(map)?;
-            Ok(ListedUser {
-                id: UserId::from_uuid(id).to_string(),
-                email: r.try_get(1).map_err(map)?,
-                is_active: r.try_get(2).map_err(map)?,
-                is_verified: r.try_get(3).map_err(map)?,
-                is_superuser: r.try_get(4).map_err(map)?,
-                created_at: Timestamp::from_datetime(created),
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let users = listed_users(
+        &rows,
+        |r| {
+            r.try_get::<uuid::Uuid, _>(0)
+                .map(|id| UserId::from_uuid(id).to_string())
+        },
+        map,
+    )?;
     Ok((users, u64::try_from(total).unwrap_or(0)))
 }
 
@@ -785,24 +814,16 @@ async fn list_users_mysql(
     .fetch_all(m.pool())
     .await
     .map_err(map)?;
-    let users = rows
-        .iter()
-        .map(|r| {
-            let id: String = r.try_get(0).map_err(map)?;
-            let id = uuid::Uuid::parse_str(&id)
+    let users = listed_users(
+        &rows,
+        |r| {
+            let id: String = r.try_get(0)?;
+            Ok(uuid::Uuid::parse_str(&id)
                 .map(|u| UserId::from_uuid(u).to_string())
-                .unwrap_or(id);
-            let created: time::OffsetDateTime = r.try_get(5).map_err(map)?;
-            Ok(ListedUser {
-                id,
-                email: r.try_get(1).map_err(map)?,
-                is_active: r.try_get(2).map_err(map)?,
-                is_verified: r.try_get(3).map_err(map)?,
-                is_superuser: r.try_get(4).map_err(map)?,
-                created_at: Timestamp::from_datetime(created),
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+                .unwrap_or(id))
+        },
+        map,
+    )?;
     Ok((users, u64::try_from(total).unwrap_or(0)))
 }
 

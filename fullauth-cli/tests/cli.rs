@@ -1,12 +1,13 @@
-//! The built `fullauth` binary, every command, on SQLite (a temp file) and
-//! PostgreSQL (`FULLAUTH_TEST_DATABASE_URL`, a fresh schema per test):
-//! output and exit codes.
+//! The built `fullauth` binary, every command, on SQLite (a temp file),
+//! PostgreSQL (`FULLAUTH_TEST_DATABASE_URL`, a fresh schema per test) and
+//! MariaDB (`FULLAUTH_TEST_MYSQL_URL`, a fresh database per test): output and
+//! exit codes. What is MariaDB's own is in `mysql.rs`.
 
 mod common;
 
 use std::time::Duration;
 
-use common::Fixture;
+use common::{Fixture, assert_error_with_hint, state};
 use fullauth_api::{ClientInfo, FamilyId, NewRefreshToken, Timestamp, TokenDigest, UserId};
 
 const OK: i32 = 0;
@@ -17,7 +18,7 @@ const UNAVAILABLE: i32 = 5;
 const SCHEMA: i32 = 6;
 const NO_MATCH: i32 = 7;
 
-on_both!(
+on_all!(
     migrate_dry_run_apply_and_status,
     migrate_a_feature_later,
     users_lifecycle,
@@ -34,8 +35,11 @@ fn migrate_dry_run_apply_and_status(f: &Fixture) {
     assert_eq!(code, OK, "{err}");
     assert!(out.contains("CREATE TABLE"), "{out}");
     assert!(out.contains("fullauth_users"), "{out}");
-    if !f.is_pg() {
+    if f.is_sqlite() {
         assert!(!f.sqlite_path().exists(), "a dry run created the file");
+    }
+    if f.is_mysql() {
+        assert!(tables(f).is_empty(), "a dry run created tables");
     }
     let v = f.json(&["migrate", "--dry-run"]);
     assert!(!v["pending"].as_array().unwrap().is_empty());
@@ -44,11 +48,24 @@ fn migrate_dry_run_apply_and_status(f: &Fixture) {
     let (code, out, err) = f.run(&["migrate"]);
     assert_eq!(code, OK, "{err}");
     assert!(out.contains("applied"), "{out}");
+    if f.is_mysql() {
+        assert!(out.contains(&format!("database {}", f.schema)), "{out}");
+        assert!(out.contains("(mysql)"), "{out}");
+    }
     let v = f.json(&["migrate"]);
     assert_eq!(v["applied"].as_array().unwrap().len(), 0);
+    assert_eq!(v["backend"], f.backend());
+    if f.is_mysql() {
+        assert_eq!(v["location"], format!("database {}", f.schema));
+    }
     let (code, out, _) = f.run(&["migrate", "--dry-run"]);
     assert_eq!(code, OK);
     assert!(out.contains("nothing to apply"), "{out}");
+    if f.is_mysql() {
+        for t in ["fullauth_users", "fullauth_mfa", "fullauth_challenges"] {
+            assert!(tables(f).iter().any(|x| x == t), "{t} missing");
+        }
+    }
 
     // Status: human table, JSON, --check.
     let (code, out, err) = f.run(&["status"]);
@@ -56,9 +73,15 @@ fn migrate_dry_run_apply_and_status(f: &Fixture) {
     assert!(out.contains("FEATURE"), "{out}");
     assert!(out.contains("core"), "{out}");
     assert!(out.contains("up to date"), "{out}");
+    if f.is_mysql() {
+        assert!(
+            out.starts_with(&format!("mysql database: database {}", f.schema)),
+            "{out}"
+        );
+    }
     let v = f.json(&["status"]);
     assert_eq!(v["up_to_date"], true);
-    assert_eq!(v["backend"], if f.is_pg() { "postgres" } else { "sqlite" });
+    assert_eq!(v["backend"], f.backend());
     assert!(v["pending"].as_array().unwrap().is_empty());
     assert!(v["drifted"].as_array().unwrap().is_empty());
     assert!(
@@ -66,9 +89,19 @@ fn migrate_dry_run_apply_and_status(f: &Fixture) {
             .as_array()
             .unwrap()
             .iter()
-            .all(|x| x["state"] == "present")
+            .all(|x| x["state"] == "present"),
+        "{v}"
     );
     assert_eq!(f.run(&["status", "--check"]).0, OK);
+}
+
+/// The tables of the fixture's database.
+fn tables(f: &Fixture) -> Vec<String> {
+    f.objects()
+        .unwrap()
+        .into_iter()
+        .filter_map(|o| o.strip_prefix("table ").map(str::to_string))
+        .collect()
 }
 
 fn migrate_a_feature_later(f: &Fixture) {
@@ -76,24 +109,17 @@ fn migrate_a_feature_later(f: &Fixture) {
     assert_eq!(code, OK, "{err}");
     let v = f.json(&["status", "--features", "all"]);
     assert_eq!(v["up_to_date"], false);
-    let states = v["features"].as_array().unwrap();
-    let state = |name: &str| {
-        states
-            .iter()
-            .find(|x| x["feature"] == name)
-            .map(|x| x["state"].as_str().unwrap().to_string())
-            .unwrap()
-    };
-    assert_eq!(state("core"), "present");
-    assert_eq!(state("roles"), "absent");
+    assert_eq!(state(&v, "core"), "present");
+    assert_eq!(state(&v, "roles"), "absent");
     assert_eq!(f.run(&["status", "--check", "--features", "all"]).0, SCHEMA);
     // Without --features: the features migrated, which are up to date.
     assert_eq!(f.run(&["status", "--check"]).0, OK);
 
-    f.run_stdin(
+    let (code, _, err) = f.run_stdin(
         &["user", "create", "ada@example.com", "--password-stdin"],
         "pw-1\n",
     );
+    assert_eq!(code, OK, "{err}");
     let (code, _, err) = f.run(&["role", "grant", "ada@example.com", "admin"]);
     assert_eq!(code, SCHEMA, "{err}");
     assert!(err.contains("fullauth migrate --features roles"), "{err}");
@@ -213,6 +239,16 @@ fn users_lifecycle(f: &Fixture) {
         "battery staple\n",
     );
     assert_eq!(code, OK);
+    let (code, _, _) = f.run_stdin(
+        &[
+            "user",
+            "check-password",
+            "carol@example.com",
+            "--password-stdin",
+        ],
+        "anything\n",
+    );
+    assert_eq!(code, NO_MATCH);
 
     // verify / deactivate / activate.
     let v = f.json(&["user", "verify", "carol@example.com"]);
@@ -270,6 +306,13 @@ fn user_list_paginates(f: &Fixture) {
         emails,
         ["u0@example.com", "u1@example.com", "u2@example.com"]
     );
+    // Ids as the other commands show them.
+    let first = v["users"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        f.json(&["user", "show", "u0@example.com"])["id"],
+        first,
+        "{v}"
+    );
     let v = f.json(&["user", "list", "--limit", "1", "--offset", "1"]);
     assert_eq!(v["users"].as_array().unwrap().len(), 1);
     assert_eq!(v["users"][0]["email"], "u1@example.com");
@@ -305,6 +348,18 @@ fn roles_and_permissions(f: &Fixture) {
     assert_eq!(code, OK);
     assert!(out.contains("already"), "{out}");
     assert_eq!(f.run(&["role", "grant", "ada@example.com", "editor"]).0, OK);
+    if f.is_mysql() {
+        // Names compare byte for byte: `Admin` is another role.
+        assert_eq!(f.run(&["role", "grant", "ada@example.com", "Admin"]).0, OK);
+        assert_eq!(
+            f.json(&["role", "list", "ada@example.com"]),
+            serde_json::json!(["Admin", "admin", "editor"])
+        );
+        assert_eq!(
+            f.json(&["role", "revoke", "ada@example.com", "Admin"])["revoked"],
+            true
+        );
+    }
     assert_eq!(
         f.json(&["role", "list", "ada@example.com"]),
         serde_json::json!(["admin", "editor"])
@@ -423,6 +478,14 @@ fn sessions_and_prune(f: &Fixture) {
         }
         assert!(store.get_user(&id).await.unwrap().is_some());
     });
+    if f.is_mysql() {
+        // Expired short-lived rows, for prune.
+        f.exec(
+            "INSERT INTO {s}.fullauth_blacklist (state_key, expires_at) \
+             VALUES ('old-jti', UTC_TIMESTAMP(6) - INTERVAL 1 HOUR), \
+                    ('live-jti', UTC_TIMESTAMP(6) + INTERVAL 1 HOUR)",
+        );
+    }
 
     let v = f.json(&["sessions", "list", "ada@example.com"]);
     let list = v.as_array().unwrap();
@@ -475,6 +538,16 @@ fn sessions_and_prune(f: &Fixture) {
     // The expired token is pruned; a second prune finds nothing.
     let v = f.json(&["prune"]);
     assert!(v["refresh_tokens"].as_u64().unwrap() >= 1, "{v}");
+    if f.is_mysql() {
+        let left = common::mysql_query(
+            &f.url,
+            &format!(
+                "SELECT state_key FROM `{}`.fullauth_blacklist ORDER BY state_key",
+                f.schema
+            ),
+        );
+        assert_eq!(left, vec![vec![Some("live-jti".to_string())]], "{v}");
+    }
     let (code, out, _) = f.run(&["prune"]);
     assert_eq!(code, OK);
     assert!(out.contains("deleted 0 expired refresh token(s)"), "{out}");
@@ -485,7 +558,24 @@ fn adopt_unrecorded_tables(f: &Fixture) {
     // by fastapi-fullauth has them.
     assert_eq!(f.run(&["migrate", "--features", "core,roles"]).0, OK);
     f.exec("DROP TABLE {s}.fullauth_schema_migrations");
-    let (code, _, err) = f.run(&["migrate", "--features", "core,roles"]);
+    let before = f.objects();
+    let (code, out, err) = f.run(&["migrate", "--features", "core,roles"]);
+    assert_eq!(code, SCHEMA, "{err}");
+    assert_error_with_hint(
+        &err,
+        &["fullauth_users", "no migration recorded"],
+        "fullauth adopt",
+    );
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(
+        f.objects(),
+        before,
+        "a refused migrate changed the database"
+    );
+    let v = f.json(&["status"]);
+    assert_eq!(state(&v, "core"), "unrecorded", "{v}");
+    assert_eq!(f.run(&["status", "--check"]).0, SCHEMA);
+    let (code, _, err) = f.run(&["user", "list"]);
     assert_eq!(code, SCHEMA, "{err}");
     assert!(err.contains("fullauth adopt"), "{err}");
 
@@ -509,12 +599,20 @@ fn adopt_unrecorded_tables(f: &Fixture) {
 }
 
 fn commands_before_any_migration(f: &Fixture) {
-    if !f.is_pg() {
+    if f.is_sqlite() {
         // No file yet: commands that need data say how to create it.
         let (code, _, err) = f.run(&["user", "list"]);
         assert_eq!(code, SCHEMA, "{err}");
         assert!(err.contains("fullauth migrate"), "{err}");
         assert!(!f.sqlite_path().exists());
+    }
+    if f.is_mysql() {
+        // An empty database (MariaDB's exists already): nothing recorded.
+        let (code, _, err) = f.run(&["user", "list"]);
+        assert_eq!(code, SCHEMA, "{err}");
+        assert_error_with_hint(&err, &[], "fullauth migrate");
+        let v = f.json(&["status"]);
+        assert_eq!(v["chosen"], serde_json::json!([]), "{v}");
     }
     // An empty database (or schema): nothing recorded.
     let (code, _, err) = f.run(&["migrate", "--features", "blacklist"]);

@@ -1,6 +1,7 @@
 //! The rough edges of the `fullauth` command a new user ran into, each pinned
-//! by a test on SQLite and PostgreSQL: a closed pipe, one-line errors with a
-//! hint and one exit code on both backends, app columns in `user create`, a
+//! by a test on SQLite and PostgreSQL (and MariaDB, where the scenario runs
+//! there too): a closed pipe, one-line errors with a hint and one exit code
+//! on every backend, app columns in `user create`, a
 //! refused migrate that leaves nothing behind, a truthful `status`, one JSON
 //! shape per command, `--help` without environment values.
 
@@ -8,13 +9,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Fixture, assert_error_with_hint};
+use common::{Fixture, assert_error_with_hint, state};
 use fullauth_api::{ClientInfo, FamilyId, NewRefreshToken, Timestamp, TokenDigest, UserId};
 use serde_json::{Value, json};
 
 const OK: i32 = 0;
 const USAGE: i32 = 2;
 const NOT_FOUND: i32 = 3;
+const CONFLICT: i32 = 4;
 const SCHEMA: i32 = 6;
 const NO_MATCH: i32 = 7;
 
@@ -24,11 +26,14 @@ on_both!(
     help_shows_no_environment_values,
     check_password_mismatch_has_its_own_exit_code,
     sessions_revoke_json_has_one_shape,
+    adopt_notes_the_app_columns,
+);
+
+on_all!(
     migrate_json_has_one_shape,
     user_create_sets_app_columns,
     user_create_needs_not_null_app_columns,
     user_create_values_the_database_refuses_are_usage_errors,
-    adopt_notes_the_app_columns,
     migrate_refuses_an_unadopted_fastapi_database_and_leaves_nothing,
     status_says_an_unadopted_database_needs_adopt,
     status_after_migrating_some_features_is_up_to_date,
@@ -320,15 +325,30 @@ fn adopted_with_app_columns(f: &Fixture, columns: &[&str]) {
 }
 
 fn user_create_sets_app_columns(f: &Fixture) {
-    adopted_with_app_columns(
-        f,
-        &[
-            "display_name VARCHAR(100) NOT NULL",
-            "newsletter BOOLEAN",
-            "login_count INTEGER",
-            "plan VARCHAR(20) NOT NULL DEFAULT 'free'",
-        ],
-    );
+    if f.is_mysql() {
+        // Columns an app added to a database fullauth migrated, a DOUBLE and
+        // a generated column among them.
+        assert_eq!(f.run(&["migrate", "--features", "core"]).0, OK);
+        f.exec(
+            "ALTER TABLE {s}.fullauth_users \
+             ADD COLUMN display_name VARCHAR(100) NOT NULL, \
+             ADD COLUMN newsletter BOOLEAN, \
+             ADD COLUMN login_count INTEGER, \
+             ADD COLUMN score DOUBLE, \
+             ADD COLUMN plan VARCHAR(20) NOT NULL DEFAULT 'free', \
+             ADD COLUMN shout VARCHAR(120) AS (UPPER(display_name)) VIRTUAL",
+        );
+    } else {
+        adopted_with_app_columns(
+            f,
+            &[
+                "display_name VARCHAR(100) NOT NULL",
+                "newsletter BOOLEAN",
+                "login_count INTEGER",
+                "plan VARCHAR(20) NOT NULL DEFAULT 'free'",
+            ],
+        );
+    }
     let create = |extra: &[&str]| {
         let mut args = vec!["user", "create", "ada@example.com", "--no-password"];
         args.extend_from_slice(extra);
@@ -355,13 +375,28 @@ fn user_create_sets_app_columns(f: &Fixture) {
     let (code, _, err) = create(&["--set", "display_name"]);
     assert_eq!(code, USAGE, "{err}");
     assert!(err.contains("COLUMN=VALUE"), "{err}");
+    if f.is_mysql() {
+        let (code, _, err) = create(&["--set", "display_name=Ada", "--set", "score=lots"]);
+        assert_eq!(code, USAGE, "{err}");
+        // A generated column cannot be set.
+        let (code, _, err) = create(&["--set", "display_name=Ada", "--set", "shout=X"]);
+        assert_eq!(code, USAGE, "{err}");
+    }
+    // The NOT NULL column without a default must be given.
+    let (code, _, err) = create(&[]);
+    assert_eq!(code, USAGE, "{err}");
+    assert_error_with_hint(
+        &err,
+        &["fullauth_users.display_name", "NOT NULL"],
+        "--set display_name=",
+    );
     assert_eq!(
         f.json(&["user", "list"])["total"],
         0,
         "a refused create wrote"
     );
 
-    let v = f.json(&[
+    let mut args = vec![
         "user",
         "create",
         "ada@example.com",
@@ -372,12 +407,19 @@ fn user_create_sets_app_columns(f: &Fixture) {
         "newsletter=yes",
         "--set",
         "login_count=3",
-    ]);
+    ];
+    if f.is_mysql() {
+        args.extend(["--set", "score=2.5"]);
+    }
+    let v = f.json(&args);
     let expect = |v: &Value| {
         assert_eq!(v["extra"]["display_name"], "Ada Lovelace", "{v}");
         assert_eq!(v["extra"]["newsletter"], true, "{v}");
         assert_eq!(v["extra"]["login_count"], 3, "{v}");
         assert_eq!(v["extra"]["plan"], "free", "{v}");
+        if f.is_mysql() {
+            assert_eq!(v["extra"]["score"], 2.5, "{v}");
+        }
     };
     expect(&v);
     expect(&f.json(&["user", "show", "ada@example.com"]));
@@ -427,17 +469,30 @@ fn user_create_needs_not_null_app_columns(f: &Fixture) {
 }
 
 fn user_create_values_the_database_refuses_are_usage_errors(f: &Fixture) {
-    adopted_with_app_columns(f, &["age INTEGER CHECK (age >= 0)"]);
-    let (code, _, err) = f.run(&[
-        "user",
-        "create",
-        "ada@example.com",
-        "--no-password",
-        "--set",
-        "age=-1",
-    ]);
-    assert_eq!(code, USAGE, "{err}");
-    assert_error_with_hint(&err, &["refused"], "--set");
+    let mut refused = vec!["age=-1"];
+    if f.is_mysql() {
+        // Columns an app added to a database fullauth migrated.
+        assert_eq!(f.run(&["migrate", "--features", "core"]).0, OK);
+        f.exec(
+            "ALTER TABLE {s}.fullauth_users ADD COLUMN age INTEGER CHECK (age >= 0), \
+             ADD COLUMN code VARCHAR(3)",
+        );
+        refused.push("code=toolong");
+    } else {
+        adopted_with_app_columns(f, &["age INTEGER CHECK (age >= 0)"]);
+    }
+    for set in refused {
+        let (code, _, err) = f.run(&[
+            "user",
+            "create",
+            "ada@example.com",
+            "--no-password",
+            "--set",
+            set,
+        ]);
+        assert_eq!(code, USAGE, "{set}: {err}");
+        assert_error_with_hint(&err, &["refused"], "--set");
+    }
     assert_eq!(f.json(&["user", "list"])["total"], 0);
     let v = f.json(&[
         "user",
@@ -495,6 +550,13 @@ fn migrate_refuses_an_unadopted_fastapi_database_and_leaves_nothing(f: &Fixture)
         // Nothing behind: no tracking table, no new table or index.
         assert_eq!(f.objects(), before, "{args:?} changed the database");
     }
+    if f.is_mysql() {
+        // Not widened either.
+        assert_eq!(
+            common::mysql_column(f, "fullauth_users", "created_at").0,
+            "datetime"
+        );
+    }
     // Adopt takes it over; then migrate has nothing to do.
     let (code, _, err) = f.run(&["adopt"]);
     assert_eq!(code, OK, "{err}");
@@ -518,20 +580,11 @@ fn status_says_an_unadopted_database_needs_adopt(f: &Fixture) {
     assert!(!out.contains("fullauth migrate"), "{out}");
     let v = f.json(&["status"]);
     assert_eq!(v["up_to_date"], false);
-    let state = |name: &str| {
-        v["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["feature"] == name)
-            .map(|x| x["state"].as_str().unwrap().to_string())
-            .unwrap()
-    };
     for feature in ["core", "roles", "permissions", "oauth", "passkeys", "mfa"] {
-        assert_eq!(state(feature), "unrecorded", "{feature}: {v}");
+        assert_eq!(state(&v, feature), "unrecorded", "{feature}: {v}");
     }
     // The reference keeps the short-lived features out of SQL: no tables.
-    assert_ne!(state("blacklist"), "present", "{v}");
+    assert_ne!(state(&v, "blacklist"), "present", "{v}");
     assert_eq!(f.run(&["status", "--check"]).0, SCHEMA);
     // Status only reads.
     assert_eq!(f.objects(), before);
@@ -546,15 +599,6 @@ fn status_after_migrating_some_features_is_up_to_date(f: &Fixture) {
     assert!(out.contains("up to date"), "{out}");
     let v = f.json(&["status"]);
     assert_eq!(v["up_to_date"], true, "{v}");
-    let state = |v: &Value, name: &str| {
-        v["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["feature"] == name)
-            .map(|x| x["state"].as_str().unwrap().to_string())
-            .unwrap()
-    };
     assert_eq!(state(&v, "core"), "present");
     assert_eq!(state(&v, "roles"), "present");
     assert_eq!(state(&v, "permissions"), "not_chosen");
@@ -589,7 +633,7 @@ fn errors_are_one_line_with_a_hint(f: &Fixture) {
     assert_eq!(code, SCHEMA, "{err}");
     assert_error_with_hint(&err, &["roles"], "fullauth migrate --features roles");
     let (code, _, err) = f.run(&["user", "create", "ada@example.com", "--no-password"]);
-    assert_eq!(code, 4, "{err}");
+    assert_eq!(code, CONFLICT, "{err}");
     assert_error_with_hint(&err, &[], "fullauth user show ada@example.com");
     let (code, _, err) = f.run(&["user", "show", "not-an-id"]);
     assert_eq!(code, USAGE, "{err}");
@@ -609,6 +653,7 @@ fn drifted_migrations_are_refused_with_one_line(f: &Fixture) {
     assert_eq!(v["drifted"], json!(["core_0001_users"]), "{v}");
     assert_eq!(v["features"][0]["feature"], "core");
     assert_eq!(v["features"][0]["state"], "drifted");
+    assert_eq!(state(&v, "core"), "drifted");
     assert_eq!(v["up_to_date"], false);
     assert_eq!(f.run(&["status", "--check"]).0, SCHEMA);
     let before = f.objects();
@@ -633,7 +678,7 @@ fn export_sqlx_folder_builds_a_database_status_calls_up_to_date(f: &Fixture) {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("migrations");
     let out_arg = out_dir.display().to_string();
-    let dialect = if f.is_pg() { "postgres" } else { "sqlite" };
+    let dialect = f.backend();
     let args = [
         "export-sql",
         "--dialect",
@@ -647,7 +692,10 @@ fn export_sqlx_folder_builds_a_database_status_calls_up_to_date(f: &Fixture) {
     ];
     let (code, out, err) = f.run(&args);
     assert_eq!(code, OK, "{err}");
-    assert!(out.contains("wrote 13"), "{out}");
+    assert!(
+        out.contains(&format!("wrote 13 {dialect} migration file(s)")),
+        "{out}"
+    );
     let mut files: Vec<(i64, std::path::PathBuf)> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| {
@@ -679,7 +727,7 @@ fn export_sqlx_folder_builds_a_database_status_calls_up_to_date(f: &Fixture) {
     assert_eq!(f.run(&args).0, OK);
     std::fs::write(&files[0].1, "-- edited\n").unwrap();
     let (code, _, err) = f.run(&args);
-    assert_eq!(code, 4, "{err}");
+    assert_eq!(code, CONFLICT, "{err}");
     assert_error_with_hint(&err, &["other content"], "export");
     assert_eq!(std::fs::read_to_string(&files[0].1).unwrap(), "-- edited\n");
     // The folder goes with the sqlx format only.

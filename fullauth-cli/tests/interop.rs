@@ -107,22 +107,16 @@ fn venv_python() -> Option<PathBuf> {
 
 /// The SQLAlchemy async URL of the fixture's database.
 fn sqlalchemy_url(f: &Fixture) -> String {
+    let rest = f
+        .url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(&f.url);
     if f.is_mysql() {
         // The database is the URL's; the driver's options are not aiomysql's.
-        let rest = f
-            .url
-            .split_once("://")
-            .map(|(_, rest)| rest)
-            .unwrap_or(&f.url);
         let rest = rest.split('?').next().unwrap_or(rest);
-        return format!("mysql+aiomysql://{rest}");
-    }
-    if f.is_pg() {
-        let rest = f
-            .url
-            .split_once("://")
-            .map(|(_, rest)| rest)
-            .unwrap_or(&f.url);
+        format!("mysql+aiomysql://{rest}")
+    } else if f.is_pg() {
         format!("postgresql+asyncpg://{rest}")
     } else {
         format!("sqlite+aiosqlite:///{}", f.sqlite_path().display())
@@ -229,19 +223,7 @@ fn python_creates_rust_adopts(f: &Fixture) {
     assert!(out.contains("adopted (already there)"), "{out}");
     if f.is_mysql() {
         // The notes say what adopt changed on MariaDB, and it is so.
-        let notes: Vec<String> = out
-            .lines()
-            .filter(|l| l.starts_with("note:"))
-            .map(str::to_ascii_lowercase)
-            .collect();
-        assert!(
-            notes.iter().any(|n| n.contains("datetime(6)")),
-            "no note on the widened timestamps:\n{out}"
-        );
-        assert!(
-            notes.iter().any(|n| n.contains("utf8mb4_nopad_bin")),
-            "no note on the converted collation:\n{out}"
-        );
+        common::assert_mariadb_adopt_notes(&out);
         check_mysql_catalog(f);
         // Adopting again changes nothing and notes no conversion.
         let (code, again, err) = f.run(&["adopt"]);

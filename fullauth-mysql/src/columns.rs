@@ -28,6 +28,7 @@
 
 use std::sync::Arc;
 
+use fullauth_api::sql::{ColumnKind as Kind, ColumnValue, is_builtin_user_column, json_to_text};
 use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
 use serde_json::Value;
 use sqlx::mysql::MySqlRow;
@@ -36,17 +37,6 @@ use time::OffsetDateTime;
 
 use crate::ctx::{Ctx, quote_ident};
 use crate::error::DbResult;
-
-/// The built-in columns of `fullauth_users`.
-pub(crate) const BUILTIN: [&str; 7] = [
-    "id",
-    "email",
-    "hashed_password",
-    "is_active",
-    "is_verified",
-    "is_superuser",
-    "created_at",
-];
 
 /// The built-in columns a user is read from, in the order
 /// [`UserColumns::decode`] expects them.
@@ -58,24 +48,6 @@ const BUILTIN_READ: [&str; 6] = [
     "is_superuser",
     "created_at",
 ];
-
-/// How a column's values travel as JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Character types and enums: a JSON string.
-    Text,
-    /// Signed integer types (and unsigned ones up to `int unsigned`): a JSON
-    /// integer.
-    Int,
-    /// `decimal`, `float`, `double`, `bigint unsigned`: a JSON number.
-    Number,
-    /// `tinyint(1)` (what `BOOL` is): a JSON boolean.
-    Bool,
-    /// `datetime`, `timestamp` (taken as UTC): an RFC 3339 string.
-    Timestamp,
-    /// Anything else: its text form, as a JSON string.
-    Other,
-}
 
 /// One application column.
 #[derive(Clone, Debug)]
@@ -220,30 +192,12 @@ impl UserColumns {
         for (i, c) in self.extras.iter().enumerate() {
             let idx = BUILTIN_READ.len() + i;
             let v = match c.kind {
-                Kind::Text | Kind::Other => row
-                    .try_get::<Option<String>, _>(idx)?
-                    .map_or(Value::Null, Value::String),
-                Kind::Number => row
-                    .try_get::<Option<String>, _>(idx)?
-                    .map_or(Value::Null, |s| {
-                        match serde_json::from_str::<serde_json::Number>(&s) {
-                            Ok(n) => Value::Number(n),
-                            Err(_) => Value::String(s),
-                        }
-                    }),
-                Kind::Int => row
-                    .try_get::<Option<i64>, _>(idx)?
-                    .map_or(Value::Null, |n| Value::Number(n.into())),
-                Kind::Bool => row
-                    .try_get::<Option<i64>, _>(idx)?
-                    .map_or(Value::Null, |n| Value::Bool(n != 0)),
-                Kind::Timestamp => row
-                    .try_get::<Option<OffsetDateTime>, _>(idx)?
-                    .map_or(Value::Null, |t| {
-                        Value::String(Timestamp::from_datetime(t).to_string())
-                    }),
+                Kind::Text | Kind::Number | Kind::Other => ColumnValue::Text(row.try_get(idx)?),
+                // tinyint(1) is read as a number: 0 is false.
+                Kind::Int | Kind::Bool => ColumnValue::Int(row.try_get(idx)?),
+                Kind::Timestamp => ColumnValue::DateTime(row.try_get(idx)?),
             };
-            extra.insert_stored(c.name.clone(), v);
+            extra.insert_stored(c.name.clone(), c.kind.to_json(v));
         }
         Ok(User {
             id: UserId::from_uuid(id.into_uuid()),
@@ -255,18 +209,6 @@ impl UserColumns {
             created_at: Timestamp::from_datetime(created_at),
             extra,
         })
-    }
-}
-
-/// Renders a JSON scalar as text (`None` for null).
-pub(crate) fn json_to_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
-        // ExtraFields refuses arrays and objects; keep their JSON text anyway.
-        other => Some(other.to_string()),
     }
 }
 
@@ -328,7 +270,7 @@ pub(crate) async fn discover(
     let mut extras = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
-        if BUILTIN.contains(&name.as_str()) || !fullauth_api::user::is_identifier(&name) {
+        if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;
         }
         let data_type: String = row.try_get(1)?;
@@ -355,7 +297,7 @@ pub(crate) async fn discover(
 /// that has not happened yet. Without the table, the built-in columns only
 /// (the statement that follows reports the missing table).
 pub(crate) async fn current(conn: &mut MySqlConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
-    if let Some(cols) = ctx.columns() {
+    if let Some(cols) = ctx.columns.get() {
         return Ok(cols);
     }
     refresh(conn, ctx).await
@@ -364,8 +306,8 @@ pub(crate) async fn current(conn: &mut MySqlConnection, ctx: &Ctx) -> DbResult<A
 /// Discovers the columns on `conn` and keeps them in `ctx`.
 pub(crate) async fn refresh(conn: &mut MySqlConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
     let found = discover(conn, &ctx.database).await?;
-    ctx.set_columns(found);
-    Ok(ctx.columns().unwrap_or_default())
+    ctx.columns.set(found);
+    Ok(ctx.columns.get().unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@
 //! | 1040, 1053, 1927, 2002, 2006, 2013 | too many connections, shutdown, killed, gone | `Unavailable` |
 //! | 1969, 3024 | statement timeout | `Unavailable` |
 
-use fullauth_api::{ConflictKind, Entity, Feature, StoreError};
+use fullauth_api::sql::feature_of_table;
+use fullauth_api::{ConflictKind, Entity, StoreError};
 
 use crate::migrations::MIGRATIONS;
 
@@ -197,15 +198,6 @@ pub(crate) fn is_connection_error(e: &sqlx::Error) -> bool {
     }
 }
 
-/// The feature whose migration creates `table` (a fullauth table name).
-fn feature_of_table(table: &str) -> Option<Feature> {
-    let create = format!("TABLE {{s}}.{table} (");
-    MIGRATIONS
-        .iter()
-        .find(|m| m.sql.contains(&create))
-        .map(|m| m.feature)
-}
-
 /// The table of a "Table 'db.t' doesn't exist" message, without its
 /// database.
 fn missing_table(message: &str) -> Option<&str> {
@@ -243,7 +235,7 @@ pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
                     missing_table(db.message()).filter(|t| t.starts_with("fullauth_"))
                 {
                     return StoreError::not_migrated(
-                        feature_of_table(table),
+                        feature_of_table(&MIGRATIONS, table),
                         format!(
                             "the table {table} does not exist: run the migrations of the \
                              features this store serves (MySqlStore::migrate or MySqlMigrator)"

@@ -277,7 +277,7 @@ impl MySqlStore {
     /// The migrations of this store's database, for the app's own connection
     /// or transaction ([`MySqlMigrations::apply`]) and the exports.
     pub fn migrations(&self) -> MySqlMigrations {
-        MySqlMigrations::from_checked(&self.ctx.database, &self.ctx.quoted_database)
+        MySqlMigrations::from_checked(&self.ctx.database, self.ctx.texts.quoted_schema())
     }
 
     /// Applies the pending migrations of the store's features and refreshes
@@ -308,7 +308,8 @@ impl MySqlStore {
     /// [`refresh_user_columns`](Self::refresh_user_columns)).
     pub fn user_columns(&self) -> Vec<String> {
         self.ctx
-            .columns()
+            .columns
+            .get()
             .map(|cols| cols.extras.iter().map(|c| c.name.clone()).collect())
             .unwrap_or_default()
     }

@@ -1,6 +1,7 @@
 //! `fullauth_mfa` ([`fullauth_api::MfaStore`]): one TOTP factor per user.
 
-use fullauth_api::{MfaFactor, MfaSecret, StoreError, StoreResult, Timestamp, TokenDigest, UserId};
+use fullauth_api::sql::{counter_param, stored};
+use fullauth_api::{MfaFactor, MfaSecret, StoreResult, Timestamp, TokenDigest, UserId};
 use sqlx::Row;
 use sqlx::mysql::MySqlRow;
 use time::OffsetDateTime;
@@ -8,7 +9,6 @@ use uuid::fmt::Hyphenated;
 
 use crate::error::{DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::passkeys::counter as check_counter;
 use crate::users::id_param;
 
 macro_rules! cols {
@@ -32,12 +32,11 @@ fn decode(row: &MySqlRow) -> DbResult<MfaFactor> {
         .filter(|s| !s.is_empty())
         .map(TokenDigest::from_hex)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::backend("a stored recovery code does not validate", e))?;
+        .map_err(stored("recovery code"))?;
     Ok(MfaFactor {
         id: id.into_uuid(),
         user_id: UserId::from_uuid(user.into_uuid()),
-        secret: MfaSecret::new(secret)
-            .map_err(|e| StoreError::backend("a stored MFA secret does not validate", e))?,
+        secret: MfaSecret::new(secret).map_err(stored("MFA secret"))?,
         confirmed_at: confirmed.map(Timestamp::from_datetime),
         last_counter: u32::try_from(counter).unwrap_or(0),
         recovery_codes,
@@ -142,7 +141,7 @@ pub(crate) async fn advance_mfa_counter(
     user_id: &UserId,
     counter: u32,
 ) -> StoreResult<bool> {
-    let (user, n) = (id_param(user_id)?, check_counter(counter, "counter")?);
+    let (user, n) = (id_param(user_id)?, counter_param(counter, "counter")?);
     run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(ADVANCE)).bind(n).bind(user).bind(n);
         Ok(q.execute(c).await?.rows_affected() == 1)

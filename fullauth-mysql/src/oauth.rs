@@ -1,8 +1,9 @@
 //! `fullauth_oauth_accounts` ([`fullauth_api::OAuthStore`]).
 
+use fullauth_api::sql::stored;
 use fullauth_api::{
     Email, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink, ProviderName,
-    ProviderUserId, StoreError, StoreResult, Text, Timestamp, UserId,
+    ProviderUserId, StoreResult, Text, Timestamp, UserId,
 };
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySqlConnection, Row};
@@ -21,11 +22,6 @@ macro_rules! cols {
     };
 }
 
-/// Maps a validation failure of a stored value to a backend error.
-fn bad(what: &'static str) -> impl FnOnce(StoreError) -> StoreError {
-    move |e| StoreError::backend(format!("a stored {what} does not validate"), e)
-}
-
 /// Decodes a row of `cols!()`.
 fn decode(row: &MySqlRow) -> DbResult<OAuthAccount> {
     let id: Hyphenated = row.try_get(0)?;
@@ -39,21 +35,21 @@ fn decode(row: &MySqlRow) -> DbResult<OAuthAccount> {
     let created: OffsetDateTime = row.try_get(8)?;
     Ok(OAuthAccount {
         id: id.into_uuid(),
-        provider: ProviderName::new(provider).map_err(bad("provider"))?,
-        provider_user_id: ProviderUserId::new(pid).map_err(bad("provider user id"))?,
+        provider: ProviderName::new(provider).map_err(stored("provider"))?,
+        provider_user_id: ProviderUserId::new(pid).map_err(stored("provider user id"))?,
         user_id: UserId::from_uuid(user.into_uuid()),
         provider_email: email
             .map(Email::new)
             .transpose()
-            .map_err(bad("provider email"))?,
+            .map_err(stored("provider email"))?,
         access_token: access
             .map(Text::new)
             .transpose()
-            .map_err(bad("access token"))?,
+            .map_err(stored("access token"))?,
         refresh_token: refresh
             .map(Text::new)
             .transpose()
-            .map_err(bad("refresh token"))?,
+            .map_err(stored("refresh token"))?,
         expires_at: expires.map(Timestamp::from_datetime),
         created_at: Timestamp::from_datetime(created),
     })

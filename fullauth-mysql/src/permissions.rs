@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use fullauth_api::sql::permission_names;
 use fullauth_api::{PermissionName, RoleName, StoreError, StoreResult, UserId};
 use sqlx::MySqlConnection;
 
@@ -15,16 +16,6 @@ use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
 use crate::roles::{ASSIGN_ATTEMPTS, insert_role, is_duplicate};
 use crate::tokens::user_key;
-
-/// Converts stored permission names, refusing any that does not validate.
-pub(crate) fn names(v: Vec<String>) -> StoreResult<Vec<PermissionName>> {
-    v.into_iter()
-        .map(|n| {
-            PermissionName::new(n)
-                .map_err(|e| StoreError::backend("a stored permission name does not validate", e))
-        })
-        .collect()
-}
 
 /// Grants the permission of that name to the role of that name (binds:
 /// role, permission); no row when either is missing, a duplicate key
@@ -174,7 +165,7 @@ pub(crate) async fn get_permissions_for_roles(
             .into_iter()
             .collect();
     }
-    names(all)
+    permission_names(all)
 }
 
 pub(crate) async fn get_role_permissions(
@@ -195,7 +186,7 @@ pub(crate) async fn get_user_permissions(
     user_id: &UserId,
 ) -> StoreResult<Vec<PermissionName>> {
     let user = user_key(user_id)?;
-    names(run!(
+    permission_names(run!(
         h,
         Retry::Idempotent,
         atomic = false,
@@ -209,7 +200,7 @@ pub(crate) async fn get_user_permissions(
 const LIST: &str = "SELECT name FROM {s}.fullauth_permissions ORDER BY name";
 
 pub(crate) async fn list_permissions(h: Handle<'_>) -> StoreResult<Vec<PermissionName>> {
-    names(run!(
+    permission_names(run!(
         h,
         Retry::Idempotent,
         atomic = false,

@@ -10,6 +10,7 @@
 //! found-rows mode sqlx uses, a no-op ODKU update also reports 1 row). A
 //! refused statement is undone alone, so none of this needs a savepoint.
 
+use fullauth_api::sql::role_names;
 use fullauth_api::{Entity, RoleName, StoreError, StoreResult, UserId};
 use sqlx::MySqlConnection;
 
@@ -24,17 +25,6 @@ const NAME_INDEX: &str = "ix_fullauth_roles_name";
 /// How many times a get-or-create is retried when the row it created or
 /// found is deleted again before it could be used.
 pub(crate) const ASSIGN_ATTEMPTS: usize = 4;
-
-/// Converts stored role names, refusing any that does not validate.
-pub(crate) fn role_names(names: Vec<String>) -> StoreResult<Vec<RoleName>> {
-    names
-        .into_iter()
-        .map(|n| {
-            RoleName::new(n)
-                .map_err(|e| StoreError::backend("a stored role name does not validate", e))
-        })
-        .collect()
-}
 
 /// True when `e` is a duplicate-key error on the key named `key`.
 pub(crate) fn is_duplicate(e: &DbError, key: &str) -> bool {

@@ -132,7 +132,7 @@ pub(crate) async fn revoke_refresh_token(h: Handle<'_>, digest: &TokenDigest) ->
 /// it (1 row); the others wait for that lock, then re-read the committed row,
 /// find it revoked and match nothing (0 rows). A row that does not match
 /// stays locked too (repeatable read keeps the locks of the rows it read), so
-/// the follow-up reads of [`rotate`] see the state the decision saw.
+/// the follow-up reads of a rotation see the state the decision saw.
 pub const ROTATE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = 1 \
                           WHERE token = ? AND revoked = 0 AND expires_at > ?";
 

@@ -1,8 +1,9 @@
 //! `fullauth_users`: users and password hashes ([`fullauth_api::UserStore`]).
 
+use fullauth_api::sql::{permission_names, role_names, split_names};
 use fullauth_api::{
-    ConflictKind, Email, Entity, Feature, HashedPassword, NewUser, PermissionName, Principal,
-    RoleName, StoreError, StoreResult, User, UserId, UserLookup, UserPatch,
+    ConflictKind, Email, Entity, Feature, HashedPassword, NewUser, Principal, StoreError,
+    StoreResult, User, UserId, UserLookup, UserPatch,
 };
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySqlConnection, Row as _};
@@ -233,7 +234,7 @@ async fn lookup_with<T>(
 
 /// The user's role names (of the user row `u`), sorted byte-wise (the
 /// names are `utf8mb4_nopad_bin`), one per line: a name cannot hold a
-/// newline ([`RoleName`] refuses control characters). NULL for none.
+/// newline ([`fullauth_api::RoleName`] refuses control characters). NULL for none.
 const PRINCIPAL_ROLES: &str = "(SELECT GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR '\n') \
      FROM {s}.fullauth_user_roles ur \
      JOIN {s}.fullauth_roles r ON r.id = ur.role_id \
@@ -241,20 +242,13 @@ const PRINCIPAL_ROLES: &str = "(SELECT GROUP_CONCAT(r.name ORDER BY r.name SEPAR
 
 /// The union of the permissions of the user's roles (of the user row `u`),
 /// sorted byte-wise, without duplicates, one per line (a
-/// [`PermissionName`] cannot hold a newline either). NULL for none.
+/// [`fullauth_api::PermissionName`] cannot hold a newline either). NULL for none.
 const PRINCIPAL_PERMISSIONS: &str = "(SELECT GROUP_CONCAT(DISTINCT p.name ORDER BY p.name \
      SEPARATOR '\n') \
      FROM {s}.fullauth_user_roles ur \
      JOIN {s}.fullauth_role_permissions rp ON rp.role_id = ur.role_id \
      JOIN {s}.fullauth_permissions p ON p.id = rp.permission_id \
      WHERE ur.user_id = u.id)";
-
-/// The names of a newline-joined list (`None`: no names).
-fn split_names(joined: Option<String>) -> Vec<String> {
-    joined
-        .map(|s| s.split('\n').map(str::to_string).collect())
-        .unwrap_or_default()
-}
 
 /// The two name-list columns of a principal, a constant NULL (no names) for
 /// a feature the store does not serve (its tables may not exist).
@@ -273,21 +267,8 @@ fn principal_trailing(ctx: &Ctx) -> Trailing<Principal> {
     Trailing {
         select: format!(", {roles}, {permissions}"),
         read: |user, row, first| {
-            let roles = split_names(row.try_get(first)?)
-                .into_iter()
-                .map(|n| {
-                    RoleName::new(n)
-                        .map_err(|e| StoreError::backend("a stored role name does not validate", e))
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
-            let permissions = split_names(row.try_get(first + 1)?)
-                .into_iter()
-                .map(|n| {
-                    PermissionName::new(n).map_err(|e| {
-                        StoreError::backend("a stored permission name does not validate", e)
-                    })
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
+            let roles = role_names(split_names(row.try_get(first)?))?;
+            let permissions = permission_names(split_names(row.try_get(first + 1)?))?;
             Ok(Principal {
                 user,
                 roles,
@@ -471,18 +452,4 @@ fn found_user(rows: u64) -> StoreResult<()> {
         return Err(StoreError::not_found(Entity::User));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn name_lists_split_on_newlines() {
-        assert!(split_names(None).is_empty());
-        assert_eq!(
-            split_names(Some(String::from("a\nb c"))),
-            vec![String::from("a"), String::from("b c")]
-        );
-    }
 }

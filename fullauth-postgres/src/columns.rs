@@ -22,37 +22,14 @@
 
 use std::sync::Arc;
 
+use fullauth_api::sql::{ColumnKind as Kind, ColumnValue, is_builtin_user_column};
 use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
-use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
 use crate::ctx::{Ctx, quote_ident};
 use crate::error::DbResult;
-
-/// The built-in columns of `fullauth_users`.
-pub(crate) const BUILTIN: [&str; 7] = [
-    "id",
-    "email",
-    "hashed_password",
-    "is_active",
-    "is_verified",
-    "is_superuser",
-    "created_at",
-];
-
-/// How a column's values travel as JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Text,
-    Int,
-    Number,
-    Bool,
-    TimestampTz,
-    Timestamp,
-    Other,
-}
 
 /// One application column.
 #[derive(Clone, Debug)]
@@ -63,6 +40,8 @@ pub(crate) struct ExtraColumn {
     /// column's own length check applies on assignment).
     pub(crate) cast_type: String,
     pub(crate) kind: Kind,
+    /// A `timestamp` without time zone (read as UTC).
+    naive: bool,
 }
 
 impl ExtraColumn {
@@ -73,8 +52,8 @@ impl ExtraColumn {
             Kind::Text | Kind::Number | Kind::Other => format!("{c}::text"),
             Kind::Int => format!("{c}::int8"),
             Kind::Bool => format!("{c}::boolean"),
-            Kind::TimestampTz => c,
-            Kind::Timestamp => format!("({c} AT TIME ZONE 'UTC')"),
+            Kind::Timestamp if self.naive => format!("({c} AT TIME ZONE 'UTC')"),
+            Kind::Timestamp => c,
         }
     }
 
@@ -132,30 +111,12 @@ impl UserColumns {
         for (i, c) in self.extras.iter().enumerate() {
             let idx = 6 + i;
             let v = match c.kind {
-                Kind::Text | Kind::Other => row
-                    .try_get::<Option<String>, _>(idx)?
-                    .map_or(Value::Null, Value::String),
-                Kind::Number => row
-                    .try_get::<Option<String>, _>(idx)?
-                    .map_or(Value::Null, |s| {
-                        match serde_json::from_str::<serde_json::Number>(&s) {
-                            Ok(n) => Value::Number(n),
-                            Err(_) => Value::String(s),
-                        }
-                    }),
-                Kind::Int => row
-                    .try_get::<Option<i64>, _>(idx)?
-                    .map_or(Value::Null, |n| Value::Number(n.into())),
-                Kind::Bool => row
-                    .try_get::<Option<bool>, _>(idx)?
-                    .map_or(Value::Null, Value::Bool),
-                Kind::TimestampTz | Kind::Timestamp => row
-                    .try_get::<Option<OffsetDateTime>, _>(idx)?
-                    .map_or(Value::Null, |t| {
-                        Value::String(Timestamp::from_datetime(t).to_string())
-                    }),
+                Kind::Text | Kind::Number | Kind::Other => ColumnValue::Text(row.try_get(idx)?),
+                Kind::Int => ColumnValue::Int(row.try_get(idx)?),
+                Kind::Bool => ColumnValue::Bool(row.try_get(idx)?),
+                Kind::Timestamp => ColumnValue::DateTime(row.try_get(idx)?),
             };
-            extra.insert_stored(c.name.clone(), v);
+            extra.insert_stored(c.name.clone(), c.kind.to_json(v));
         }
         Ok(User {
             id: UserId::from_uuid(id),
@@ -170,26 +131,13 @@ impl UserColumns {
     }
 }
 
-/// Renders a JSON scalar as the text bound for a column (`None` for null).
-pub(crate) fn json_to_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
-        // ExtraFields refuses arrays and objects; keep their JSON text anyway.
-        other => Some(other.to_string()),
-    }
-}
-
 fn kind_of(base_type: &str) -> Kind {
     match base_type {
         "text" | "varchar" | "bpchar" | "name" | "citext" => Kind::Text,
         "int2" | "int4" | "int8" => Kind::Int,
         "float4" | "float8" | "numeric" => Kind::Number,
         "bool" => Kind::Bool,
-        "timestamptz" => Kind::TimestampTz,
-        "timestamp" => Kind::Timestamp,
+        "timestamptz" | "timestamp" => Kind::Timestamp,
         _ => Kind::Other,
     }
 }
@@ -219,7 +167,7 @@ pub(crate) async fn discover(
     let mut extras = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
-        if BUILTIN.contains(&name.as_str()) || !fullauth_api::user::is_identifier(&name) {
+        if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;
         }
         let cast_type: String = row.try_get(1)?;
@@ -229,6 +177,7 @@ pub(crate) async fn discover(
             name,
             cast_type,
             kind: kind_of(&base),
+            naive: base == "timestamp",
         });
     }
     Ok(Some(UserColumns::build(extras)))
@@ -238,7 +187,7 @@ pub(crate) async fn discover(
 /// that has not happened yet. Without the table, the built-in columns only
 /// (the statement that follows reports the missing table).
 pub(crate) async fn current(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
-    if let Some(cols) = ctx.columns() {
+    if let Some(cols) = ctx.columns.get() {
         return Ok(cols);
     }
     refresh(conn, ctx).await
@@ -247,6 +196,6 @@ pub(crate) async fn current(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Arc<
 /// Discovers the columns on `conn` and keeps them in `ctx`.
 pub(crate) async fn refresh(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
     let found = discover(conn, &ctx.schema).await?;
-    ctx.set_columns(found);
-    Ok(ctx.columns().unwrap_or_default())
+    ctx.columns.set(found);
+    Ok(ctx.columns.get().unwrap_or_default())
 }

@@ -1,16 +1,13 @@
 //! What every operation shares: the schema, the clock, the features, the
 //! rendered SQL and the application's user columns.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use fullauth_api::sql::{SharedSlot, SqlTexts};
 use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp};
 use sqlx::AssertSqlSafe;
 
 use crate::columns::UserColumns;
-
-/// The placeholder for the quoted schema in every SQL text of this crate.
-pub(crate) const SCHEMA_PLACEHOLDER: &str = "{s}";
 
 /// Quotes an SQL identifier: wrapped in double quotes, inner quotes doubled.
 pub(crate) fn quote_ident(name: &str) -> String {
@@ -28,32 +25,31 @@ pub(crate) fn check_schema_name(schema: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Replaces the schema placeholder in `template` with the quoted schema.
-pub(crate) fn render(template: &str, quoted_schema: &str) -> String {
-    template.replace(SCHEMA_PLACEHOLDER, quoted_schema)
-}
+/// Replaces the schema placeholder (`{s}`) in a template with the quoted
+/// schema.
+pub(crate) use fullauth_api::sql::render;
 
 /// Shared state of a store and its transactions.
 pub(crate) struct Ctx {
     pub(crate) schema: String,
-    pub(crate) quoted_schema: String,
     pub(crate) clock: Clock,
     pub(crate) features: Features,
-    sql: RwLock<HashMap<&'static str, Arc<str>>>,
-    /// `None` until discovered (lazily, by the first operation on users).
-    columns: RwLock<Option<Arc<UserColumns>>>,
+    /// The SQL texts rendered for the quoted schema.
+    pub(crate) texts: SqlTexts,
+    /// The user columns: empty until discovered (lazily, by the first
+    /// operation on users), emptied to discover them again.
+    pub(crate) columns: SharedSlot<UserColumns>,
 }
 
 impl Ctx {
     pub(crate) fn new(schema: String, clock: Clock, features: Features) -> Self {
-        let quoted_schema = quote_ident(&schema);
+        let texts = SqlTexts::new(quote_ident(&schema));
         Ctx {
             schema,
-            quoted_schema,
             clock,
             features,
-            sql: RwLock::new(HashMap::new()),
-            columns: RwLock::new(None),
+            texts,
+            columns: SharedSlot::new(),
         }
     }
 
@@ -66,39 +62,11 @@ impl Ctx {
     /// statement text is built once and sqlx's per-connection statement cache
     /// sees the same text every time).
     pub(crate) fn sql(&self, template: &'static str) -> AssertSqlSafe<Arc<str>> {
-        if let Some(s) = self
-            .sql
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(template)
-        {
-            return AssertSqlSafe(s.clone());
-        }
-        let rendered: Arc<str> = render(template, &self.quoted_schema).into();
-        self.sql
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(template, rendered.clone());
-        AssertSqlSafe(rendered)
+        AssertSqlSafe(self.texts.template(template))
     }
 
     /// Renders a dynamic SQL text (statements built from the user columns).
     pub(crate) fn dynamic(&self, text: &str) -> AssertSqlSafe<String> {
-        AssertSqlSafe(render(text, &self.quoted_schema))
-    }
-
-    /// The user columns as last discovered, `None` before the first
-    /// discovery.
-    pub(crate) fn columns(&self) -> Option<Arc<UserColumns>> {
-        self.columns
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Replaces the discovered user columns (`None`: discover again at the
-    /// next operation on users).
-    pub(crate) fn set_columns(&self, cols: Option<UserColumns>) {
-        *self.columns.write().unwrap_or_else(|p| p.into_inner()) = cols.map(Arc::new);
+        AssertSqlSafe(self.texts.render(text))
     }
 }

@@ -4,7 +4,8 @@
 //! see the driver error (and decide whether a retry on a fresh connection is
 //! safe) before it becomes a [`StoreError`] at the edge.
 
-use fullauth_api::{ConflictKind, Entity, Feature, StoreError};
+use fullauth_api::sql::feature_of_table;
+use fullauth_api::{ConflictKind, Entity, StoreError};
 
 use crate::migrations::MIGRATIONS;
 
@@ -153,15 +154,6 @@ pub(crate) fn is_connection_error(e: &sqlx::Error) -> bool {
     }
 }
 
-/// The feature whose migration creates `table` (a fullauth table name).
-fn feature_of_table(table: &str) -> Option<Feature> {
-    let create = format!("TABLE {{s}}.{table} (");
-    MIGRATIONS
-        .iter()
-        .find(|m| m.sql.contains(&create))
-        .map(|m| m.feature)
-}
-
 /// The table of an `undefined_table` message (`relation "s.t" does not
 /// exist`), without its schema.
 fn missing_table(message: &str) -> Option<&str> {
@@ -206,7 +198,7 @@ pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
                     missing_table(db.message()).filter(|t| t.starts_with("fullauth_"))
                 {
                     return StoreError::not_migrated(
-                        feature_of_table(table),
+                        feature_of_table(&MIGRATIONS, table),
                         format!(
                             "the table {table} does not exist: run the migrations of the \
                              features this store serves (PgStore::migrate or PgMigrator)"

@@ -268,7 +268,7 @@ impl PgStore {
     /// The migrations of this store's schema, for the app's own connection
     /// or transaction ([`PgMigrations::apply`]) and the exports.
     pub fn migrations(&self) -> PgMigrations {
-        PgMigrations::from_checked(&self.ctx.schema, &self.ctx.quoted_schema)
+        PgMigrations::from_checked(&self.ctx.schema, self.ctx.texts.quoted_schema())
     }
 
     /// Applies the pending migrations of the store's features and refreshes
@@ -299,7 +299,8 @@ impl PgStore {
     /// [`refresh_user_columns`](Self::refresh_user_columns)).
     pub fn user_columns(&self) -> Vec<String> {
         self.ctx
-            .columns()
+            .columns
+            .get()
             .map(|cols| cols.extras.iter().map(|c| c.name.clone()).collect())
             .unwrap_or_default()
     }

@@ -1,13 +1,13 @@
 //! `fullauth_mfa` ([`fullauth_api::MfaStore`]): one TOTP factor per user.
 
-use fullauth_api::{MfaFactor, MfaSecret, StoreError, StoreResult, Timestamp, TokenDigest, UserId};
+use fullauth_api::sql::{counter_param, stored};
+use fullauth_api::{MfaFactor, MfaSecret, StoreResult, Timestamp, TokenDigest, UserId};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
 use crate::error::{DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::passkeys::counter as check_counter;
 use crate::users::uuid_of;
 
 macro_rules! cols {
@@ -27,12 +27,11 @@ fn decode(row: &PgRow) -> DbResult<MfaFactor> {
         .filter(|s| !s.is_empty())
         .map(TokenDigest::from_hex)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::backend("a stored recovery code does not validate", e))?;
+        .map_err(stored("recovery code"))?;
     Ok(MfaFactor {
         id: row.try_get(0)?,
         user_id: UserId::from_uuid(row.try_get(1)?),
-        secret: MfaSecret::new(secret)
-            .map_err(|e| StoreError::backend("a stored MFA secret does not validate", e))?,
+        secret: MfaSecret::new(secret).map_err(stored("MFA secret"))?,
         confirmed_at: confirmed.map(Timestamp::from_datetime),
         last_counter: u32::try_from(counter).unwrap_or(0),
         recovery_codes,
@@ -125,7 +124,7 @@ pub(crate) async fn advance_mfa_counter(
     user_id: &UserId,
     counter: u32,
 ) -> StoreResult<bool> {
-    let (user, n) = (uuid_of(user_id)?, check_counter(counter, "counter")?);
+    let (user, n) = (uuid_of(user_id)?, counter_param(counter, "counter")?);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(ADVANCE)).bind(user).bind(n);
         Ok(q.execute(c).await?.rows_affected() == 1)

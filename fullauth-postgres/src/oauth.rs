@@ -1,5 +1,6 @@
 //! `fullauth_oauth_accounts` ([`fullauth_api::OAuthStore`]).
 
+use fullauth_api::sql::stored;
 use fullauth_api::{
     Email, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink, ProviderName,
     ProviderUserId, StoreError, StoreResult, Text, Timestamp, UserId,
@@ -20,10 +21,6 @@ macro_rules! cols {
     };
 }
 
-fn bad(what: &'static str) -> impl FnOnce(StoreError) -> StoreError {
-    move |e| StoreError::backend(format!("a stored {what} does not validate"), e)
-}
-
 fn decode_at(row: &PgRow, at: usize) -> DbResult<OAuthAccount> {
     let provider: String = row.try_get(at + 1)?;
     let pid: String = row.try_get(at + 2)?;
@@ -34,21 +31,21 @@ fn decode_at(row: &PgRow, at: usize) -> DbResult<OAuthAccount> {
     let created: OffsetDateTime = row.try_get(at + 8)?;
     Ok(OAuthAccount {
         id: row.try_get(at)?,
-        provider: ProviderName::new(provider).map_err(bad("provider"))?,
-        provider_user_id: ProviderUserId::new(pid).map_err(bad("provider user id"))?,
+        provider: ProviderName::new(provider).map_err(stored("provider"))?,
+        provider_user_id: ProviderUserId::new(pid).map_err(stored("provider user id"))?,
         user_id: UserId::from_uuid(row.try_get(at + 3)?),
         provider_email: email
             .map(Email::new)
             .transpose()
-            .map_err(bad("provider email"))?,
+            .map_err(stored("provider email"))?,
         access_token: access
             .map(Text::new)
             .transpose()
-            .map_err(bad("access token"))?,
+            .map_err(stored("access token"))?,
         refresh_token: refresh
             .map(Text::new)
             .transpose()
-            .map_err(bad("refresh token"))?,
+            .map_err(stored("refresh token"))?,
         expires_at: expires.map(Timestamp::from_datetime),
         created_at: Timestamp::from_datetime(created),
     })

@@ -1,8 +1,8 @@
 //! `fullauth_passkeys` ([`fullauth_api::PasskeyStore`]).
 
+use fullauth_api::sql::{counter_param, stored};
 use fullauth_api::{
-    CredentialId, DeviceName, MAX_COUNTER, NewPasskey, Passkey, StoreError, StoreResult, Text,
-    Timestamp, Transports, UserId,
+    CredentialId, DeviceName, NewPasskey, Passkey, StoreResult, Text, Timestamp, Transports, UserId,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -19,10 +19,6 @@ macro_rules! cols {
     };
 }
 
-fn bad(what: &'static str) -> impl FnOnce(StoreError) -> StoreError {
-    move |e| StoreError::backend(format!("a stored {what} does not validate"), e)
-}
-
 fn decode(row: &PgRow) -> DbResult<Passkey> {
     let cred: String = row.try_get(2)?;
     let key: String = row.try_get(3)?;
@@ -34,26 +30,15 @@ fn decode(row: &PgRow) -> DbResult<Passkey> {
     Ok(Passkey {
         id: row.try_get(0)?,
         user_id: UserId::from_uuid(row.try_get(1)?),
-        credential_id: CredentialId::new(cred).map_err(bad("credential id"))?,
-        public_key: Text::new(key).map_err(bad("public key"))?,
+        credential_id: CredentialId::new(cred).map_err(stored("credential id"))?,
+        public_key: Text::new(key).map_err(stored("public key"))?,
         sign_count: u32::try_from(count).unwrap_or(0),
-        device_name: DeviceName::new(name).map_err(bad("device name"))?,
+        device_name: DeviceName::new(name).map_err(stored("device name"))?,
         transports: Transports::from_joined(&transports),
         backed_up: row.try_get(7)?,
         created_at: Timestamp::from_datetime(created),
         last_used_at: used.map(Timestamp::from_datetime),
     })
-}
-
-/// A counter as stored (`INTEGER`); over [`MAX_COUNTER`] is refused.
-pub(crate) fn counter(n: u32, field: &'static str) -> StoreResult<i32> {
-    if n > MAX_COUNTER {
-        return Err(StoreError::invalid(
-            field,
-            format!("must be at most {MAX_COUNTER}"),
-        ));
-    }
-    i32::try_from(n).map_err(|_| StoreError::invalid(field, "out of range"))
 }
 
 const GET: &str = concat!(
@@ -94,7 +79,7 @@ const STORE: &str = concat!(
 );
 
 pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult<Passkey> {
-    let count = counter(new.sign_count, "sign_count")?;
+    let count = counter_param(new.sign_count, "sign_count")?;
     let (new, user) = (&new, uuid_of(&new.user_id)?);
     run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
         let row = sqlx::query(h.ctx.sql(STORE))
@@ -129,7 +114,7 @@ pub(crate) async fn update_sign_count(
     cred: &CredentialId,
     new_count: u32,
 ) -> StoreResult<bool> {
-    let n = counter(new_count, "sign_count")?;
+    let n = counter_param(new_count, "sign_count")?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query_scalar(h.ctx.sql(SIGN_COUNT))
             .bind(cred.as_str())

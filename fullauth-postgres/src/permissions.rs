@@ -1,20 +1,12 @@
 //! `fullauth_permissions` and `fullauth_role_permissions`
 //! ([`fullauth_api::PermissionStore`]).
 
-use fullauth_api::{PermissionName, RoleName, StoreError, StoreResult, UserId};
+use fullauth_api::sql::permission_names;
+use fullauth_api::{PermissionName, RoleName, StoreResult, UserId};
 
 use crate::error::{Retry, map_write_error};
 use crate::handle::{Handle, run};
 use crate::users::uuid_of;
-
-pub(crate) fn names(v: Vec<String>) -> StoreResult<Vec<PermissionName>> {
-    v.into_iter()
-        .map(|n| {
-            PermissionName::new(n)
-                .map_err(|e| StoreError::backend("a stored permission name does not validate", e))
-        })
-        .collect()
-}
 
 /// Get-or-create the role and the permission, then grant, in one statement
 /// (the same get-or-create pattern as role assignment).
@@ -85,7 +77,7 @@ pub(crate) async fn get_permissions_for_roles(
         return Ok(Vec::new());
     }
     let roles: &[&str] = &roles.iter().map(RoleName::as_str).collect::<Vec<_>>();
-    names(run!(
+    permission_names(run!(
         h,
         Retry::Idempotent,
         savepoint = false,
@@ -114,7 +106,7 @@ pub(crate) async fn get_user_permissions(
     user_id: &UserId,
 ) -> StoreResult<Vec<PermissionName>> {
     let user = uuid_of(user_id)?;
-    names(run!(
+    permission_names(run!(
         h,
         Retry::Idempotent,
         savepoint = false,
@@ -128,7 +120,7 @@ pub(crate) async fn get_user_permissions(
 const LIST: &str = "SELECT name FROM {s}.fullauth_permissions ORDER BY name COLLATE \"C\"";
 
 pub(crate) async fn list_permissions(h: Handle<'_>) -> StoreResult<Vec<PermissionName>> {
-    names(run!(
+    permission_names(run!(
         h,
         Retry::Idempotent,
         savepoint = false,

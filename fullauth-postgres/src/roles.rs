@@ -3,21 +3,12 @@
 //! Names are sorted with the `"C"` collation: byte order, the same order as
 //! Rust's `str` and every other backend, whatever the database's locale.
 
+use fullauth_api::sql::role_names;
 use fullauth_api::{Entity, RoleName, StoreError, StoreResult, UserId};
 
 use crate::error::{Retry, map_write_error};
 use crate::handle::{Handle, run};
 use crate::users::uuid_of;
-
-pub(crate) fn role_names(names: Vec<String>) -> StoreResult<Vec<RoleName>> {
-    names
-        .into_iter()
-        .map(|n| {
-            RoleName::new(n)
-                .map_err(|e| StoreError::backend("a stored role name does not validate", e))
-        })
-        .collect()
-}
 
 const CREATE: &str = "INSERT INTO {s}.fullauth_roles (id, name) VALUES ($1, $2) \
                       ON CONFLICT (name) DO NOTHING RETURNING 1";

@@ -7,7 +7,9 @@ use fullauth_api::{
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row as _};
 
-use crate::columns::{UserColumns, json_to_text};
+use fullauth_api::sql::json_to_text;
+
+use crate::columns::UserColumns;
 use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
@@ -243,8 +245,8 @@ fn principal_trailing(ctx: &Ctx) -> Trailing<Principal> {
             let permissions: Vec<String> = row.try_get(first + 1)?;
             Ok(Principal {
                 user,
-                roles: crate::roles::role_names(roles)?,
-                permissions: crate::permissions::names(permissions)?,
+                roles: fullauth_api::sql::role_names(roles)?,
+                permissions: fullauth_api::sql::permission_names(permissions)?,
             })
         },
     }

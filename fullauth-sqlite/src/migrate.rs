@@ -85,12 +85,12 @@
 use std::collections::BTreeSet;
 
 use fullauth_api::migrate::engine::{
-    self, CarryOver, ExportDialect, TrackingRow, adopt_candidates, carry_over, check_adopt,
-    check_apply, compute_status, tracking_layout_is_current,
+    self, ExportDialect, MigrationSet, TrackedState, TrackingRow, ids, nothing_present,
 };
 use fullauth_api::migrate::schema::{
     self, ColumnSpec, ColumnType, Fix, IndexSpec, LiveColumn, LiveForeignKey, LiveIndex, LiveTable,
-    SchemaChange, SqlDialect, TableSpec, UniqueSpec, canonical_type, check_index, diff_table,
+    SchemaChange, ShortLivedTables, SqlDialect, TableSpec, UniqueSpec, canonical_type, check_index,
+    diff_table,
 };
 use fullauth_api::migrate::{
     AdoptReport, AppliedMigration, ExportedMigration, LEGACY_SQLITE_0_1, Migration,
@@ -154,23 +154,6 @@ const TRACKING_DDL: &str = "CREATE TABLE IF NOT EXISTS fullauth_schema_migration
 
 const NOW_SQL: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'";
 
-static BLACKLIST: SchemaChange = SchemaChange {
-    tables: &[TableSpec::short_lived(
-        "fullauth_blacklist",
-        &[
-            ColumnSpec::new("state_key", ColumnType::Varchar(512)),
-            ColumnSpec::new("expires_at", ColumnType::Timestamp),
-        ],
-        &["state_key"],
-    )],
-    indexes: &[IndexSpec {
-        name: "ix_fullauth_blacklist_expires_at",
-        table: "fullauth_blacklist",
-        columns: &["expires_at"],
-        unique: false,
-    }],
-};
-
 static LOCKOUT: SchemaChange = SchemaChange {
     tables: &[TableSpec::short_lived(
         "fullauth_lockout",
@@ -217,36 +200,25 @@ static RATE_LIMIT: SchemaChange = SchemaChange {
     ],
 };
 
-static CHALLENGES: SchemaChange = SchemaChange {
-    tables: &[TableSpec::short_lived(
-        "fullauth_challenges",
-        &[
-            ColumnSpec::new("state_key", ColumnType::Varchar(512)),
-            ColumnSpec::new("value", ColumnType::Text),
-            ColumnSpec::new("expires_at", ColumnType::Timestamp),
-        ],
-        &["state_key"],
-    )],
-    indexes: &[IndexSpec {
-        name: "ix_fullauth_challenges_expires_at",
-        table: "fullauth_challenges",
-        columns: &["expires_at"],
-        unique: false,
-    }],
-};
-
 /// What migration `id` creates on SQLite: the reference's tables for the
 /// durable features ([`schema::reference_change`]), this crate's own for the
 /// short-lived ones.
 pub fn schema_change(id: &str) -> Option<&'static SchemaChange> {
-    match id {
-        "blacklist_0001_blacklist" => Some(&BLACKLIST),
-        "lockout_0001_lockout" => Some(&LOCKOUT),
-        "rate_limit_0001_windows" => Some(&RATE_LIMIT),
-        "challenges_0001_challenges" => Some(&CHALLENGES),
-        _ => schema::reference_change(id),
+    ShortLivedTables {
+        blacklist: &schema::STATE_KEY_BLACKLIST,
+        lockout: &LOCKOUT,
+        rate_limit: &RATE_LIMIT,
+        challenges: &schema::STATE_KEY_CHALLENGES,
     }
+    .change(id)
 }
+
+/// This crate's migrations as the shared steps read them.
+const SET: MigrationSet = MigrationSet {
+    migrations: &MIGRATIONS,
+    legacy: &LEGACY_SQLITE_0_1,
+    change_of: schema_change,
+};
 
 /// SQLite's spelling of the catalogue's column types.
 struct Dialect;
@@ -301,68 +273,35 @@ fn ident(name: &str) -> String {
     }
 }
 
-/// What the database holds: the tracking rows (read in catalogue terms),
-/// whether the tracking table exists and has the current layout, and the
-/// names of the tables and indexes present.
-struct State {
-    carried: CarryOver,
-    tracking_exists: bool,
-    layout_current: bool,
-    present: BTreeSet<String>,
+/// What the database holds (see [`TrackedState`]).
+fn read_state(c: &Connection) -> StoreResult<TrackedState> {
+    let present = present_objects(c)?;
+    if !present.contains(TRACKING_TABLE) {
+        return Ok(SET.state(present, None));
+    }
+    let cols = live_columns(c, TRACKING_TABLE)?;
+    let rows = read_rows(c, &cols)?;
+    Ok(SET.state(present, Some((rows, &cols))))
 }
 
-impl State {
-    fn read(c: &Connection) -> StoreResult<State> {
-        let present = present_objects(c)?;
-        let tracking_exists = present.contains(TRACKING_TABLE);
-        let (rows, layout_current) = if tracking_exists {
-            let cols = live_columns(c, TRACKING_TABLE)?;
-            (read_rows(c, &cols)?, tracking_layout_is_current(&cols))
-        } else {
-            (Vec::new(), true)
-        };
-        Ok(State {
-            carried: carry_over(rows, &MIGRATIONS, &LEGACY_SQLITE_0_1),
-            tracking_exists,
-            layout_current,
-            present,
-        })
-    }
-
-    fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
-        compute_status(
-            chosen,
-            &MIGRATIONS,
-            &self.carried,
-            &self.present,
-            &schema_change,
-        )
-    }
-
-    /// True when the tracking table must be rewritten (0.1 ids or layout).
-    fn needs_rewrite(&self) -> bool {
-        self.tracking_exists && (!self.layout_current || !self.carried.legacy.is_empty())
-    }
-
-    /// Creates the tracking table, or rewrites it in the current layout with
-    /// the carried rows. Returns the 0.1 ids rewritten.
-    fn ensure_tracking(&self, c: &Connection) -> StoreResult<Vec<String>> {
-        if !self.needs_rewrite() {
-            c.execute_batch(TRACKING_DDL).db()?;
-            return Ok(Vec::new());
-        }
-        c.execute_batch("DROP TABLE fullauth_schema_migrations")
-            .db()?;
+/// Creates the tracking table, or rewrites it in the current layout with
+/// the carried rows. Returns the 0.1 ids rewritten.
+fn ensure_tracking(c: &Connection, state: &TrackedState) -> StoreResult<Vec<String>> {
+    if !state.needs_rewrite() {
         c.execute_batch(TRACKING_DDL).db()?;
-        for row in &self.carried.rows {
-            insert_row(c, row)?;
-        }
-        tracing::info!(
-            legacy = ?self.carried.legacy,
-            "fullauth_schema_migrations rewritten in the 0.2 layout"
-        );
-        Ok(self.carried.legacy.clone())
+        return Ok(Vec::new());
     }
+    c.execute_batch("DROP TABLE fullauth_schema_migrations")
+        .db()?;
+    c.execute_batch(TRACKING_DDL).db()?;
+    for row in &state.carried.rows {
+        insert_row(c, row)?;
+    }
+    tracing::info!(
+        legacy = ?state.carried.legacy,
+        "fullauth_schema_migrations rewritten in the 0.2 layout"
+    );
+    Ok(state.carried.legacy.clone())
 }
 
 fn present_objects(c: &Connection) -> StoreResult<BTreeSet<String>> {
@@ -532,43 +471,7 @@ fn live_table(c: &Connection, table: &str) -> StoreResult<LiveTable> {
 
 /// `CREATE TABLE` of a table spec, in the reference's layout.
 fn create_table_sql(t: &TableSpec) -> String {
-    let mut parts: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| {
-            format!(
-                "\t{} {}{}",
-                c.name,
-                Dialect.column_type(c.ty),
-                if c.nullable { "" } else { " NOT NULL" }
-            )
-        })
-        .collect();
-    parts.push(format!("\tPRIMARY KEY ({})", t.primary_key.join(", ")));
-    for u in t.uniques {
-        parts.push(format!(
-            "\tCONSTRAINT {} UNIQUE ({})",
-            u.name,
-            u.columns.join(", ")
-        ));
-    }
-    for fk in t.foreign_keys {
-        parts.push(format!(
-            "\tFOREIGN KEY({}) REFERENCES {} ({}) ON DELETE CASCADE",
-            fk.column, fk.references, fk.references_column
-        ));
-    }
-    format!("CREATE TABLE {} (\n{}\n)", t.name, parts.join(",\n"))
-}
-
-fn create_index_sql(i: &IndexSpec) -> String {
-    format!(
-        "CREATE {}INDEX {} ON {} ({})",
-        if i.unique { "UNIQUE " } else { "" },
-        i.name,
-        i.table,
-        i.columns.join(", ")
-    )
+    t.create_sql("", |ty| Dialect.column_type(ty), false)
 }
 
 fn unique_index_sql(table: &str, u: &UniqueSpec) -> String {
@@ -785,7 +688,7 @@ impl SqliteMigrations {
     /// # Errors
     /// `InvalidInput` for an inconsistent set; backend errors.
     pub fn status(&self, conn: &Connection, chosen: Features) -> StoreResult<MigrationStatus> {
-        State::read(conn)?.status(chosen)
+        SET.status(&read_state(conn)?, chosen)
     }
 
     /// The migrations `apply(conn, chosen)` would run, in order. Reads only.
@@ -794,11 +697,7 @@ impl SqliteMigrations {
     /// As [`status`](Self::status).
     pub fn plan(&self, conn: &Connection, chosen: Features) -> StoreResult<Vec<Migration>> {
         let status = self.status(conn, chosen)?;
-        Ok(MIGRATIONS
-            .iter()
-            .filter(|m| status.pending.iter().any(|p| p == m.id))
-            .copied()
-            .collect())
+        Ok(SET.pending(&status).into_iter().copied().collect())
     }
 
     /// Applies the pending migrations of `chosen` on `conn` (see
@@ -832,12 +731,7 @@ impl SqliteMigrations {
         let cols = live_columns(conn, TRACKING_TABLE)?;
         Ok(read_rows(conn, &cols)?
             .into_iter()
-            .map(|r| AppliedMigration {
-                id: r.id,
-                checksum: r.checksum,
-                applied_at: r.applied_at,
-                adopted: r.adopted,
-            })
+            .map(AppliedMigration::from)
             .collect())
     }
 
@@ -871,44 +765,33 @@ fn items() -> Vec<(Migration, String)> {
 fn apply_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<Vec<String>> {
     fullauth_api::migrate::check_sql_features(chosen)?;
     atomically(c, || {
-        let state = State::read(c)?;
-        let status = state.status(chosen)?;
-        check_apply(&status, &MIGRATIONS, &state.present, &schema_change)?;
-        let pending: Vec<&Migration> = MIGRATIONS
-            .iter()
-            .filter(|m| status.pending.iter().any(|p| p == m.id))
-            .collect();
-        if pending.is_empty() && !state.needs_rewrite() {
+        let state = read_state(c)?;
+        let Some(pending) = SET.apply_steps(&state, chosen)? else {
             return Ok(Vec::new());
-        }
-        state.ensure_tracking(c)?;
+        };
+        ensure_tracking(c, &state)?;
         for m in &pending {
             c.execute_batch(m.sql)
                 .map_err(|e| StoreError::backend(format!("migration {} failed", m.id), e))?;
             insert_row(c, &TrackingRow::of(m, now, false))?;
         }
-        Ok(pending.iter().map(|m| m.id.to_string()).collect())
+        Ok(ids(&pending))
     })
 }
 
 fn adopt_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<AdoptReport> {
     fullauth_api::migrate::check_sql_features(chosen)?;
     atomically(c, || {
-        let state = State::read(c)?;
-        let status = state.status(chosen)?;
-        check_adopt(&status)?;
-        let candidates = adopt_candidates(&status, &MIGRATIONS);
+        let state = read_state(c)?;
         let mut report = AdoptReport::default();
-        if candidates.is_empty() && !state.needs_rewrite() {
+        let Some(candidates) = SET.adopt_steps(&state, chosen)? else {
             return Ok(report);
-        }
-        report.carried_over = state.ensure_tracking(c)?;
+        };
+        report.carried_over = ensure_tracking(c, &state)?;
         for m in candidates {
-            let change = schema_change(m.id).ok_or_else(|| {
-                StoreError::backend_message(format!("no schema description for {}", m.id))
-            })?;
+            let change = SET.change(m)?;
             let present = present_objects(c)?;
-            if !change.object_names().any(|n| present.contains(n)) {
+            if nothing_present(change, &present) {
                 c.execute_batch(m.sql)
                     .map_err(|e| StoreError::backend(format!("migration {} failed", m.id), e))?;
                 insert_row(c, &TrackingRow::of(m, now, false))?;
@@ -954,7 +837,7 @@ fn adopt_change(
                     c.execute_batch(&unique_index_sql(table.name, unique))
                         .db()?;
                 }
-                Fix::CreateIndex(i) => c.execute_batch(&create_index_sql(i)).db()?,
+                Fix::CreateIndex(i) => c.execute_batch(&i.create_sql("")).db()?,
                 Fix::ForeignKey { table, .. } => {
                     if !rebuilt {
                         rebuild_foreign_keys(c, table)?;
@@ -971,7 +854,7 @@ fn adopt_change(
             Ok(None) => {}
             Ok(Some(note)) => notes.push(note),
             Err(fix) => {
-                c.execute_batch(&create_index_sql(i)).db()?;
+                c.execute_batch(&i.create_sql("")).db()?;
                 notes.push(fix.note());
             }
         }
@@ -1129,48 +1012,11 @@ impl SqliteMigrator {
     }
 }
 
-#[async_trait::async_trait]
-impl SqlMigrator for SqliteMigrator {
-    fn backend_name(&self) -> &'static str {
-        "sqlite"
-    }
-
-    fn migrations(&self) -> &'static [Migration] {
-        &MIGRATIONS
-    }
-
-    fn render(&self, migration: &Migration) -> String {
-        migration.sql.to_string()
-    }
-
-    async fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
-        SqliteMigrator::status(self, chosen).await
-    }
-
-    async fn plan(&self, chosen: Features) -> StoreResult<Vec<Migration>> {
-        SqliteMigrator::plan(self, chosen).await
-    }
-
-    async fn apply(&self, chosen: Features) -> StoreResult<Vec<String>> {
-        SqliteMigrator::apply(self, chosen).await
-    }
-
-    async fn adopt(&self, chosen: Features) -> StoreResult<AdoptReport> {
-        SqliteMigrator::adopt(self, chosen).await
-    }
-
-    fn export_sql(&self, features: Features) -> StoreResult<String> {
-        SqliteMigrations::new().export_sql(features)
-    }
-
-    fn export_sqlx(
-        &self,
-        features: Features,
-        version_base: i64,
-    ) -> StoreResult<Vec<ExportedMigration>> {
-        SqliteMigrations::new().export_sqlx(features, version_base)
-    }
-}
+fullauth_api::impl_sql_migrator!(SqliteMigrator {
+    backend: "sqlite",
+    migrations: &MIGRATIONS,
+    render: |_this, migration| migration.sql.to_string(),
+});
 
 #[cfg(test)]
 mod tests {
@@ -1180,6 +1026,7 @@ mod tests {
     /// a fresh database made by the SQL finds nothing to fix or note.
     #[test]
     fn descriptions_match_the_sql() {
+        assert_eq!(SET.inconsistencies(""), Vec::<String>::new());
         let c = Connection::open_in_memory().unwrap();
         for m in &MIGRATIONS {
             c.execute_batch(m.sql).unwrap();

@@ -33,6 +33,7 @@
 
 use std::collections::BTreeMap;
 
+use fullauth_api::sql::is_builtin_user_column;
 use fullauth_api::{
     Email, Entity, ExtraFields, Feature, HashedPassword, NewUser, Principal, StoreError,
     StoreResult, User, UserId, UserLookup, UserPatch, new_record_id,
@@ -47,17 +48,6 @@ use crate::codec::{
 use crate::permissions::permission_name;
 use crate::pool::{Handle, Shared};
 use crate::roles::role_name;
-
-/// The reference's columns; every other column is the application's.
-const BUILTIN: [&str; 7] = [
-    "id",
-    "email",
-    "hashed_password",
-    "is_active",
-    "is_verified",
-    "is_superuser",
-    "created_at",
-];
 
 /// The application columns of `fullauth_users`, with how each reads back.
 #[derive(Debug, Default)]
@@ -79,7 +69,7 @@ impl UserColumns {
         Ok(UserColumns {
             extra: columns
                 .into_iter()
-                .filter(|(n, _)| !BUILTIN.contains(&n.as_str()))
+                .filter(|(n, _)| !is_builtin_user_column(n))
                 .map(|(n, decl)| (n, ColumnType::of_declared(&decl)))
                 .collect(),
         })
@@ -198,7 +188,7 @@ fn one_user_with<T>(
     let count = stmt.column_count().saturating_sub(trailing);
     let unknown = (0..count).any(|i| {
         stmt.column_name(i)
-            .is_ok_and(|n| !BUILTIN.contains(&n) && !cols.has(n))
+            .is_ok_and(|n| !is_builtin_user_column(n) && !cols.has(n))
     });
     if unknown {
         cols = shared.refresh_user_columns(conn)?;
@@ -299,7 +289,7 @@ fn lookup_column(lookup: &UserLookup) -> StoreResult<(String, SqlValue)> {
 
 /// Checks the column of a lookup when it is an application column.
 fn check_lookup_column(shared: &Shared, conn: &Connection, column: &str) -> StoreResult<()> {
-    if BUILTIN.contains(&column) {
+    if is_builtin_user_column(column) {
         return Ok(());
     }
     check_columns(shared, conn, std::iter::once(column))

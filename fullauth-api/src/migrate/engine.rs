@@ -51,6 +51,18 @@ impl TrackingRow {
     }
 }
 
+impl From<TrackingRow> for AppliedMigration {
+    /// The row as [`MigrationStatus`] and `applied` report it.
+    fn from(r: TrackingRow) -> Self {
+        AppliedMigration {
+            id: r.id,
+            checksum: r.checksum,
+            applied_at: r.applied_at,
+            adopted: r.adopted,
+        }
+    }
+}
+
 /// The tracking rows read in catalogue terms.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CarryOver {
@@ -443,6 +455,203 @@ pub fn export_files(
             })
         })
         .collect()
+}
+
+/// One backend's migrations as the steps below need them: its list in
+/// catalogue order, the 0.1 ids it carries over, and what each migration
+/// creates. A backend declares it once as a `const` and reads, decides and
+/// checks through it; only the SQL it runs is its own.
+#[derive(Clone, Copy, Debug)]
+pub struct MigrationSet {
+    /// Every migration of the backend, in catalogue order.
+    pub migrations: &'static [Migration],
+    /// The ids its fullauth 0.1 recorded ([`super::LEGACY_SQLITE_0_1`],
+    /// [`super::LEGACY_POSTGRES_0_1`], or none).
+    pub legacy: &'static [LegacyMigration],
+    /// What migration `id` creates in this dialect (`None` for an unknown
+    /// id).
+    pub change_of: fn(&str) -> Option<&'static SchemaChange>,
+}
+
+/// What a database holds for the migrator: the tracking rows in catalogue
+/// terms, whether the tracking table exists and has the current layout, and
+/// the names of the tables and indexes present. Made by
+/// [`MigrationSet::state`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackedState {
+    /// The tracking rows after [`carry_over`].
+    pub carried: CarryOver,
+    /// True when `fullauth_schema_migrations` exists.
+    pub tracking_exists: bool,
+    /// True when it has the current layout (or does not exist).
+    pub layout_current: bool,
+    /// The names of the tables and indexes present.
+    pub present: BTreeSet<String>,
+}
+
+impl TrackedState {
+    /// True when the tracking table must be rewritten before anything is
+    /// recorded: it exists in another layout, or holds 0.1 ids.
+    pub fn needs_rewrite(&self) -> bool {
+        self.tracking_exists && (!self.layout_current || !self.carried.legacy.is_empty())
+    }
+}
+
+impl MigrationSet {
+    /// The state from the names of the tables and indexes `present` and,
+    /// when the tracking table exists, its rows as stored and its columns
+    /// (`None` when it does not).
+    pub fn state(
+        &self,
+        present: BTreeSet<String>,
+        tracking: Option<(Vec<TrackingRow>, &[LiveColumn])>,
+    ) -> TrackedState {
+        let (rows, layout_current, tracking_exists) = match tracking {
+            Some((rows, columns)) => (rows, tracking_layout_is_current(columns), true),
+            None => (Vec::new(), true, false),
+        };
+        TrackedState {
+            carried: carry_over(rows, self.migrations, self.legacy),
+            tracking_exists,
+            layout_current,
+            present,
+        }
+    }
+
+    /// The status of the `chosen` features in `state` ([`compute_status`]).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for an inconsistent feature set.
+    pub fn status(
+        &self,
+        state: &TrackedState,
+        chosen: Features,
+    ) -> Result<MigrationStatus, StoreError> {
+        compute_status(
+            chosen,
+            self.migrations,
+            &state.carried,
+            &state.present,
+            &self.change_of,
+        )
+    }
+
+    /// The pending migrations of `status`, in order: what `plan` returns
+    /// and `apply` runs.
+    pub fn pending(&self, status: &MigrationStatus) -> Vec<&'static Migration> {
+        self.migrations
+            .iter()
+            .filter(|m| status.pending.iter().any(|p| p == m.id))
+            .collect()
+    }
+
+    /// What `apply(chosen)` runs on `state`, in order, after its refusals
+    /// ([`check_apply`]); `None` when there is nothing to write (no pending
+    /// migration, no tracking table to rewrite).
+    ///
+    /// # Errors
+    /// `InvalidInput` for an inconsistent set; a [`MigrationRefusal`].
+    pub fn apply_steps(
+        &self,
+        state: &TrackedState,
+        chosen: Features,
+    ) -> Result<Option<Vec<&'static Migration>>, StoreError> {
+        let status = self.status(state, chosen)?;
+        check_apply(&status, self.migrations, &state.present, &self.change_of)?;
+        let pending = self.pending(&status);
+        Ok((!pending.is_empty() || state.needs_rewrite()).then_some(pending))
+    }
+
+    /// What `adopt(chosen)` considers on `state`, in order
+    /// ([`adopt_candidates`]), after its refusal ([`check_adopt`]); `None`
+    /// when there is nothing to write.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an inconsistent set; a [`MigrationRefusal`].
+    pub fn adopt_steps(
+        &self,
+        state: &TrackedState,
+        chosen: Features,
+    ) -> Result<Option<Vec<&'static Migration>>, StoreError> {
+        let status = self.status(state, chosen)?;
+        check_adopt(&status)?;
+        let candidates = adopt_candidates(&status, self.migrations);
+        Ok((!candidates.is_empty() || state.needs_rewrite()).then_some(candidates))
+    }
+
+    /// What `m` creates.
+    ///
+    /// # Errors
+    /// A backend error for a migration without a description (a bug of the
+    /// backend).
+    pub fn change(&self, m: &Migration) -> Result<&'static SchemaChange, StoreError> {
+        (self.change_of)(m.id).ok_or_else(|| {
+            StoreError::backend_message(format!("no schema description for {}", m.id))
+        })
+    }
+}
+
+impl MigrationSet {
+    /// What a backend's unit tests check of its set: the migrations are the
+    /// catalogue's, in order; each is described; its SQL creates each table
+    /// of the description (`TABLE <qualifier><name> (`) and each index
+    /// (as [`IndexSpec::create_sql`](super::schema::IndexSpec::create_sql)
+    /// gives it, or inline as `INDEX <name> (<columns>)`). Returns what is
+    /// wrong, one line each; empty when all is well.
+    pub fn inconsistencies(&self, qualifier: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let ids: Vec<&str> = self.migrations.iter().map(|m| m.id).collect();
+        if !ids.iter().copied().eq(catalog_ids()) {
+            out.push(format!(
+                "the migrations {ids:?} are not the catalogue's, in order"
+            ));
+        }
+        for m in self.migrations {
+            let Some(change) = (self.change_of)(m.id) else {
+                out.push(format!("{} is not described", m.id));
+                continue;
+            };
+            for t in change.tables {
+                if !m.sql.contains(&format!("TABLE {qualifier}{} (", t.name)) {
+                    out.push(format!("{} does not create {}", m.id, t.name));
+                }
+            }
+            for i in change.indexes {
+                let inline = format!("INDEX {} ({})", i.name, i.columns.join(", "));
+                if !m.sql.contains(&i.create_sql(qualifier)) && !m.sql.contains(&inline) {
+                    out.push(format!("{} does not create the index {}", m.id, i.name));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What a backend's unit tests check of its exported files: one per
+/// migration of the set (`expected`), none with a `BEGIN;` or `COMMIT;`
+/// line (the tool wraps each file in a transaction). Returns what is wrong.
+pub fn export_file_problems(files: &[ExportedMigration], expected: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if files.len() != expected {
+        out.push(format!("{} files, {expected} expected", files.len()));
+    }
+    for f in files {
+        if f.sql.lines().any(|l| l == "BEGIN;" || l == "COMMIT;") {
+            out.push(format!("{} has transaction statements", f.file_name()));
+        }
+    }
+    out
+}
+
+/// The ids of `migrations`, in order (what `apply` returns).
+pub fn ids(migrations: &[&Migration]) -> Vec<String> {
+    migrations.iter().map(|m| m.id.to_string()).collect()
+}
+
+/// True when none of the tables and indexes `change` creates is `present`:
+/// `adopt` runs the migration instead of adopting it.
+pub fn nothing_present(change: &SchemaChange, present: &BTreeSet<String>) -> bool {
+    !change.object_names().any(|n| present.contains(n))
 }
 
 /// The catalogue ids in order (for backends checking their lists).

@@ -155,6 +155,85 @@ impl TableSpec {
     pub fn column(&self, name: &str) -> Option<&'static ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// `CREATE TABLE` of the spec as `adopt` runs it for a missing table:
+    /// one line per column (`column_type` spells the types, `NOT NULL`
+    /// unless nullable), the primary key, the named unique constraints and
+    /// the foreign keys with `ON DELETE CASCADE`. `qualifier` is put before
+    /// every table name (`{s}.` where the backend fills in its schema, or
+    /// empty); `unlogged` writes `CREATE UNLOGGED TABLE` (PostgreSQL). The
+    /// backend appends its table options, if any.
+    ///
+    /// ```
+    /// use fullauth_api::migrate::schema::{ColumnSpec, ColumnType, TableSpec};
+    /// static T: TableSpec = TableSpec::short_lived(
+    ///     "t",
+    ///     &[ColumnSpec::new("k", ColumnType::Text), ColumnSpec::nullable("v", ColumnType::Integer)],
+    ///     &["k"],
+    /// );
+    /// let sql = T.create_sql("{s}.", |ty| ty.to_string().to_uppercase(), false);
+    /// assert_eq!(sql, "CREATE TABLE {s}.t (\n\tk TEXT NOT NULL,\n\tv INTEGER,\n\tPRIMARY KEY (k)\n)");
+    /// ```
+    pub fn create_sql(
+        &self,
+        qualifier: &str,
+        column_type: impl Fn(ColumnType) -> String,
+        unlogged: bool,
+    ) -> String {
+        let mut parts: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                format!(
+                    "\t{} {}{}",
+                    c.name,
+                    column_type(c.ty),
+                    if c.nullable { "" } else { " NOT NULL" }
+                )
+            })
+            .collect();
+        parts.push(format!("\tPRIMARY KEY ({})", self.primary_key.join(", ")));
+        for u in self.uniques {
+            parts.push(format!(
+                "\tCONSTRAINT {} UNIQUE ({})",
+                u.name,
+                u.columns.join(", ")
+            ));
+        }
+        for fk in self.foreign_keys {
+            parts.push(format!(
+                "\tFOREIGN KEY({}) REFERENCES {qualifier}{} ({}) ON DELETE CASCADE",
+                fk.column, fk.references, fk.references_column
+            ));
+        }
+        format!(
+            "CREATE {}TABLE {qualifier}{} (\n{}\n)",
+            if unlogged { "UNLOGGED " } else { "" },
+            self.name,
+            parts.join(",\n")
+        )
+    }
+}
+
+impl IndexSpec {
+    /// `CREATE [UNIQUE] INDEX name ON <qualifier>table (columns)`: the
+    /// index as `adopt` creates it (`qualifier` as in
+    /// [`TableSpec::create_sql`]).
+    ///
+    /// ```
+    /// use fullauth_api::migrate::schema::IndexSpec;
+    /// let i = IndexSpec { name: "ix_t_a", table: "t", columns: &["a", "b"], unique: true };
+    /// assert_eq!(i.create_sql(""), "CREATE UNIQUE INDEX ix_t_a ON t (a, b)");
+    /// ```
+    pub fn create_sql(&self, qualifier: &str) -> String {
+        format!(
+            "CREATE {}INDEX {} ON {qualifier}{} ({})",
+            if self.unique { "UNIQUE " } else { "" },
+            self.name,
+            self.table,
+            self.columns.join(", ")
+        )
+    }
 }
 
 /// Everything one migration creates: tables, and indexes (on its own tables
@@ -846,6 +925,68 @@ static REFERENCE: [(&str, SchemaChange); 9] = [
         },
     ),
 ];
+
+/// One backend's descriptions of its short-lived tables, one per
+/// short-lived migration of the catalogue. With the reference's durable
+/// tables ([`reference_change`]) they describe every migration
+/// ([`change`](Self::change)).
+#[derive(Clone, Copy, Debug)]
+pub struct ShortLivedTables {
+    /// What `blacklist_0001_blacklist` creates.
+    pub blacklist: &'static SchemaChange,
+    /// What `lockout_0001_lockout` creates.
+    pub lockout: &'static SchemaChange,
+    /// What `rate_limit_0001_windows` creates.
+    pub rate_limit: &'static SchemaChange,
+    /// What `challenges_0001_challenges` creates.
+    pub challenges: &'static SchemaChange,
+}
+
+impl ShortLivedTables {
+    /// What migration `id` creates on the backend: its own tables for the
+    /// short-lived migrations, the reference's for the durable ones; `None`
+    /// for an unknown id.
+    pub fn change(&self, id: &str) -> Option<&'static SchemaChange> {
+        match id {
+            "blacklist_0001_blacklist" => Some(self.blacklist),
+            "lockout_0001_lockout" => Some(self.lockout),
+            "rate_limit_0001_windows" => Some(self.rate_limit),
+            "challenges_0001_challenges" => Some(self.challenges),
+            _ => reference_change(id),
+        }
+    }
+}
+
+/// The short-lived blacklist of the backends that key their short-lived
+/// tables by a `state_key VARCHAR(512)` (SQLite, MariaDB):
+/// `fullauth_blacklist (state_key, expires_at)` and its `expires_at` index.
+pub static STATE_KEY_BLACKLIST: SchemaChange = SchemaChange {
+    tables: &[TableSpec::short_lived(
+        "fullauth_blacklist",
+        &[
+            ColumnSpec::new("state_key", Varchar(512)),
+            ColumnSpec::new("expires_at", Timestamp),
+        ],
+        &["state_key"],
+    )],
+    indexes: &[index!("ix_fullauth_blacklist_expires_at" on "fullauth_blacklist" ("expires_at"))],
+};
+
+/// The one-time challenges of the same backends as
+/// [`STATE_KEY_BLACKLIST`]: `fullauth_challenges (state_key, value,
+/// expires_at)` and its `expires_at` index.
+pub static STATE_KEY_CHALLENGES: SchemaChange = SchemaChange {
+    tables: &[TableSpec::short_lived(
+        "fullauth_challenges",
+        &[
+            ColumnSpec::new("state_key", Varchar(512)),
+            ColumnSpec::new("value", Text),
+            ColumnSpec::new("expires_at", Timestamp),
+        ],
+        &["state_key"],
+    )],
+    indexes: &[index!("ix_fullauth_challenges_expires_at" on "fullauth_challenges" ("expires_at"))],
+};
 
 /// What the durable migration `id` creates: the reference's tables and
 /// indexes, the same on every backend. `None` for a short-lived migration

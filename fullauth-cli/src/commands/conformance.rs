@@ -11,9 +11,10 @@ use fullauth_api::{Clock, Features, Store, StoreError, Timestamp};
 
 use fullauth_conformance::{Case, ColumnKind, Outcome, Report, Subject, run_all};
 use fullauth_mysql::MySqlStore;
-use fullauth_mysql::sqlx::{MySqlPool, mysql::MySqlPoolOptions};
+use fullauth_mysql::sqlx::MySqlPool;
 use fullauth_postgres::PgStore;
-use fullauth_postgres::sqlx::{self, PgPool, postgres::PgPoolOptions};
+// One sqlx for both servers: fullauth-mysql's is the same crate.
+use fullauth_postgres::sqlx::{self, PgPool};
 use fullauth_redis::RedisStore;
 use fullauth_redis::redis;
 use fullauth_sqlite::SqliteStore;
@@ -276,18 +277,31 @@ async fn pg_store(pool: &PgPool, schema: &str, clock: Clock) -> Result<PgStore, 
     Ok(store)
 }
 
-/// Drops the throwaway schema with everything in it, on a fresh connection:
-/// the suite's pool is closed first (after Ctrl-C its connections may be in
-/// the middle of a statement or a transaction; the server then rolls their
-/// work back and releases their locks, and connections opened by the
-/// suite's own runtime are gone with it).
+/// Drops the throwaway schema with everything in it (see
+/// [`drop_throwaway`]).
 async fn drop_schema(pool: &PgPool, url: &str, schema: &str) -> Result<(), sqlx::Error> {
     let sql = format!(
         "SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
         schema.replace('"', "\"\"")
     );
+    drop_throwaway(pool, url, sql).await
+}
+
+/// Runs `sql`, which drops a throwaway schema or database, on a fresh
+/// connection: the suite's pool is closed first (after Ctrl-C its
+/// connections may be in the middle of a statement or a transaction; the
+/// server then rolls their work back and releases their locks, and
+/// connections opened by the suite's own runtime are gone with it).
+async fn drop_throwaway<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    url: &str,
+    sql: String,
+) -> Result<(), sqlx::Error>
+where
+    for<'e> &'e sqlx::Pool<DB>: sqlx::Executor<'e, Database = DB>,
+{
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
-    let cleanup = PgPoolOptions::new()
+    let cleanup = sqlx::pool::PoolOptions::<DB>::new()
         .max_connections(1)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(url)
@@ -311,6 +325,105 @@ async fn drop_schema(pool: &PgPool, url: &str, schema: &str) -> Result<(), sqlx:
     out
 }
 
+/// A pool on the server of `url` (`server` names it in the hint), or the
+/// error to exit with (Ctrl-C included).
+async fn connect_server<DB: sqlx::Database>(
+    url: &str,
+    server: &str,
+    interrupt: &Interrupt,
+) -> Result<sqlx::Pool<DB>, CliError> {
+    let connect = sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url);
+    let Some(pool) = interrupt.or_cancel(connect).await else {
+        return Err(interrupted("nothing was created"));
+    };
+    pool.map_err(|e| {
+        CliError::new(
+            exit::UNAVAILABLE,
+            format!("cannot connect to {}: {e}", redact(url)),
+        )
+        .hint(format!(
+            "check that {server} is running and the URL is right"
+        ))
+    })
+}
+
+/// How the suite went on a server: `None` when Ctrl-C stopped its setup,
+/// the setup's error, or the suite's report (`None`: Ctrl-C stopped it).
+type ServerOutcome = Option<Result<Option<Report>, StoreError>>;
+
+/// Runs the suite on a server: `setup` migrates the throwaway schema or
+/// database and opens the shared store; each case then gets its own manual
+/// clock (TTL cases move time instead of sleeping) on a store `case_store`
+/// opens on that clock, sharing the pool and the schema (the shared store
+/// when that fails). The suite itself keeps its pruning cases from
+/// disturbing each other. Ctrl-C during the setup drops it; the suite stops
+/// its cases itself.
+async fn suite_on_server<S, C>(
+    interrupt: &Interrupt,
+    setup: impl std::future::Future<Output = Result<S, StoreError>>,
+    case_store: C,
+) -> ServerOutcome
+where
+    S: Store + 'static,
+    C: Fn(Clock) -> Result<S, StoreError> + Clone + Send + Sync + 'static,
+{
+    let store = match interrupt.or_cancel(setup).await? {
+        Ok(store) => store,
+        Err(e) => return Some(Err(e)),
+    };
+    let shared: Arc<dyn Store> = Arc::new(store);
+    let factory = move |_: &Case| {
+        let case_store = case_store.clone();
+        let shared = shared.clone();
+        async move {
+            let clock = Clock::manual(Timestamp::now());
+            match case_store(clock.clone()) {
+                Ok(store) => with_app_columns(Subject::new(Arc::new(store)).with_clock(clock)),
+                Err(_) => with_app_columns(Subject::new(shared)),
+            }
+        }
+    };
+    Some(Ok(run_suite(interrupt, factory, Features::all()).await))
+}
+
+/// The run on a server once its throwaway `what` (`schema NAME`,
+/// `database NAME`) was dropped (`dropped`, else the statement `drop_sql` to
+/// run by hand is the hint): its report, or the error to exit with.
+fn server_run(
+    backend: &str,
+    what: &str,
+    drop_sql: &str,
+    outcome: ServerOutcome,
+    dropped: Result<(), sqlx::Error>,
+) -> Result<Run, CliError> {
+    let cannot_drop = |e: sqlx::Error| {
+        CliError::new(
+            exit::FAILURE,
+            format!("cannot drop the throwaway {what}: {e}"),
+        )
+        .hint(format!("drop it by hand: {drop_sql}"))
+    };
+    let report = match outcome {
+        Some(Ok(Some(report))) => report,
+        Some(Err(e)) => {
+            dropped.map_err(cannot_drop)?;
+            return Err(e.into());
+        }
+        Some(Ok(None)) | None => {
+            dropped.map_err(cannot_drop)?;
+            return Err(interrupted(&format!("the throwaway {what} was removed")));
+        }
+    };
+    dropped.map_err(cannot_drop)?;
+    Ok(Run {
+        label: format!("{backend} (throwaway {what}, removed)"),
+        report,
+    })
+}
+
 /// Migrates the throwaway `database` (created by the caller) with every
 /// feature, adds the suite's app columns, and opens a store on `clock`.
 async fn mysql_store(
@@ -324,7 +437,7 @@ async fn mysql_store(
         .clock(clock)
         .from_pool(pool.clone())?;
     store.migrate().await?;
-    fullauth_mysql::sqlx::raw_sql(fullauth_mysql::sqlx::AssertSqlSafe(format!(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER TABLE `{database}`.fullauth_users {}",
         app_columns_ddl_with(mariadb_type)
     )))
@@ -335,59 +448,19 @@ async fn mysql_store(
     Ok(store)
 }
 
-/// Drops the throwaway MariaDB database, on a fresh connection after closing
-/// the suite's pool (as [`drop_schema`]).
-async fn drop_database(
-    pool: &MySqlPool,
-    url: &str,
-    database: &str,
-) -> Result<(), fullauth_mysql::sqlx::Error> {
-    use fullauth_mysql::sqlx as my;
+/// Drops the throwaway MariaDB database (see [`drop_throwaway`]).
+async fn drop_database(pool: &MySqlPool, url: &str, database: &str) -> Result<(), sqlx::Error> {
     let sql = format!(
         "SET SESSION lock_wait_timeout = 5; DROP DATABASE IF EXISTS `{}`",
         database.replace('`', "``")
     );
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
-    let cleanup = MySqlPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(url)
-        .await?;
-    let mut attempt = 0;
-    let out = loop {
-        attempt += 1;
-        let result = my::raw_sql(my::AssertSqlSafe(sql.clone()))
-            .execute(&cleanup)
-            .await;
-        match result {
-            Err(_) if attempt < 4 => {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await
-            }
-            other => break other.map(drop),
-        }
-    };
-    cleanup.close().await;
-    out
+    drop_throwaway(pool, url, sql).await
 }
 
 async fn mysql(url: &str, as_json: bool, interrupt: &Interrupt) -> Result<Run, CliError> {
-    use fullauth_mysql::sqlx as my;
-    let connect = MySqlPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(url);
-    let Some(pool) = interrupt.or_cancel(connect).await else {
-        return Err(interrupted("nothing was created"));
-    };
-    let pool = pool.map_err(|e| {
-        CliError::new(
-            exit::UNAVAILABLE,
-            format!("cannot connect to {}: {e}", redact(url)),
-        )
-        .hint("check that MariaDB is running and the URL is right")
-    })?;
+    let pool: MySqlPool = connect_server(url, "MariaDB", interrupt).await?;
     let database = format!("fullauth_conformance_{}", unique());
-    let created = my::raw_sql(my::AssertSqlSafe(format!(
+    let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
     )))
     .execute(&pool)
@@ -405,63 +478,27 @@ async fn mysql(url: &str, as_json: bool, interrupt: &Interrupt) -> Result<Run, C
             "running the suite on MariaDB in throwaway database {database}"
         ));
     }
-    let outcome = match interrupt
-        .or_cancel(mysql_store(&pool, &database, Clock::system()))
-        .await
-    {
-        None => None,
-        Some(Err(e)) => Some(Err(e)),
-        Some(Ok(store)) => {
-            let shared: Arc<dyn Store> = Arc::new(store);
-            let (pool, database) = (pool.clone(), database.clone());
-            let factory = move |_: &Case| {
-                let pool = pool.clone();
-                let database = database.clone();
-                let shared = shared.clone();
-                async move {
-                    let clock = Clock::manual(Timestamp::now());
-                    let store = MySqlStore::builder()
-                        .database(database)
-                        .features(Features::all())
-                        .clock(clock.clone())
-                        .from_pool(pool);
-                    match store {
-                        Ok(store) => {
-                            with_app_columns(Subject::new(Arc::new(store)).with_clock(clock))
-                        }
-                        Err(_) => with_app_columns(Subject::new(shared)),
-                    }
-                }
-            };
-            Some(Ok(run_suite(interrupt, factory, Features::all()).await))
-        }
-    };
+    let (cases_pool, cases_database) = (pool.clone(), database.clone());
+    let outcome = suite_on_server(
+        interrupt,
+        mysql_store(&pool, &database, Clock::system()),
+        move |clock| {
+            MySqlStore::builder()
+                .database(cases_database.clone())
+                .features(Features::all())
+                .clock(clock)
+                .from_pool(cases_pool.clone())
+        },
+    )
+    .await;
     let dropped = drop_database(&pool, url, &database).await;
-    let cannot_drop = |e: my::Error| {
-        CliError::new(
-            exit::FAILURE,
-            format!("cannot drop the throwaway database {database}: {e}"),
-        )
-        .hint(format!("drop it by hand: DROP DATABASE `{database}`"))
-    };
-    let report = match outcome {
-        Some(Ok(Some(report))) => report,
-        Some(Err(e)) => {
-            dropped.map_err(cannot_drop)?;
-            return Err(e.into());
-        }
-        Some(Ok(None)) | None => {
-            dropped.map_err(cannot_drop)?;
-            return Err(interrupted(&format!(
-                "the throwaway database {database} was removed"
-            )));
-        }
-    };
-    dropped.map_err(cannot_drop)?;
-    Ok(Run {
-        label: format!("mysql (throwaway database {database}, removed)"),
-        report,
-    })
+    server_run(
+        "mysql",
+        &format!("database {database}"),
+        &format!("DROP DATABASE `{database}`"),
+        outcome,
+        dropped,
+    )
 }
 
 pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool) -> Out {
@@ -535,89 +572,34 @@ pub(crate) async fn run(target: &Target, redis_url: Option<&str>, as_json: bool)
 }
 
 async fn postgres(url: &str, as_json: bool, interrupt: &Interrupt) -> Result<Run, CliError> {
-    let connect = PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(url);
-    let Some(pool) = interrupt.or_cancel(connect).await else {
-        return Err(interrupted("nothing was created"));
-    };
-    let pool = pool.map_err(|e| {
-        CliError::new(
-            exit::UNAVAILABLE,
-            format!("cannot connect to {}: {e}", redact(url)),
-        )
-        .hint("check that PostgreSQL is running and the URL is right")
-    })?;
+    let pool: PgPool = connect_server(url, "PostgreSQL", interrupt).await?;
     let schema = format!("fullauth_conformance_{}", unique());
     if !as_json {
         crate::output::write_err(format!(
             "running the suite on PostgreSQL in throwaway schema {schema}"
         ));
     }
-    // Ctrl-C during the setup drops it; the suite stops its cases itself.
-    // Either way the schema goes afterwards.
-    let outcome = match interrupt
-        .or_cancel(pg_store(&pool, &schema, Clock::system()))
-        .await
-    {
-        None => None,
-        Some(Err(e)) => Some(Err(e)),
-        Some(Ok(store)) => {
-            let shared: Arc<dyn Store> = Arc::new(store);
-            // Each case gets its own manual clock (TTL cases move time
-            // instead of sleeping) on a store sharing the pool and the
-            // schema. The suite itself keeps its pruning cases from
-            // disturbing each other.
-            let (pool, schema) = (pool.clone(), schema.clone());
-            let factory = move |_: &Case| {
-                let pool = pool.clone();
-                let schema = schema.clone();
-                let shared = shared.clone();
-                async move {
-                    let clock = Clock::manual(Timestamp::now());
-                    let store = PgStore::builder()
-                        .schema(schema)
-                        .features(Features::all())
-                        .clock(clock.clone())
-                        .from_pool(pool);
-                    match store {
-                        Ok(store) => {
-                            with_app_columns(Subject::new(Arc::new(store)).with_clock(clock))
-                        }
-                        Err(_) => with_app_columns(Subject::new(shared)),
-                    }
-                }
-            };
-            Some(Ok(run_suite(interrupt, factory, Features::all()).await))
-        }
-    };
+    let (cases_pool, cases_schema) = (pool.clone(), schema.clone());
+    let outcome = suite_on_server(
+        interrupt,
+        pg_store(&pool, &schema, Clock::system()),
+        move |clock| {
+            PgStore::builder()
+                .schema(cases_schema.clone())
+                .features(Features::all())
+                .clock(clock)
+                .from_pool(cases_pool.clone())
+        },
+    )
+    .await;
     let dropped = drop_schema(&pool, url, &schema).await;
-    let cannot_drop = |e: sqlx::Error| {
-        CliError::new(
-            exit::FAILURE,
-            format!("cannot drop the throwaway schema {schema}: {e}"),
-        )
-        .hint(format!("drop it by hand: DROP SCHEMA \"{schema}\" CASCADE"))
-    };
-    let report = match outcome {
-        Some(Ok(Some(report))) => report,
-        Some(Err(e)) => {
-            dropped.map_err(cannot_drop)?;
-            return Err(e.into());
-        }
-        Some(Ok(None)) | None => {
-            dropped.map_err(cannot_drop)?;
-            return Err(interrupted(&format!(
-                "the throwaway schema {schema} was removed"
-            )));
-        }
-    };
-    dropped.map_err(cannot_drop)?;
-    Ok(Run {
-        label: format!("postgres (throwaway schema {schema}, removed)"),
-        report,
-    })
+    server_run(
+        "postgres",
+        &format!("schema {schema}"),
+        &format!("DROP SCHEMA \"{schema}\" CASCADE"),
+        outcome,
+        dropped,
+    )
 }
 
 async fn sqlite(as_json: bool, interrupt: &Interrupt) -> Result<Run, CliError> {

@@ -9,45 +9,43 @@ use std::sync::Arc;
 use assert_cmd::Command;
 use fullauth_api::{Features, Store};
 
-/// The PostgreSQL URL for tests, or `None` (after a loud message) when it is
-/// not set. Under `CI=true` a missing URL fails the test.
-pub fn pg_url() -> Option<String> {
-    match std::env::var("FULLAUTH_TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
+/// The URL in the environment variable `var` for the tests on `server`, or
+/// `None` (after a loud message) when it is not set. Under `CI=true` a
+/// missing URL fails the test.
+fn server_url(var: &str, server: &str, example: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
         _ => {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!(
-                    "FULLAUTH_TEST_DATABASE_URL is not set and CI=true: PostgreSQL tests cannot be skipped in CI"
-                );
+                panic!("{var} is not set and CI=true: {server} tests cannot be skipped in CI");
             }
             eprintln!(
-                "\n!!!!!!!! SKIPPED: FULLAUTH_TEST_DATABASE_URL is not set; the PostgreSQL tests of \
-                 fullauth-cli did not run. Set it, e.g. postgres://root@127.0.0.1:5432/test !!!!!!!!\n"
+                "\n!!!!!!!! SKIPPED: {var} is not set; the {server} tests of fullauth-cli did \
+                 not run. Set it, e.g. {example} !!!!!!!!\n"
             );
             None
         }
     }
 }
 
-/// The MariaDB URL for tests (`FULLAUTH_TEST_MYSQL_URL`, e.g.
-/// `mysql://root@127.0.0.1:3306/test`), or `None` (after a loud message)
-/// when it is not set. Under `CI=true` a missing URL fails the test.
+/// The PostgreSQL URL for tests (`FULLAUTH_TEST_DATABASE_URL`), or `None`
+/// (loudly; a failure under `CI=true`).
+pub fn pg_url() -> Option<String> {
+    server_url(
+        "FULLAUTH_TEST_DATABASE_URL",
+        "PostgreSQL",
+        "postgres://root@127.0.0.1:5432/test",
+    )
+}
+
+/// The MariaDB URL for tests (`FULLAUTH_TEST_MYSQL_URL`), or `None`
+/// (loudly; a failure under `CI=true`).
 pub fn mysql_url() -> Option<String> {
-    match std::env::var("FULLAUTH_TEST_MYSQL_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!(
-                    "FULLAUTH_TEST_MYSQL_URL is not set and CI=true: MariaDB tests cannot be skipped in CI"
-                );
-            }
-            eprintln!(
-                "\n!!!!!!!! SKIPPING: FULLAUTH_TEST_MYSQL_URL is not set; the MariaDB tests of \
-                 fullauth-cli did not run. Set it, e.g. mysql://root@127.0.0.1:3306/test !!!!!!!!\n"
-            );
-            None
-        }
-    }
+    server_url(
+        "FULLAUTH_TEST_MYSQL_URL",
+        "MariaDB",
+        "mysql://root@127.0.0.1:3306/test",
+    )
 }
 
 /// `url` (a `mysql://` URL) naming `database` instead of its own.
@@ -110,23 +108,26 @@ pub fn mysql_query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     })
 }
 
-/// The Redis URL for tests, or `None` (loudly; a failure under `CI=true`).
+/// The MariaDB catalog of `table.column` in the fixture's database: its
+/// column type and collation.
+pub fn mysql_column(f: &Fixture, table: &str, column: &str) -> (String, Option<String>) {
+    let rows = mysql_query(
+        &f.url,
+        &format!(
+            "SELECT COLUMN_TYPE, COLLATION_NAME FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{table}' AND COLUMN_NAME = '{column}'",
+            f.schema
+        ),
+    );
+    let mut row = rows.into_iter().next().expect("no such column");
+    let collation = row.pop().unwrap();
+    (row.pop().unwrap().unwrap(), collation)
+}
+
+/// The Redis URL for tests (`FULLAUTH_TEST_REDIS_URL`), or `None` (loudly;
+/// a failure under `CI=true`).
 pub fn redis_url() -> Option<String> {
-    match std::env::var("FULLAUTH_TEST_REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!(
-                    "FULLAUTH_TEST_REDIS_URL is not set and CI=true: Redis tests cannot be skipped in CI"
-                );
-            }
-            eprintln!(
-                "\n!!!!!!!! SKIPPED: FULLAUTH_TEST_REDIS_URL is not set; the Redis part of the \
-                 fullauth-cli conformance test did not run !!!!!!!!\n"
-            );
-            None
-        }
-    }
+    server_url("FULLAUTH_TEST_REDIS_URL", "Redis", "redis://127.0.0.1:6379")
 }
 
 /// A short random suffix.
@@ -202,6 +203,17 @@ impl Fixture {
         })
     }
 
+    /// The fixture of `backend` (`sqlite`, `postgres` or `mysql`); `None`
+    /// when its server is not configured (outside CI).
+    pub fn on(backend: &str) -> Option<Fixture> {
+        match backend {
+            "sqlite" => Some(Fixture::sqlite()),
+            "postgres" => Fixture::postgres(),
+            "mysql" => Fixture::mysql(),
+            other => panic!("no backend {other}"),
+        }
+    }
+
     /// True on PostgreSQL.
     pub fn is_pg(&self) -> bool {
         self.pg
@@ -210,6 +222,22 @@ impl Fixture {
     /// True on MariaDB.
     pub fn is_mysql(&self) -> bool {
         self.my
+    }
+
+    /// True on SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        !self.pg && !self.my
+    }
+
+    /// The backend as the command names it: `sqlite`, `postgres` or `mysql`.
+    pub fn backend(&self) -> &'static str {
+        if self.pg {
+            "postgres"
+        } else if self.my {
+            "mysql"
+        } else {
+            "sqlite"
+        }
     }
 
     /// The SQLite file path.
@@ -461,6 +489,38 @@ pub fn closed_pipe() -> std::process::Stdio {
     std::process::Stdio::from(std::os::fd::OwnedFd::from(theirs))
 }
 
+/// The state `status --json` gives the feature `name`.
+pub fn state(v: &serde_json::Value, name: &str) -> String {
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["feature"] == name)
+        .map(|x| x["state"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no feature {name}: {v}"))
+}
+
+/// The `note:` lines of `adopt`'s output, lower-cased, after asserting that
+/// they say what adopt changed on a MariaDB database made by
+/// fastapi-fullauth: timestamps widened to `DATETIME(6)`, tables converted
+/// to `utf8mb4_nopad_bin`.
+pub fn assert_mariadb_adopt_notes(out: &str) -> Vec<String> {
+    let notes: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with("note:"))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("datetime(6)")),
+        "no note on the widened timestamps:\n{out}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("utf8mb4_nopad_bin")),
+        "no note on the converted collation:\n{out}"
+    );
+    notes
+}
+
 /// Asserts that `stderr` is one `error:` line and one `hint:` line, the
 /// error mentioning every one of `in_error` and the hint `in_hint`.
 pub fn assert_error_with_hint(stderr: &str, in_error: &[&str], in_hint: &str) {
@@ -487,89 +547,82 @@ pub fn assert_error_with_hint(stderr: &str, in_error: &[&str], in_hint: &str) {
 impl Drop for Fixture {
     fn drop(&mut self) {
         if self.my {
-            let (url, database) = (self.url.clone(), self.schema.clone());
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(async move {
-                    use fullauth_mysql::sqlx;
-                    if let Ok(pool) = sqlx::MySqlPool::connect(&url).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS `{database}`"
-                        )))
-                        .execute(&pool)
-                        .await;
-                        pool.close().await;
-                    }
-                });
-            }
+            drop_quietly(
+                true,
+                &self.url,
+                format!("DROP DATABASE IF EXISTS `{}`", self.schema),
+            );
         }
         if self.pg {
-            let url = self.url.clone();
-            let schema = self.schema.clone();
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(async move {
-                    use fullauth_postgres::sqlx;
-                    if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-                        )))
-                        .execute(&pool)
-                        .await;
-                        pool.close().await;
-                    }
-                });
-            }
+            drop_quietly(
+                false,
+                &self.url,
+                format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema),
+            );
         }
     }
+}
+
+/// Runs the clean-up statement `sql` on the MariaDB (`mysql`) or PostgreSQL
+/// server of `url`, ignoring every failure.
+fn drop_quietly(mysql: bool, url: &str, sql: String) {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let url = url.to_string();
+    rt.block_on(async move {
+        if mysql {
+            use fullauth_mysql::sqlx;
+            if let Ok(pool) = sqlx::MySqlPool::connect(&url).await {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                pool.close().await;
+            }
+        } else {
+            use fullauth_postgres::sqlx;
+            if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                pool.close().await;
+            }
+        }
+    });
 }
 
 /// Defines `mod NAME { fn sqlite(); fn postgres(); fn mysql(); }` running the
 /// scenario `NAME(&Fixture)` on the three backends.
 #[macro_export]
 macro_rules! on_all {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(&super::common::Fixture::sqlite());
-            }
-            #[test]
-            fn postgres() {
-                if let Some(f) = super::common::Fixture::postgres() {
-                    super::$name(&f);
-                }
-            }
-            #[test]
-            fn mysql() {
-                if let Some(f) = super::common::Fixture::mysql() {
-                    super::$name(&f);
-                }
-            }
-        }
-    )*};
+    ($($name:ident),* $(,)?) => {
+        on_backends!([sqlite postgres mysql] $($name),*);
+    };
 }
 
 /// Defines `mod NAME { fn sqlite(); fn postgres(); }` running the scenario
 /// `NAME(&Fixture)` on both backends.
 #[macro_export]
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
+    ($($name:ident),* $(,)?) => {
+        on_backends!([sqlite postgres] $($name),*);
+    };
+}
+
+/// Defines `mod NAME { fn BACKEND(); … }` running the scenario
+/// `NAME(&Fixture)` on each backend listed (a [`Fixture::on`] name).
+#[macro_export]
+macro_rules! on_backends {
+    ($backends:tt $($name:ident),* $(,)?) => {$(
+        on_backends!(@one $name $backends);
+    )*};
+    (@one $name:ident [$($backend:ident)*]) => {
+        mod $name {$(
             #[test]
-            fn sqlite() {
-                super::$name(&super::common::Fixture::sqlite());
-            }
-            #[test]
-            fn postgres() {
-                if let Some(f) = super::common::Fixture::postgres() {
+            fn $backend() {
+                if let Some(f) = super::common::Fixture::on(stringify!($backend)) {
                     super::$name(&f);
                 }
             }
-        }
-    )*};
+        )*}
+    };
 }
