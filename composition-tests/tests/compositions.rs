@@ -1,11 +1,12 @@
-//! The whole conformance suite on four compositions, each a
+//! The whole conformance suite on five compositions, each a
 //! [`ComposedStore`] of a durable store and a store of the short-lived
 //! features:
 //!
 //! * `postgres_redis`: PostgreSQL + Redis (the production recipe);
 //! * `sqlite_redis`: SQLite + Redis;
 //! * `memory_redis`: memory + Redis;
-//! * `postgres_memory`: PostgreSQL + memory.
+//! * `postgres_memory`: PostgreSQL + memory;
+//! * `mariadb_redis`: MariaDB + Redis.
 //!
 //! PostgreSQL runs in one schema of this binary's own
 //! (`fullauth_test_<time>_<random>`, dropped by later runs after an hour, as
@@ -13,8 +14,9 @@
 //! Redis under a key prefix of this binary's own (every key has a TTL).
 //! Compositions with Redis run on the system clock (Redis keeps time with the
 //! server's clock), so their TTL cases sleep; PostgreSQL + memory shares one
-//! manual clock. `FULLAUTH_TEST_DATABASE_URL` and `FULLAUTH_TEST_REDIS_URL`
-//! name the servers; without them the cases say so and return, except under
+//! manual clock. MariaDB runs in a database of this binary's own, made the
+//! same way. `FULLAUTH_TEST_DATABASE_URL`, `FULLAUTH_TEST_REDIS_URL` and
+//! `FULLAUTH_TEST_MYSQL_URL` name the servers; without them the cases say so and return, except under
 //! `CI=true`, where they fail.
 
 use std::io::Write as _;
@@ -24,6 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fullauth_api::{Clock, ComposedStore, Features, StoreInfo, Timestamp};
 use fullauth_conformance::{ColumnKind, Subject, conformance_tests};
 use fullauth_memory::{ColumnType, MemoryStore};
+use fullauth_mysql::MySqlStore;
+use fullauth_mysql::sqlx::mysql::MySqlPoolOptions;
+use fullauth_mysql::sqlx::{MySql, Pool};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use fullauth_redis::RedisStore;
@@ -73,47 +78,49 @@ async fn pg_pool(url: &str, max: u32) -> PgPool {
         .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at FULLAUTH_TEST_DATABASE_URL: {e}"))
 }
 
+/// Runs `f` to completion on a thread and runtime of its own (a pool
+/// belongs to the runtime that opened it; the setup outlives no case).
+fn on_own_runtime<T: Send + 'static>(
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(f)
+    })
+    .join()
+    .expect("the setup thread")
+}
+
 /// This binary's schema, migrated, with the app columns; made once.
 fn pg_schema(url: &str) -> &'static str {
     static SCHEMA: OnceLock<String> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let url = url.to_string();
-        // On a thread and runtime of its own: a pool belongs to its runtime.
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(async move {
-                    let secs = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0);
-                    let rand = uuid::Uuid::new_v4().simple().to_string();
-                    let schema = format!("fullauth_test_{secs}_{}", &rand[..8]);
-                    let pool = pg_pool(&url, 2).await;
-                    let store = PgStore::builder()
-                        .schema(schema.clone())
-                        .from_pool(pool.clone())
-                        .expect("a store");
-                    store.migrate().await.expect("migrate");
-                    let columns = APP_COLUMNS
-                        .iter()
-                        .map(|(name, ty, _)| format!("ADD COLUMN {name} {ty}"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "ALTER TABLE \"{schema}\".fullauth_users {columns}"
-                    )))
-                    .execute(&pool)
-                    .await
-                    .expect("add the app columns");
-                    pool.close().await;
-                    schema
-                })
+        on_own_runtime(async move {
+            let schema = fresh_name();
+            let pool = pg_pool(&url, 2).await;
+            let store = PgStore::builder()
+                .schema(schema.clone())
+                .from_pool(pool.clone())
+                .expect("a store");
+            store.migrate().await.expect("migrate");
+            let columns = APP_COLUMNS
+                .iter()
+                .map(|(name, ty, _)| format!("ADD COLUMN {name} {ty}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE \"{schema}\".fullauth_users {columns}"
+            )))
+            .execute(&pool)
+            .await
+            .expect("add the app columns");
+            pool.close().await;
+            schema
         })
-        .join()
-        .expect("the schema setup thread")
     })
 }
 
@@ -125,6 +132,80 @@ async fn pg(url: &str, clock: Clock) -> PgStore {
         .schema(schema)
         .clock(clock)
         .from_pool(pg_pool(url, 4).await)
+        .expect("a store")
+}
+
+// ---- MariaDB ------------------------------------------------------------
+
+async fn mysql_pool(url: &str, max: u32) -> Pool<MySql> {
+    MySqlPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach MariaDB at FULLAUTH_TEST_MYSQL_URL: {e}"))
+}
+
+/// A fresh name `fullauth_test_<unix secs>_<random>` for this binary's
+/// schema or database (the backends' own tests drop stale ones after an
+/// hour).
+fn fresh_name() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let rand = uuid::Uuid::new_v4().simple().to_string();
+    format!("fullauth_test_{secs}_{}", &rand[..8])
+}
+
+/// This binary's MariaDB database, migrated, with the app columns (`TEXT` is
+/// `MEDIUMTEXT` there: MariaDB's `TEXT` holds 65,535 bytes and the suite
+/// writes 64 KiB plus multi-byte characters); made once.
+fn mysql_database(url: &str) -> &'static str {
+    static DATABASE: OnceLock<String> = OnceLock::new();
+    DATABASE.get_or_init(|| {
+        let url = url.to_string();
+        on_own_runtime(async move {
+            let database = fresh_name();
+            let pool = mysql_pool(&url, 2).await;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE `{database}` CHARACTER SET utf8mb4"
+            )))
+            .execute(&pool)
+            .await
+            .expect("create the database");
+            let store = MySqlStore::builder()
+                .database(database.clone())
+                .from_pool(pool.clone())
+                .expect("a store");
+            store.migrate().await.expect("migrate");
+            let columns = APP_COLUMNS
+                .iter()
+                .map(|(name, ty, _)| {
+                    let ty = if *ty == "TEXT" { "MEDIUMTEXT" } else { ty };
+                    format!("ADD COLUMN {name} {ty}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE `{database}`.fullauth_users {columns}"
+            )))
+            .execute(&pool)
+            .await
+            .expect("add the app columns");
+            pool.close().await;
+            database
+        })
+    })
+}
+
+/// A MariaDB store on this binary's database, with a small pool of its own.
+async fn mysql(url: &str, clock: Clock) -> MySqlStore {
+    let database = mysql_database(url);
+    MySqlStore::builder()
+        .database(database)
+        .clock(clock)
+        .from_pool(mysql_pool(url, 4).await)
         .expect("a store")
 }
 
@@ -260,6 +341,26 @@ mod postgres_memory {
             .build()
             .expect("a composition");
         Some(declare(Subject::new(Arc::new(store)).with_clock(clock)))
+    }
+
+    conformance_tests!(subject);
+}
+
+mod mariadb_redis {
+    use super::*;
+
+    async fn subject() -> Option<Subject> {
+        let (db, cache) = (
+            url("FULLAUTH_TEST_MYSQL_URL")?,
+            url("FULLAUTH_TEST_REDIS_URL")?,
+        );
+        let store = ComposedStore::builder()
+            .durable(mysql(&db, Clock::system()).await)
+            .short_lived(redis(&cache).await)
+            .build()
+            .expect("a composition");
+        assert_eq!(store.features(), Features::all());
+        Some(declare(Subject::new(Arc::new(store))))
     }
 
     conformance_tests!(subject);
