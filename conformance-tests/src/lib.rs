@@ -15,7 +15,9 @@ use futures::FutureExt as _;
 pub use fullauth_api::{Clock, Feature, Features, Store, StoreError, StoreResult, UserId};
 
 pub mod cases;
+pub mod faults;
 pub mod migrations;
+pub mod model;
 
 /// The type of an application column of `fullauth_users` that a subject
 /// declares with [`Subject::with_app_column`]. It says how the store must

@@ -24,7 +24,7 @@ const NAME_INDEX: &str = "ix_fullauth_roles_name";
 
 /// How many times a get-or-create is retried when the row it created or
 /// found is deleted again before it could be used.
-pub(crate) const ASSIGN_ATTEMPTS: usize = 4;
+pub(crate) const ASSIGN_ATTEMPTS: usize = 32;
 
 /// True when `e` is a duplicate-key error on the key named `key`.
 pub(crate) fn is_duplicate(e: &DbError, key: &str) -> bool {

@@ -17,7 +17,9 @@ pub(crate) async fn blacklist(h: Handle<'_>, key: &StateKey, ttl: Duration) -> S
             .ctx
             .now()
             .checked_add(Duration::from_secs(ttl_seconds(ttl)))?;
-        let q = sqlx::query(h.ctx.sql(ADD)).bind(key.as_str());
+        let q = sqlx::query(h.ctx.sql(ADD))
+            .persistent(h.ctx.persistent())
+            .bind(key.as_str());
         q.bind(until.to_datetime()).execute(c).await?;
         Ok(())
     })
@@ -36,7 +38,9 @@ pub(crate) async fn any_blacklisted(h: Handle<'_>, keys: &[StateKey]) -> StoreRe
     }
     let keys: &[&str] = &keys.iter().map(StateKey::as_str).collect::<Vec<_>>();
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query_scalar(h.ctx.sql(ANY)).bind(keys);
+        let q = sqlx::query_scalar(h.ctx.sql(ANY))
+            .persistent(h.ctx.persistent())
+            .bind(keys);
         Ok(q.bind(h.ctx.now().to_datetime()).fetch_one(c).await?)
     })
 }

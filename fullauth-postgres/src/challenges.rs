@@ -21,6 +21,7 @@ pub(crate) async fn put_challenge(
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let until = h.ctx.now().checked_add(ttl)?;
         let q = sqlx::query(h.ctx.sql(PUT))
+            .persistent(h.ctx.persistent())
             .bind(key.as_str())
             .bind(value.as_str());
         q.bind(until.to_datetime()).execute(c).await?;
@@ -35,7 +36,9 @@ const TAKE: &str = "DELETE FROM {s}.fullauth_challenges WHERE key = $1 RETURNING
 pub(crate) async fn take_challenge(h: Handle<'_>, key: &StateKey) -> StoreResult<Option<Text>> {
     let row: Option<(String, OffsetDateTime)> =
         run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-            let q = sqlx::query_as(h.ctx.sql(TAKE)).bind(key.as_str());
+            let q = sqlx::query_as(h.ctx.sql(TAKE))
+                .persistent(h.ctx.persistent())
+                .bind(key.as_str());
             Ok(q.fetch_optional(c).await?)
         })?;
     match row {

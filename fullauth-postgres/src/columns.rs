@@ -156,11 +156,12 @@ ORDER BY a.attnum";
 
 /// Reads the columns of `<schema>.fullauth_users` from the catalog; `None`
 /// when the table does not exist (yet).
-pub(crate) async fn discover(
-    conn: &mut PgConnection,
-    schema: &str,
-) -> DbResult<Option<UserColumns>> {
-    let rows = sqlx::query(DISCOVER).bind(schema).fetch_all(conn).await?;
+pub(crate) async fn discover(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Option<UserColumns>> {
+    let rows = sqlx::query(DISCOVER)
+        .persistent(ctx.persistent())
+        .bind(&ctx.schema)
+        .fetch_all(conn)
+        .await?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -195,7 +196,7 @@ pub(crate) async fn current(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Arc<
 
 /// Discovers the columns on `conn` and keeps them in `ctx`.
 pub(crate) async fn refresh(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
-    let found = discover(conn, &ctx.schema).await?;
+    let found = discover(conn, ctx).await?;
     ctx.columns.set(found);
     Ok(ctx.columns.get().unwrap_or_default())
 }

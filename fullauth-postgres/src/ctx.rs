@@ -39,6 +39,15 @@ pub(crate) struct Ctx {
     /// The user columns: empty until discovered (lazily, by the first
     /// operation on users), emptied to discover them again.
     pub(crate) columns: SharedSlot<UserColumns>,
+    /// Behind a transaction-mode pooler (PgBouncer): statements are unnamed
+    /// (parsed on each use, never cached per connection) and every
+    /// operation on the pool runs inside a transaction of its own, so that
+    /// its messages reach one server connection. See
+    /// [`crate::PgStoreBuilder::pooler_transaction_mode`].
+    pub(crate) pooler: bool,
+    /// The bound of each operation, from its start to its answer
+    /// (connection included). See [`crate::PgStoreBuilder::operation_timeout`].
+    pub(crate) operation_timeout: Option<std::time::Duration>,
 }
 
 impl Ctx {
@@ -50,7 +59,32 @@ impl Ctx {
             features,
             texts,
             columns: SharedSlot::new(),
+            pooler: false,
+            operation_timeout: None,
         }
+    }
+
+    /// When an operation starting now must have answered, if it is bounded.
+    pub(crate) fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.operation_timeout
+            .map(|t| tokio::time::Instant::now() + t)
+    }
+
+    /// The error of an operation that did not answer by its deadline.
+    pub(crate) fn timed_out(&self) -> StoreError {
+        StoreError::unavailable_message(format!(
+            "PostgreSQL gave no answer within the operation timeout ({:?}); a write may or \
+             may not have been applied",
+            self.operation_timeout.unwrap_or_default()
+        ))
+    }
+
+    /// Whether statements are prepared once per connection and cached
+    /// (sqlx's named statements; the default), or unnamed and parsed on
+    /// each use (behind a transaction-mode pooler, where the next
+    /// transaction may run on another server connection).
+    pub(crate) fn persistent(&self) -> bool {
+        !self.pooler
     }
 
     /// "Now" on the store's clock.

@@ -1,10 +1,11 @@
 //! Where an operation runs: on a pooled connection (one statement,
-//! autocommit, retried once on a fresh connection when that is safe) or on
-//! the connection of an open transaction (optionally inside a savepoint).
+//! autocommit, retried once on a fresh connection when that is safe; behind
+//! a transaction-mode pooler inside a transaction of its own) or on the
+//! connection of an open transaction (optionally inside a savepoint).
 
 use fullauth_api::{StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::Mutex;
 
 use crate::ctx::Ctx;
@@ -35,6 +36,18 @@ pub(crate) async fn acquire(pool: &PgPool) -> StoreResult<PoolConnection<Postgre
     pool.acquire().await.map_err(map_sqlx)
 }
 
+/// Runs `fut` until `deadline` (unbounded when `None`); `None` when the
+/// deadline passed first (the future is dropped).
+pub(crate) async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, fut).await.ok(),
+        None => Some(fut.await),
+    }
+}
+
 /// The error of an operation on a finished transaction.
 pub(crate) fn finished() -> StoreError {
     StoreError::transaction_finished()
@@ -54,6 +67,68 @@ pub(crate) async fn savepoint(c: &mut sqlx::PgConnection, sql: &'static str) -> 
     Ok(())
 }
 
+/// The connection an operation on the pool runs on: the pooled connection
+/// itself, or, behind a transaction-mode pooler, a transaction opened on it.
+///
+/// PgBouncer in transaction mode may hand each transaction, and each
+/// message exchange outside one, to a different server connection; sqlx
+/// sends a statement's Parse/Describe and its Bind/Execute as two
+/// exchanges, so outside a transaction the second can reach a server that
+/// never saw the first. Inside `BEGIN … COMMIT` every message of the
+/// operation reaches the same server connection.
+pub(crate) enum Pinned<'c> {
+    /// Autocommit on the pooled connection (direct connections).
+    Direct(&'c mut PgConnection),
+    /// An explicit transaction (behind a transaction-mode pooler).
+    Tx(sqlx::Transaction<'c, Postgres>),
+}
+
+impl<'c> Pinned<'c> {
+    /// Opens the transaction when `pooler` is set (one round trip); no I/O
+    /// otherwise.
+    pub(crate) async fn open(conn: &'c mut PgConnection, pooler: bool) -> DbResult<Self> {
+        if pooler {
+            Ok(Pinned::Tx(sqlx::Connection::begin(conn).await?))
+        } else {
+            Ok(Pinned::Direct(conn))
+        }
+    }
+
+    /// The connection the operation's statements run on.
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        match self {
+            Pinned::Direct(c) => c,
+            Pinned::Tx(tx) => tx,
+        }
+    }
+
+    /// Ends the operation's transaction with `COMMIT` whatever the body's
+    /// outcome (one round trip): after a statement failed, PostgreSQL turns
+    /// it into a rollback; otherwise the statements that succeeded stay, as
+    /// they would have in autocommit. A failed `COMMIT` is the operation's
+    /// error when the body succeeded. On a lost connection nothing is sent:
+    /// the dropped transaction queues its rollback and the pool, which tests
+    /// each connection it takes back, discards the dead one.
+    pub(crate) async fn finish<T>(self, result: DbResult<T>) -> DbResult<T> {
+        let Pinned::Tx(tx) = self else {
+            return result;
+        };
+        match result {
+            Ok(v) => {
+                tx.commit().await?;
+                Ok(v)
+            }
+            Err(e) if e.is_connection_failure() => Err(e),
+            Err(e) => {
+                if let Err(end) = tx.commit().await {
+                    tracing::debug!(error = ?end, "ending a failed operation's transaction");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Pins down the output of an operation body (so that `?` inside an
 /// `async` block knows it converts into [`DbError`](crate::error::DbError)).
 pub(crate) fn body<T, F: std::future::Future<Output = DbResult<T>>>(f: F) -> F {
@@ -63,7 +138,8 @@ pub(crate) fn body<T, F: std::future::Future<Output = DbResult<T>>>(f: F) -> F {
 /// Runs `|c| body` (a `DbResult` future, evaluated again for a retry) on
 /// the handle's connection and maps the result to a `StoreResult`.
 ///
-/// * On the pool: the body runs on a pooled connection; when it fails
+/// * On the pool: the body runs on a pooled connection (behind a
+///   transaction-mode pooler inside `BEGIN … COMMIT`, see [`Pinned`]); when it fails
 ///   because the connection was dead and the retry policy allows it, it runs
 ///   again on another connection (at most once per pooled connection, plus
 ///   one: after the server terminated every connection, each idle one fails
@@ -74,6 +150,10 @@ pub(crate) fn body<T, F: std::future::Future<Output = DbResult<T>>>(f: F) -> F {
 ///   aborts the transaction on the server (or loses its connection) ends it:
 ///   the handle rolls back, and every later call, commit included, answers
 ///   [`StoreError::TransactionFinished`].
+/// * With an operation timeout ([`Ctx::deadline`]), everything above, the
+///   wait for a connection and the retries included, ends by the deadline:
+///   then the call answers [`StoreError::Unavailable`], a pooled connection
+///   is closed instead of going back to the pool, and a transaction ends.
 macro_rules! run {
     ($h:expr, $retry:expr, savepoint = $sp:expr, |$c:ident| $body:expr) => {{
         let h: $crate::handle::Handle<'_> = $h;
@@ -83,11 +163,33 @@ macro_rules! run {
                     // Every idle connection may be dead (the server terminated
                     // them all): allow one retry per pooled connection, plus one.
                     let mut retries_left = pool.options().get_max_connections().min(64) + 1;
+                    // The operation timeout bounds the whole loop.
+                    let deadline = h.ctx.deadline();
                     loop {
-                        let mut pooled = $crate::handle::acquire(pool).await?;
-                        let result = {
-                            let $c: &mut sqlx::PgConnection = &mut pooled;
-                            $crate::handle::body($body).await
+                        let acquired =
+                            $crate::handle::within(deadline, $crate::handle::acquire(pool)).await;
+                        let Some(acquired) = acquired else {
+                            break Err(h.ctx.timed_out());
+                        };
+                        let mut pooled = acquired?;
+                        let result = $crate::handle::within(deadline, async {
+                            let conn: &mut sqlx::PgConnection = &mut pooled;
+                            match $crate::handle::Pinned::open(conn, h.ctx.pooler).await {
+                                Ok(mut pinned) => {
+                                    let result = {
+                                        let $c: &mut sqlx::PgConnection = pinned.conn();
+                                        $crate::handle::body($body).await
+                                    };
+                                    pinned.finish(result).await
+                                }
+                                Err(e) => Err(e),
+                            }
+                        })
+                        .await;
+                        let Some(result) = result else {
+                            // Its stream is in an unknown state: never reuse it.
+                            pooled.close_on_drop();
+                            break Err(h.ctx.timed_out());
                         };
                         match result {
                             Ok(v) => break Ok(v),
@@ -106,11 +208,12 @@ macro_rules! run {
                     }
                 }
                 $crate::handle::ConnRef::Tx(slot) => {
+                    let deadline = h.ctx.deadline();
                     let mut guard = slot.lock().await;
                     let tx = guard.as_mut().ok_or_else($crate::handle::finished)?;
                     let conn: &mut sqlx::PgConnection = &mut *tx;
                     // The error, and whether it ended the transaction.
-                    let outcome: Result<_, ($crate::error::DbError, bool)> = async {
+                    let outcome = async {
                         if $sp {
                             $crate::handle::savepoint(&mut *conn, $crate::handle::SAVEPOINT)
                                 .await
@@ -136,8 +239,13 @@ macro_rules! run {
                                 (e, broken)
                             })
                         }
-                    }
-                    .await;
+                    };
+                    // A timed-out call ends the transaction.
+                    let outcome: Result<_, ($crate::error::DbError, bool)> =
+                        match $crate::handle::within(deadline, outcome).await {
+                            Some(outcome) => outcome,
+                            None => Err(($crate::error::DbError::Store(h.ctx.timed_out()), true)),
+                        };
                     match outcome {
                         Ok(v) => Ok(v),
                         Err((e, broken)) => {

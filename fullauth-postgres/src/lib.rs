@@ -66,6 +66,8 @@ pub struct PgStoreBuilder {
     connect_timeout: Duration,
     application_name: String,
     migrate: bool,
+    pooler_transaction_mode: bool,
+    operation_timeout: Option<Duration>,
 }
 
 impl Default for PgStoreBuilder {
@@ -79,6 +81,8 @@ impl Default for PgStoreBuilder {
             connect_timeout: Duration::from_secs(5),
             application_name: DEFAULT_APPLICATION_NAME.into(),
             migrate: false,
+            pooler_transaction_mode: false,
+            operation_timeout: None,
         }
     }
 }
@@ -140,6 +144,52 @@ impl PgStoreBuilder {
         self
     }
 
+    /// Serve the store through a connection pooler in transaction mode
+    /// (PgBouncer `pool_mode = transaction`, and the poolers that work like
+    /// it), where consecutive transactions of one client connection may run
+    /// on different server connections (default false: a direct
+    /// connection, or a pooler in session mode).
+    ///
+    /// With it, statements are unnamed (parsed on every use instead of
+    /// prepared once per connection and cached, since a named statement
+    /// exists only on the server connection that prepared it), and every
+    /// operation on the pool runs inside `BEGIN … COMMIT` of its own (sqlx
+    /// sends a statement in two exchanges, which the pooler could route to
+    /// two server connections otherwise). A one-statement operation then
+    /// takes 4 round trips instead of 1. Transactions
+    /// ([`DurableStore::begin`]) and the migrator work unchanged: they
+    /// already run in one transaction. [`connect`](Self::connect) also
+    /// turns sqlx's statement cache off; with
+    /// [`from_pool`](Self::from_pool), build the app's pool with
+    /// [`PgConnectOptions::statement_cache_capacity(0)`](PgConnectOptions::statement_cache_capacity)
+    /// for its own queries. See the crate docs, "Behind PgBouncer".
+    pub fn pooler_transaction_mode(mut self, yes: bool) -> Self {
+        self.pooler_transaction_mode = yes;
+        self
+    }
+
+    /// Bounds every operation of the store and of its transactions, from
+    /// the call to the answer: the wait for a pooled connection, opening
+    /// one, the statements and the retries on a fresh connection (default:
+    /// no bound beyond [`acquire_timeout`](Self::acquire_timeout), so a
+    /// statement on a connection whose server went silent, without closing
+    /// it, may wait as long as the operating system keeps the connection).
+    ///
+    /// An operation that runs out of time answers
+    /// [`StoreError::Unavailable`], and its connection is closed rather than
+    /// returned to the pool. A write that timed out may or may not have been
+    /// applied: the server may have committed it just before the answer was
+    /// lost. Inside a transaction a timed-out call ends the transaction
+    /// (later calls answer [`StoreError::TransactionFinished`]); its
+    /// connection goes back to sqlx's pool, which tests it before reuse.
+    /// [`DurableStore::begin`], [`Transaction::commit`] and
+    /// [`Transaction::rollback`] are bounded too. Migrations are not. A zero
+    /// duration is raised to one millisecond.
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = Some(timeout.max(Duration::from_millis(1)));
+        self
+    }
+
     /// Builds a pool for `url` and the store on it, and applies the
     /// migrations if asked. The pool does not ping a connection before each
     /// use (that would double the round trips of every operation); dead
@@ -153,7 +203,7 @@ impl PgStoreBuilder {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::invalid("url", e.to_string()))?
             .application_name(&self.application_name)
-            .statement_cache_capacity(256);
+            .statement_cache_capacity(if self.pooler_transaction_mode { 0 } else { 256 });
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
@@ -195,8 +245,11 @@ impl PgStoreBuilder {
     }
 
     fn build(self, pool: PgPool) -> PgStore {
+        let mut ctx = Ctx::new(self.schema, self.clock, self.features);
+        ctx.pooler = self.pooler_transaction_mode;
+        ctx.operation_timeout = self.operation_timeout;
         PgStore {
-            ctx: Arc::new(Ctx::new(self.schema, self.clock, self.features)),
+            ctx: Arc::new(ctx),
             pool,
         }
     }
@@ -340,7 +393,11 @@ impl PgStore {
             }
             let now = h.ctx.now().to_datetime();
             total += run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-                let r = sqlx::query(h.ctx.sql(sql)).bind(now).execute(c).await?;
+                let r = sqlx::query(h.ctx.sql(sql))
+                    .persistent(h.ctx.persistent())
+                    .bind(now)
+                    .execute(c)
+                    .await?;
                 Ok(r.rows_affected())
             })
             .map_err(|e| e.with_context(BACKEND, "purge_expired"))?;
@@ -435,8 +492,12 @@ impl DurableStore for PgStore {
             return Err(StoreError::feature_disabled(Feature::Core).with_context(BACKEND, "begin"));
         }
         let mut last = None;
+        let deadline = self.ctx.deadline();
         for _ in 0..2 {
-            match self.pool.begin().await {
+            let Some(begun) = handle::within(deadline, self.pool.begin()).await else {
+                return Err(self.ctx.timed_out().with_context(BACKEND, "begin"));
+            };
+            match begun {
                 Ok(tx) => {
                     return Ok(Box::new(PgTransaction {
                         ctx: self.ctx.clone(),
@@ -463,16 +524,24 @@ impl DurableStore for PgTransaction {
 #[fullauth_api::async_trait]
 impl Transaction for PgTransaction {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let deadline = self.ctx.deadline();
         let done = match self.finish().await {
-            Ok(tx) => tx.commit().await.map_err(map_sqlx),
+            Ok(tx) => match handle::within(deadline, tx.commit()).await {
+                Some(done) => done.map_err(map_sqlx),
+                None => Err(self.ctx.timed_out()),
+            },
             Err(e) => Err(e),
         };
         done.map_err(|e| e.with_context(BACKEND, "commit"))
     }
 
     async fn rollback(self: Box<Self>) -> StoreResult<()> {
+        let deadline = self.ctx.deadline();
         let done = match self.finish().await {
-            Ok(tx) => tx.rollback().await.map_err(map_sqlx),
+            Ok(tx) => match handle::within(deadline, tx.rollback()).await {
+                Some(done) => done.map_err(map_sqlx),
+                None => Err(self.ctx.timed_out()),
+            },
             Err(e) => Err(e),
         };
         done.map_err(|e| e.with_context(BACKEND, "rollback"))

@@ -48,6 +48,7 @@ pub(crate) async fn record_failure(
         run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
             let now = h.ctx.now();
             let row: (i16, i32, Option<OffsetDateTime>) = sqlx::query_as(h.ctx.sql(RECORD))
+                .persistent(h.ctx.persistent())
                 .bind(key.as_str())
                 .bind(now.to_datetime())
                 .bind(now.checked_sub(policy.duration)?.to_datetime())
@@ -72,7 +73,9 @@ const IS_LOCKED: &str = "SELECT EXISTS (SELECT 1 FROM {s}.fullauth_lockouts \
 
 pub(crate) async fn is_locked(h: Handle<'_>, key: &StateKey) -> StoreResult<bool> {
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query_scalar(h.ctx.sql(IS_LOCKED)).bind(key.as_str());
+        let q = sqlx::query_scalar(h.ctx.sql(IS_LOCKED))
+            .persistent(h.ctx.persistent())
+            .bind(key.as_str());
         Ok(q.bind(h.ctx.now().to_datetime()).fetch_one(c).await?)
     })
 }
@@ -82,6 +85,7 @@ const CLEAR: &str = "DELETE FROM {s}.fullauth_lockouts WHERE key = $1";
 pub(crate) async fn clear_lockout(h: Handle<'_>, key: &StateKey) -> StoreResult<()> {
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         sqlx::query(h.ctx.sql(CLEAR))
+            .persistent(h.ctx.persistent())
             .bind(key.as_str())
             .execute(c)
             .await?;

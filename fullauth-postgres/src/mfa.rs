@@ -48,7 +48,9 @@ const GET: &str = concat!(
 pub(crate) async fn get_mfa(h: Handle<'_>, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(GET)).bind(user);
+        let q = sqlx::query(h.ctx.sql(GET))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         q.fetch_optional(c).await?.map(|r| decode(&r)).transpose()
     })
 }
@@ -74,6 +76,7 @@ pub(crate) async fn store_mfa(
     let user = uuid_of(user_id)?;
     run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
         let row = sqlx::query(h.ctx.sql(STORE))
+            .persistent(h.ctx.persistent())
             .bind(uuid::Uuid::now_v7())
             .bind(user)
             .bind(secret.as_str())
@@ -100,7 +103,9 @@ pub(crate) async fn confirm_mfa(
         .collect::<Vec<_>>()
         .join(",");
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(CONFIRM)).bind(user);
+        let q = sqlx::query(h.ctx.sql(CONFIRM))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         let q = q.bind(h.ctx.now().to_datetime()).bind(joined);
         Ok(q.execute(c).await?.rows_affected() > 0)
     })
@@ -111,7 +116,9 @@ const DELETE: &str = "DELETE FROM {s}.fullauth_mfa WHERE user_id = $1";
 pub(crate) async fn delete_mfa(h: Handle<'_>, user_id: &UserId) -> StoreResult<bool> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(DELETE)).bind(user);
+        let q = sqlx::query(h.ctx.sql(DELETE))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         Ok(q.execute(c).await?.rows_affected() > 0)
     })
 }
@@ -126,7 +133,10 @@ pub(crate) async fn advance_mfa_counter(
 ) -> StoreResult<bool> {
     let (user, n) = (uuid_of(user_id)?, counter_param(counter, "counter")?);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(ADVANCE)).bind(user).bind(n);
+        let q = sqlx::query(h.ctx.sql(ADVANCE))
+            .persistent(h.ctx.persistent())
+            .bind(user)
+            .bind(n);
         Ok(q.execute(c).await?.rows_affected() == 1)
     })
 }
@@ -150,7 +160,9 @@ pub(crate) async fn consume_recovery_code(
 ) -> StoreResult<bool> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query_scalar(h.ctx.sql(CONSUME)).bind(user);
+        let q = sqlx::query_scalar(h.ctx.sql(CONSUME))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         Ok(q.bind(code.as_str()).fetch_one(c).await?)
     })
 }

@@ -8,7 +8,10 @@
 //! `apply` and `adopt` run in one transaction (a savepoint inside the app's)
 //! under `pg_advisory_xact_lock` on a key derived from the schema name, so
 //! two processes migrating the same schema at once are safe: the second
-//! waits, then finds nothing left to do. The semantics are those of
+//! waits, then finds nothing left to do. The lock is transaction-scoped,
+//! its statements are unnamed (never cached per connection) and its reads
+//! run in a transaction too, so the migrator also works through a pooler in
+//! transaction mode (PgBouncer). The semantics are those of
 //! [`SqlMigrator`], the same on every SQL backend; databases migrated by
 //! fullauth-postgres 0.1 (ids `0001_core` … `0010_challenges`) carry over
 //! (see [`fullauth_api::migrate`]).
@@ -278,8 +281,12 @@ impl PgMigrations {
         A: Acquire<'c, Database = Postgres>,
     {
         fullauth_api::migrate::check_sql_features(chosen)?;
-        let mut c = conn.acquire().await.map_err(map_sqlx)?;
-        SET.status(&self.read_state(&mut c).await?, chosen)
+        // In a transaction, so that a pooler in transaction mode keeps every
+        // statement of the read on one server connection.
+        let mut tx = conn.begin().await.map_err(map_sqlx)?;
+        let state = self.read_state(&mut tx).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        SET.status(&state, chosen)
     }
 
     /// The migrations `apply(conn, chosen)` would run, in order. Reads only.
@@ -336,18 +343,17 @@ impl PgMigrations {
     where
         A: Acquire<'c, Database = Postgres>,
     {
-        let mut c = conn.acquire().await.map_err(map_sqlx)?;
-        let present = self.present_objects(&mut c).await?;
-        if !present.contains(TRACKING_TABLE) {
-            return Ok(Vec::new());
-        }
-        let cols = self.live_columns(&mut c, TRACKING_TABLE).await?;
-        Ok(self
-            .read_rows(&mut c, &cols)
-            .await?
-            .into_iter()
-            .map(AppliedMigration::from)
-            .collect())
+        // In a transaction: see `status`.
+        let mut tx = conn.begin().await.map_err(map_sqlx)?;
+        let present = self.present_objects(&mut tx).await?;
+        let rows = if present.contains(TRACKING_TABLE) {
+            let cols = self.live_columns(&mut tx, TRACKING_TABLE).await?;
+            self.read_rows(&mut tx, &cols).await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(rows.into_iter().map(AppliedMigration::from).collect())
     }
 
     /// Runs `f` with the export dialect of this schema and every migration
@@ -416,6 +422,7 @@ impl PgMigrations {
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'i', 'I')",
         )
+        .persistent(false)
         .bind(&self.schema)
         .fetch_all(&mut *c)
         .await
@@ -437,6 +444,7 @@ impl PgMigrations {
              WHERE n.nspname = $1 AND cl.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attnum",
         )
+        .persistent(false)
         .bind(&self.schema)
         .bind(table)
         .fetch_all(&mut *c)
@@ -471,6 +479,7 @@ impl PgMigrations {
              WHERE n.nspname = $1 AND t.relname = $2 \
              ORDER BY ic.relname",
         )
+        .persistent(false)
         .bind(&self.schema)
         .bind(table)
         .fetch_all(&mut *c)
@@ -505,6 +514,7 @@ impl PgMigrations {
              WHERE con.contype = 'f' AND n.nspname = $1 AND t.relname = $2 \
              ORDER BY con.conname",
         )
+        .persistent(false)
         .bind(&self.schema)
         .bind(table)
         .fetch_all(&mut *c)
@@ -553,6 +563,7 @@ impl PgMigrations {
             pick("adopted", "", "false"),
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(render(&sql, &self.quoted)))
+            .persistent(false)
             .fetch_all(&mut *c)
             .await
             .map_err(map_sqlx)?;
@@ -589,6 +600,7 @@ impl PgMigrations {
             &self.quoted,
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
             .bind(&row.id)
             .bind(&row.feature)
             .bind(&row.checksum)
@@ -605,6 +617,7 @@ impl PgMigrations {
     /// transaction ends).
     async fn lock(&self, c: &mut PgConnection) -> StoreResult<()> {
         sqlx::query(LOCK)
+            .persistent(false)
             .bind(&self.schema)
             .execute(&mut *c)
             .await
@@ -624,6 +637,7 @@ impl PgMigrations {
         let (exists,): (bool,) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
         )
+        .persistent(false)
         .bind(&self.schema)
         .fetch_one(&mut *c)
         .await

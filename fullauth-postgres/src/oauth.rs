@@ -74,6 +74,7 @@ async fn get(
     pid: &ProviderUserId,
 ) -> DbResult<Option<OAuthAccount>> {
     let row = sqlx::query(ctx.sql(GET))
+        .persistent(ctx.persistent())
         .bind(provider.as_str())
         .bind(pid.as_str())
         .fetch_optional(c)
@@ -94,7 +95,11 @@ pub(crate) async fn list_oauth_accounts(
 ) -> StoreResult<Vec<OAuthAccount>> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let rows = sqlx::query(h.ctx.sql(LIST)).bind(user).fetch_all(c).await?;
+        let rows = sqlx::query(h.ctx.sql(LIST))
+            .persistent(h.ctx.persistent())
+            .bind(user)
+            .fetch_all(c)
+            .await?;
         rows.iter().map(|r| decode_at(r, 0)).collect()
     })
 }
@@ -132,6 +137,7 @@ async fn link(c: &mut PgConnection, ctx: &Ctx, new: &NewOAuthAccount) -> DbResul
     let user = uuid_of(&new.user_id)?;
     for _ in 0..LINK_ATTEMPTS {
         let row = sqlx::query(ctx.sql(LINK))
+            .persistent(ctx.persistent())
             .bind(uuid::Uuid::now_v7())
             .bind(new.provider.as_str())
             .bind(new.provider_user_id.as_str())
@@ -202,6 +208,7 @@ async fn update(
         cols!()
     );
     let mut q = sqlx::query(ctx.dynamic(&sql))
+        .persistent(ctx.persistent())
         .bind(provider.as_str())
         .bind(pid.as_str());
     if let Some(v) = &patch.provider_email {
@@ -232,7 +239,9 @@ pub(crate) async fn delete_oauth_account(
     pid: &ProviderUserId,
 ) -> StoreResult<bool> {
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(DELETE)).bind(provider.as_str());
+        let q = sqlx::query(h.ctx.sql(DELETE))
+            .persistent(h.ctx.persistent())
+            .bind(provider.as_str());
         Ok(q.bind(pid.as_str()).execute(c).await?.rows_affected() > 0)
     })
 }

@@ -52,7 +52,9 @@ pub(crate) async fn get_passkey(
     cred: &CredentialId,
 ) -> StoreResult<Option<Passkey>> {
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(GET)).bind(cred.as_str());
+        let q = sqlx::query(h.ctx.sql(GET))
+            .persistent(h.ctx.persistent())
+            .bind(cred.as_str());
         q.fetch_optional(c).await?.map(|r| decode(&r)).transpose()
     })
 }
@@ -66,7 +68,11 @@ const LIST: &str = concat!(
 pub(crate) async fn list_passkeys(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let rows = sqlx::query(h.ctx.sql(LIST)).bind(user).fetch_all(c).await?;
+        let rows = sqlx::query(h.ctx.sql(LIST))
+            .persistent(h.ctx.persistent())
+            .bind(user)
+            .fetch_all(c)
+            .await?;
         rows.iter().map(decode).collect()
     })
 }
@@ -83,6 +89,7 @@ pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult
     let (new, user) = (&new, uuid_of(&new.user_id)?);
     run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
         let row = sqlx::query(h.ctx.sql(STORE))
+            .persistent(h.ctx.persistent())
             .bind(uuid::Uuid::now_v7())
             .bind(user)
             .bind(new.credential_id.as_str())
@@ -117,6 +124,7 @@ pub(crate) async fn update_sign_count(
     let n = counter_param(new_count, "sign_count")?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query_scalar(h.ctx.sql(SIGN_COUNT))
+            .persistent(h.ctx.persistent())
             .bind(cred.as_str())
             .bind(n);
         let advanced: Option<bool> = q.bind(h.ctx.now().to_datetime()).fetch_optional(c).await?;
@@ -135,7 +143,10 @@ pub(crate) async fn rename_passkey(
 ) -> StoreResult<bool> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(RENAME)).bind(user).bind(id);
+        let q = sqlx::query(h.ctx.sql(RENAME))
+            .persistent(h.ctx.persistent())
+            .bind(user)
+            .bind(id);
         Ok(q.bind(name.as_str()).execute(c).await?.rows_affected() > 0)
     })
 }
@@ -149,7 +160,10 @@ pub(crate) async fn delete_passkey(
 ) -> StoreResult<bool> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(DELETE)).bind(user).bind(id);
+        let q = sqlx::query(h.ctx.sql(DELETE))
+            .persistent(h.ctx.persistent())
+            .bind(user)
+            .bind(id);
         Ok(q.execute(c).await?.rows_affected() > 0)
     })
 }

@@ -33,16 +33,20 @@ pub(crate) async fn assign_permission(
     role: &RoleName,
     permission: &PermissionName,
 ) -> StoreResult<bool> {
-    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
-        sqlx::query_scalar(h.ctx.sql(ASSIGN))
-            .bind(role.as_str())
-            .bind(permission.as_str())
-            .bind(uuid::Uuid::now_v7())
-            .bind(uuid::Uuid::now_v7())
-            .fetch_one(c)
-            .await
-            .map_err(|e| map_write_error(e.into()))
+    crate::roles::role_may_vanish(|| async {
+        run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+            sqlx::query_scalar(h.ctx.sql(ASSIGN))
+                .persistent(h.ctx.persistent())
+                .bind(role.as_str())
+                .bind(permission.as_str())
+                .bind(uuid::Uuid::now_v7())
+                .bind(uuid::Uuid::now_v7())
+                .fetch_one(c)
+                .await
+                .map_err(|e| map_write_error(e.into()))
+        })
     })
+    .await
 }
 
 const REMOVE: &str = "DELETE FROM {s}.fullauth_role_permissions \
@@ -55,7 +59,9 @@ pub(crate) async fn remove_permission(
     permission: &PermissionName,
 ) -> StoreResult<bool> {
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(REMOVE)).bind(role.as_str());
+        let q = sqlx::query(h.ctx.sql(REMOVE))
+            .persistent(h.ctx.persistent())
+            .bind(role.as_str());
         Ok(q.bind(permission.as_str())
             .execute(c)
             .await?
@@ -82,7 +88,9 @@ pub(crate) async fn get_permissions_for_roles(
         Retry::Idempotent,
         savepoint = false,
         |c| async move {
-            let q = sqlx::query_scalar(h.ctx.sql(FOR_ROLES)).bind(roles);
+            let q = sqlx::query_scalar(h.ctx.sql(FOR_ROLES))
+                .persistent(h.ctx.persistent())
+                .bind(roles);
             Ok(q.fetch_all(c).await?)
         }
     )?)
@@ -111,7 +119,9 @@ pub(crate) async fn get_user_permissions(
         Retry::Idempotent,
         savepoint = false,
         |c| async move {
-            let q = sqlx::query_scalar(h.ctx.sql(FOR_USER)).bind(user);
+            let q = sqlx::query_scalar(h.ctx.sql(FOR_USER))
+                .persistent(h.ctx.persistent())
+                .bind(user);
             Ok(q.fetch_all(c).await?)
         }
     )?)
@@ -124,6 +134,11 @@ pub(crate) async fn list_permissions(h: Handle<'_>) -> StoreResult<Vec<Permissio
         h,
         Retry::Idempotent,
         savepoint = false,
-        |c| async move { Ok(sqlx::query_scalar(h.ctx.sql(LIST)).fetch_all(c).await?) }
+        |c| async move {
+            Ok(sqlx::query_scalar(h.ctx.sql(LIST))
+                .persistent(h.ctx.persistent())
+                .fetch_all(c)
+                .await?)
+        }
     )?)
 }

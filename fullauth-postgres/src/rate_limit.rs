@@ -39,6 +39,7 @@ pub(crate) async fn hit(
         run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
             let now = h.ctx.now();
             let row: (bool, i32, Option<OffsetDateTime>) = sqlx::query_as(h.ctx.sql(HIT))
+                .persistent(h.ctx.persistent())
                 .bind(key.as_str())
                 .bind(now.to_datetime())
                 .bind(now.checked_sub(policy.window)?.to_datetime())
@@ -67,6 +68,7 @@ const RESET: &str = "DELETE FROM {s}.fullauth_rate_limits WHERE key = $1";
 pub(crate) async fn reset_rate_limit(h: Handle<'_>, key: &StateKey) -> StoreResult<()> {
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         sqlx::query(h.ctx.sql(RESET))
+            .persistent(h.ctx.persistent())
             .bind(key.as_str())
             .execute(c)
             .await?;

@@ -15,7 +15,9 @@ const CREATE: &str = "INSERT INTO {s}.fullauth_roles (id, name) VALUES ($1, $2) 
 
 pub(crate) async fn create_role(h: Handle<'_>, role: &RoleName) -> StoreResult<bool> {
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query_scalar::<_, i32>(h.ctx.sql(CREATE)).bind(uuid::Uuid::now_v7());
+        let q = sqlx::query_scalar::<_, i32>(h.ctx.sql(CREATE))
+            .persistent(h.ctx.persistent())
+            .bind(uuid::Uuid::now_v7());
         Ok(q.bind(role.as_str()).fetch_optional(c).await?.is_some())
     })
 }
@@ -44,20 +46,58 @@ pub(crate) async fn assign_role(
     role: &RoleName,
 ) -> StoreResult<bool> {
     let user = uuid_of(user_id)?;
-    let (found, linked): (bool, bool) =
+    let (found, linked): (bool, bool) = role_may_vanish(|| async {
         run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
             let q = sqlx::query_as(h.ctx.sql(ASSIGN))
+                .persistent(h.ctx.persistent())
                 .bind(user)
                 .bind(role.as_str());
             q.bind(uuid::Uuid::now_v7())
                 .fetch_one(c)
                 .await
                 .map_err(|e| map_write_error(e.into()))
-        })?;
+        })
+    })
+    .await?;
     if !found {
         return Err(StoreError::not_found(Entity::User));
     }
     Ok(linked)
+}
+
+/// How many times a get-or-create-and-link statement runs when the role it
+/// found is deleted before the link lands.
+const VANISHED_ROLE_RUNS: u32 = 32;
+
+/// Runs `op` (a get-or-create-and-link statement) again while it fails
+/// because a concurrent `delete_role` removed the role between the
+/// statement's snapshot and its link (the foreign key answers
+/// `NotFound { Role }`): the next run, on a newer snapshot, creates the role
+/// again — the answer of the serial order "delete, then assign". After
+/// [`VANISHED_ROLE_RUNS`] lost races in a row: [`StoreError::Contention`].
+/// Inside a transaction each run is undone by its own savepoint.
+pub(crate) async fn role_may_vanish<T, F, Fut>(mut op: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    for _ in 1..VANISHED_ROLE_RUNS {
+        match op().await {
+            Err(e) if e.is_not_found(Entity::Role) => {
+                tracing::debug!("the role was deleted under the link; running again");
+            }
+            other => return other,
+        }
+    }
+    op().await.map_err(|e| {
+        if e.is_not_found(Entity::Role) {
+            StoreError::contention_message(
+                "the role was deleted concurrently every time it was linked",
+            )
+        } else {
+            e
+        }
+    })
 }
 
 const REMOVE: &str = "DELETE FROM {s}.fullauth_user_roles WHERE user_id = $1 \
@@ -71,6 +111,7 @@ pub(crate) async fn remove_role(
     let user = uuid_of(user_id)?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(REMOVE))
+            .persistent(h.ctx.persistent())
             .bind(user)
             .bind(role.as_str());
         Ok(q.execute(c).await?.rows_affected() > 0)
@@ -88,7 +129,9 @@ pub(crate) async fn get_user_roles(h: Handle<'_>, user_id: &UserId) -> StoreResu
         Retry::Idempotent,
         savepoint = false,
         |c| async move {
-            let q = sqlx::query_scalar(h.ctx.sql(USER_ROLES)).bind(user);
+            let q = sqlx::query_scalar(h.ctx.sql(USER_ROLES))
+                .persistent(h.ctx.persistent())
+                .bind(user);
             Ok(q.fetch_all(c).await?)
         }
     )?)
@@ -101,7 +144,12 @@ pub(crate) async fn list_roles(h: Handle<'_>) -> StoreResult<Vec<RoleName>> {
         h,
         Retry::Idempotent,
         savepoint = false,
-        |c| async move { Ok(sqlx::query_scalar(h.ctx.sql(LIST)).fetch_all(c).await?) }
+        |c| async move {
+            Ok(sqlx::query_scalar(h.ctx.sql(LIST))
+                .persistent(h.ctx.persistent())
+                .fetch_all(c)
+                .await?)
+        }
     )?)
 }
 
@@ -109,7 +157,9 @@ const DELETE: &str = "DELETE FROM {s}.fullauth_roles WHERE name = $1";
 
 pub(crate) async fn delete_role(h: Handle<'_>, role: &RoleName) -> StoreResult<bool> {
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(DELETE)).bind(role.as_str());
+        let q = sqlx::query(h.ctx.sql(DELETE))
+            .persistent(h.ctx.persistent())
+            .bind(role.as_str());
         Ok(q.execute(c).await?.rows_affected() > 0)
     })
 }

@@ -63,6 +63,7 @@ pub(crate) async fn store_refresh_token(
     let (new, user) = (&new, uuid_of(&new.user_id)?);
     run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
         let row = sqlx::query(h.ctx.sql(INSERT))
+            .persistent(h.ctx.persistent())
             .bind(uuid::Uuid::now_v7())
             .bind(new.digest.as_str())
             .bind(user)
@@ -89,7 +90,9 @@ pub(crate) async fn get_refresh_token(
     digest: &TokenDigest,
 ) -> StoreResult<Option<RefreshToken>> {
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(GET)).bind(digest.as_str());
+        let q = sqlx::query(h.ctx.sql(GET))
+            .persistent(h.ctx.persistent())
+            .bind(digest.as_str());
         q.fetch_optional(c)
             .await?
             .map(|r| decode_at(&r, 0))
@@ -102,7 +105,9 @@ const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
 
 pub(crate) async fn revoke_refresh_token(h: Handle<'_>, digest: &TokenDigest) -> StoreResult<bool> {
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(REVOKE)).bind(digest.as_str());
+        let q = sqlx::query(h.ctx.sql(REVOKE))
+            .persistent(h.ctx.persistent())
+            .bind(digest.as_str());
         Ok(q.execute(c).await?.rows_affected() == 1)
     })
 }
@@ -174,6 +179,7 @@ async fn rotate(
     let mut reused: Option<Rotation> = None;
     for _ in 0..ROTATE_ATTEMPTS {
         let row = sqlx::query(ctx.sql(ROTATE))
+            .persistent(ctx.persistent())
             .bind(old.as_str())
             .bind(uuid::Uuid::now_v7())
             .bind(next.digest.as_str())
@@ -233,7 +239,9 @@ const REVOKE_FAMILY: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = tr
 
 pub(crate) async fn revoke_family(h: Handle<'_>, family_id: &FamilyId) -> StoreResult<u64> {
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(REVOKE_FAMILY)).bind(family_id.as_str());
+        let q = sqlx::query(h.ctx.sql(REVOKE_FAMILY))
+            .persistent(h.ctx.persistent())
+            .bind(family_id.as_str());
         Ok(q.execute(c).await?.rows_affected())
     })
 }
@@ -244,7 +252,9 @@ const REVOKE_USER: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true
 pub(crate) async fn revoke_all_for_user(h: Handle<'_>, user_id: &UserId) -> StoreResult<u64> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(REVOKE_USER)).bind(user);
+        let q = sqlx::query(h.ctx.sql(REVOKE_USER))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         Ok(q.execute(c).await?.rows_affected())
     })
 }
@@ -256,7 +266,9 @@ pub(crate) async fn prune_expired_refresh_tokens(
     before: Timestamp,
 ) -> StoreResult<u64> {
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(PRUNE)).bind(before.to_datetime());
+        let q = sqlx::query(h.ctx.sql(PRUNE))
+            .persistent(h.ctx.persistent())
+            .bind(before.to_datetime());
         Ok(q.execute(c).await?.rows_affected())
     })
 }
@@ -280,7 +292,9 @@ ORDER BY last_used_at DESC, family_id COLLATE \"C\"";
 pub(crate) async fn list_sessions(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Session>> {
     let user = uuid_of(user_id)?;
     let rows = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(LIST_SESSIONS)).bind(user);
+        let q = sqlx::query(h.ctx.sql(LIST_SESSIONS))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         Ok(q.bind(h.ctx.now().to_datetime()).fetch_all(c).await?)
     })?;
     rows.iter()
@@ -311,7 +325,9 @@ pub(crate) async fn revoke_session(
 ) -> StoreResult<bool> {
     let user = uuid_of(user_id)?;
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query_scalar(h.ctx.sql(REVOKE_SESSION)).bind(user);
+        let q = sqlx::query_scalar(h.ctx.sql(REVOKE_SESSION))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         Ok(q.bind(family_id.as_str()).fetch_one(c).await?)
     })
 }
@@ -328,7 +344,9 @@ pub(crate) async fn revoke_other_sessions(
 ) -> StoreResult<u64> {
     let user = uuid_of(user_id)?;
     let n: i64 = run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let q = sqlx::query_scalar(h.ctx.sql(REVOKE_OTHERS)).bind(user);
+        let q = sqlx::query_scalar(h.ctx.sql(REVOKE_OTHERS))
+            .persistent(h.ctx.persistent())
+            .bind(user);
         Ok(q.bind(keep.as_str()).fetch_one(c).await?)
     })?;
     Ok(u64::try_from(n).unwrap_or(0))

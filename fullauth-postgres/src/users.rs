@@ -72,6 +72,7 @@ async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User
         cols.select_list
     );
     let mut q = sqlx::query(ctx.dynamic(&sql))
+        .persistent(ctx.persistent())
         .bind(id)
         .bind(new.email.as_str())
         .bind(new.hashed_password.as_ref().map(HashedPassword::as_str))
@@ -135,7 +136,7 @@ async fn fetch_with<'q, T>(
          ORDER BY u.created_at, u.id LIMIT 1",
         cols.select_list, trailing.select
     );
-    let q = bind(sqlx::query(ctx.dynamic(&sql)));
+    let q = bind(sqlx::query(ctx.dynamic(&sql)).persistent(ctx.persistent()));
     match q.fetch_optional(c).await? {
         Some(row) => {
             let user = cols.decode(&row)?;
@@ -313,7 +314,9 @@ async fn update(c: &mut PgConnection, ctx: &Ctx, id: &UserId, patch: &UserPatch)
         sets.join(", "),
         cols.select_list
     );
-    let mut q = sqlx::query(ctx.dynamic(&sql)).bind(uid);
+    let mut q = sqlx::query(ctx.dynamic(&sql))
+        .persistent(ctx.persistent())
+        .bind(uid);
     if let Some(e) = &patch.email {
         q = q.bind(e.as_str());
     }
@@ -345,7 +348,11 @@ const DELETE: &str = "DELETE FROM {s}.fullauth_users WHERE id = $1";
 pub(crate) async fn delete_user(h: Handle<'_>, id: &UserId) -> StoreResult<bool> {
     let id = uuid_of(id)?;
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
-        let r = sqlx::query(h.ctx.sql(DELETE)).bind(id).execute(c).await?;
+        let r = sqlx::query(h.ctx.sql(DELETE))
+            .persistent(h.ctx.persistent())
+            .bind(id)
+            .execute(c)
+            .await?;
         Ok(r.rows_affected() > 0)
     })
 }
@@ -359,7 +366,9 @@ pub(crate) async fn get_password_hash(
     let id = uuid_of(id)?;
     let row: Option<(Option<String>,)> =
         run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-            let q = sqlx::query_as(h.ctx.sql(GET_HASH)).bind(id);
+            let q = sqlx::query_as(h.ctx.sql(GET_HASH))
+                .persistent(h.ctx.persistent())
+                .bind(id);
             Ok(q.fetch_optional(c).await?)
         })?;
     match row {
@@ -381,7 +390,10 @@ pub(crate) async fn set_password_hash(
     let id = uuid_of(id)?;
     let hash = hash.as_ref().map(HashedPassword::as_str);
     let n = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(SET_HASH)).bind(id).bind(hash);
+        let q = sqlx::query(h.ctx.sql(SET_HASH))
+            .persistent(h.ctx.persistent())
+            .bind(id)
+            .bind(hash);
         Ok(q.execute(c).await?.rows_affected())
     })?;
     found_user(n)
@@ -392,7 +404,9 @@ const MARK_VERIFIED: &str = "UPDATE {s}.fullauth_users SET is_verified = true WH
 pub(crate) async fn mark_verified(h: Handle<'_>, id: &UserId) -> StoreResult<()> {
     let id = uuid_of(id)?;
     let n = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
-        let q = sqlx::query(h.ctx.sql(MARK_VERIFIED)).bind(id);
+        let q = sqlx::query(h.ctx.sql(MARK_VERIFIED))
+            .persistent(h.ctx.persistent())
+            .bind(id);
         Ok(q.execute(c).await?.rows_affected())
     })?;
     found_user(n)

@@ -17,8 +17,10 @@ use std::fmt;
 ///
 /// "The error" is [`fullauth_api::StoreError::Unavailable`] for a lost
 /// connection, a timeout or a server that is loading, read-only or
-/// failing over, and [`fullauth_api::StoreError::Backend`] for any other
-/// Redis error.
+/// failing over (on a cluster: also a slot whose owner is down or moving,
+/// `CLUSTERDOWN`, `TRYAGAIN`, or a `MOVED`/`ASK` redirection the cluster
+/// client gave up on), and [`fullauth_api::StoreError::Backend`] for any
+/// other Redis error (such as `CROSSSLOT`: see the crate docs on hash tags).
 ///
 /// Writes that add state always report their failure: a token the caller
 /// believes revoked, or a challenge it believes stored, must not silently be

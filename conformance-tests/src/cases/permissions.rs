@@ -295,3 +295,37 @@ pub async fn concurrent_assign_permission_one_winner(s: Subject) -> CaseResult {
     assert_eq!(s.store.get_role_permissions(&r).await?, vec![p]);
     Ok(())
 }
+
+/// Grants racing deletions of the same role answer as some serial order
+/// would (the role is created again when it was deleted first), never
+/// `NotFound { Role }`.
+pub async fn assign_permission_racing_delete_role_never_fails(s: Subject) -> CaseResult {
+    for _ in 0..8 {
+        let t = tag();
+        let r = RoleName::new(format!("vanishing-{t}"))?;
+        let p = PermissionName::new(format!("vanishing:{t}"))?;
+        s.store.create_role(&r).await?;
+        let results = race(RACERS, |i| {
+            let store = s.store.clone();
+            let (r, p) = (r.clone(), p.clone());
+            async move {
+                if i % 2 == 0 {
+                    store.assign_permission(&r, &p).await.map(Some)
+                } else {
+                    store.delete_role(&r).await.map(|_| None)
+                }
+            }
+        })
+        .await;
+        for res in results {
+            res?;
+        }
+        let granted = s.store.get_role_permissions(&r).await?;
+        assert!(
+            granted.is_empty() || granted == vec![p.clone()],
+            "the role's permissions are the one granted or none: {granted:?}"
+        );
+        s.store.delete_role(&r).await?;
+    }
+    Ok(())
+}

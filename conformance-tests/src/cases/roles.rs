@@ -316,3 +316,39 @@ pub async fn concurrent_create_role_one_winner(s: Subject) -> CaseResult {
     assert_eq!(listed.iter().filter(|n| **n == r).count(), 1);
     Ok(())
 }
+
+/// Assignments racing deletions of the same role answer as some serial
+/// order would: `true` (the role is created again when it was deleted
+/// first), never `NotFound { Role }`; afterwards the user has the role
+/// exactly when the last assignment came after the last deletion, and
+/// `list_roles` agrees with `get_user_roles`.
+pub async fn assign_role_racing_delete_role_never_loses_the_role(s: Subject) -> CaseResult {
+    let u = some_user(&s).await?;
+    for _ in 0..8 {
+        let r = role("vanishing");
+        s.store.create_role(&r).await?;
+        let results = race(RACERS, |i| {
+            let store = s.store.clone();
+            let r = r.clone();
+            async move {
+                if i % 2 == 0 {
+                    store.assign_role(&u, &r).await.map(Some)
+                } else {
+                    store.delete_role(&r).await.map(|_| None)
+                }
+            }
+        })
+        .await;
+        for res in results {
+            res?;
+        }
+        let has = s.store.get_user_roles(&u).await?.contains(&r);
+        let listed = s.store.list_roles().await?.contains(&r);
+        assert!(
+            !has || listed,
+            "a user holds a role that list_roles does not show"
+        );
+        s.store.delete_role(&r).await?;
+    }
+    Ok(())
+}

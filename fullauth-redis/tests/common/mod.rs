@@ -118,3 +118,24 @@ pub fn slot(key: &str) -> u16 {
     }
     crc % 16384
 }
+
+/// The seed node of the test Redis Cluster from
+/// `FULLAUTH_TEST_REDIS_CLUSTER_URL` (e.g. `redis://127.0.0.1:7100`, as
+/// `.ci/redis-cluster start` makes it). Without it: under `CI=true` the test
+/// fails; otherwise a loud message and `None` (skip).
+pub fn cluster_url() -> Option<String> {
+    match std::env::var("FULLAUTH_TEST_REDIS_CLUSTER_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if is_ci() => panic!(
+            "CI=true but FULLAUTH_TEST_REDIS_CLUSTER_URL is not set: the Redis Cluster tests of fullauth-redis cannot run"
+        ),
+        _ => {
+            loud(
+                "*** SKIPPING the Redis Cluster tests: FULLAUTH_TEST_REDIS_CLUSTER_URL is not set ***\n\
+                 Run them with .ci/redis-cluster start and\n\
+                 FULLAUTH_TEST_REDIS_CLUSTER_URL=redis://127.0.0.1:7100 cargo test -p fullauth-redis --test cluster",
+            );
+            None
+        }
+    }
+}
