@@ -14,7 +14,7 @@ use sqlx::MySqlConnection;
 use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::roles::{ASSIGN_ATTEMPTS, insert_role, is_duplicate};
+use crate::roles::{Linked, insert_role, is_duplicate, link};
 use crate::tokens::user_key;
 
 /// Grants the permission of that name to the role of that name (binds:
@@ -51,42 +51,42 @@ async fn insert_permission(
     }
 }
 
-// Round trips: 1 when the role and the permission exist (LINK); 4 when
-// either must be created (LINK, create the role, create the permission,
-// LINK).
+// Round trips: 1 when the role and the permission exist (LINK, autocommit);
+// otherwise one more short transaction (BEGIN, create role, create
+// permission, LINK, COMMIT) that makes them and the grant visible together.
 pub(crate) async fn assign_permission(
     h: Handle<'_>,
     role: &RoleName,
     permission: &PermissionName,
 ) -> StoreResult<bool> {
-    run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
-        for _ in 0..ASSIGN_ATTEMPTS {
-            let linked = sqlx::query(h.ctx.sql(LINK))
-                .bind(role.as_str())
-                .bind(permission.as_str())
-                .execute(&mut *c)
-                .await;
-            match linked {
-                Ok(r) if r.rows_affected() > 0 => return Ok(true),
-                Ok(_) => {}
-                Err(e) => {
-                    let e = DbError::from(e);
-                    if is_duplicate(&e, "PRIMARY") {
-                        return Ok(false);
-                    }
-                    return Err(map_write_error(e));
-                }
-            }
-            // The role or the permission is missing: get-or-create both,
-            // then grant again.
-            insert_role(&mut *c, h.ctx, role).await?;
-            insert_permission(&mut *c, h.ctx, permission).await?;
+    let first = run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(LINK))
+            .bind(role.as_str())
+            .bind(permission.as_str());
+        link(c, q).await
+    })?;
+    match first {
+        Linked::New => return Ok(true),
+        Linked::Existing => return Ok(false),
+        Linked::Missing => {}
+    }
+    run!(h, Retry::IfNotApplied, atomic = true, |c| async move {
+        // Get-or-create both (a duplicate name holds a lock on the existing
+        // row), then grant; all commit at once, so nobody sees a role or a
+        // permission this call made without its grant.
+        insert_role(&mut *c, h.ctx, role).await?;
+        insert_permission(&mut *c, h.ctx, permission).await?;
+        let q = sqlx::query(h.ctx.sql(LINK))
+            .bind(role.as_str())
+            .bind(permission.as_str());
+        match link(&mut *c, q).await? {
+            Linked::New => Ok(true),
+            Linked::Existing => Ok(false),
+            Linked::Missing => Err(StoreError::contention_message(
+                "the role was deleted while a permission was granted; try again",
+            )
+            .into()),
         }
-        // The role or permission kept being deleted before the grant.
-        Err(StoreError::contention_message(
-            "the role kept being deleted while a permission was granted; try again",
-        )
-        .into())
     })
 }
 

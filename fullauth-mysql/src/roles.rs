@@ -22,10 +22,6 @@ use crate::tokens::user_key;
 /// The unique index on role names.
 const NAME_INDEX: &str = "ix_fullauth_roles_name";
 
-/// How many times a get-or-create is retried when the row it created or
-/// found is deleted again before it could be used.
-pub(crate) const ASSIGN_ATTEMPTS: usize = 32;
-
 /// True when `e` is a duplicate-key error on the key named `key`.
 pub(crate) fn is_duplicate(e: &DbError, key: &str) -> bool {
     e.unique_violation().as_deref() == Some(key)
@@ -75,58 +71,87 @@ const LINK: &str = "INSERT INTO {s}.fullauth_user_roles (user_id, role_id) \
 const CREATE_FOR_USER: &str = "INSERT INTO {s}.fullauth_roles (id, name) \
                                SELECT ?, ? FROM {s}.fullauth_users WHERE id = ?";
 
-// Round trips: 1 when the role exists (LINK); 3 when it must be created
-// (LINK, CREATE_FOR_USER, LINK); 2 for an unknown user and role.
+/// What one LINK statement found.
+pub(crate) enum Linked {
+    /// The link was made.
+    New,
+    /// The link existed already.
+    Existing,
+    /// The role (or, for a grant, the permission) does not exist.
+    Missing,
+}
+
+/// Runs a LINK statement (an `INSERT … SELECT` of a link row).
+pub(crate) async fn link(
+    c: &mut MySqlConnection,
+    q: sqlx::query::Query<'_, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+) -> DbResult<Linked> {
+    match q.execute(c).await {
+        Ok(r) if r.rows_affected() > 0 => Ok(Linked::New),
+        Ok(_) => Ok(Linked::Missing),
+        Err(e) => {
+            let e = DbError::from(e);
+            if is_duplicate(&e, "PRIMARY") {
+                Ok(Linked::Existing)
+            } else {
+                Err(map_write_error(e))
+            }
+        }
+    }
+}
+
+// Round trips: 1 when the role exists (LINK, autocommit). When it does not:
+// one more short transaction that creates the role and links it together
+// (BEGIN, CREATE_FOR_USER, LINK, COMMIT), so that no other caller ever sees
+// the role without the link — a concurrent `delete_role` waits for the
+// commit, and the answers are those of a serial order.
 pub(crate) async fn assign_role(
     h: Handle<'_>,
     user_id: &UserId,
     role: &RoleName,
 ) -> StoreResult<bool> {
     let user = user_key(user_id)?;
-    run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
-        for _ in 0..ASSIGN_ATTEMPTS {
-            let linked = sqlx::query(h.ctx.sql(LINK))
-                .bind(user)
-                .bind(role.as_str())
-                .execute(&mut *c)
-                .await;
-            match linked {
-                Ok(r) if r.rows_affected() > 0 => return Ok(true),
-                Ok(_) => {}
-                Err(e) => {
-                    let e = DbError::from(e);
-                    if is_duplicate(&e, "PRIMARY") {
-                        return Ok(false);
-                    }
+    let first = run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
+        let q = sqlx::query(h.ctx.sql(LINK)).bind(user).bind(role.as_str());
+        link(c, q).await
+    })?;
+    match first {
+        Linked::New => return Ok(true),
+        Linked::Existing => return Ok(false),
+        Linked::Missing => {}
+    }
+    run!(h, Retry::IfNotApplied, atomic = true, |c| async move {
+        // Creates the role (or, on a duplicate name, holds a lock on the
+        // one a concurrent caller made), then links it; both commit at once.
+        let created = sqlx::query(h.ctx.sql(CREATE_FOR_USER))
+            .bind(uuid::Uuid::now_v7().hyphenated())
+            .bind(role.as_str())
+            .bind(user)
+            .execute(&mut *c)
+            .await;
+        match created {
+            Ok(r) if r.rows_affected() == 0 => {
+                return Err(StoreError::not_found(Entity::User).into());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let e = DbError::from(e);
+                if !is_duplicate(&e, NAME_INDEX) {
                     return Err(map_write_error(e));
                 }
             }
-            // The role does not exist: create it (or find it created by a
-            // concurrent caller), then link again.
-            let created = sqlx::query(h.ctx.sql(CREATE_FOR_USER))
-                .bind(uuid::Uuid::now_v7().hyphenated())
-                .bind(role.as_str())
-                .bind(user)
-                .execute(&mut *c)
-                .await;
-            match created {
-                Ok(r) if r.rows_affected() == 0 => {
-                    return Err(StoreError::not_found(Entity::User).into());
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let e = DbError::from(e);
-                    if !is_duplicate(&e, NAME_INDEX) {
-                        return Err(map_write_error(e));
-                    }
-                }
-            }
         }
-        // The role kept being deleted between its creation and the link.
-        Err(StoreError::contention_message(
-            "the role kept being deleted while it was assigned; try again",
-        )
-        .into())
+        let q = sqlx::query(h.ctx.sql(LINK)).bind(user).bind(role.as_str());
+        match link(&mut *c, q).await? {
+            Linked::New => Ok(true),
+            Linked::Existing => Ok(false),
+            // Deleted between the duplicate-name check and the link: the
+            // transaction undoes nothing of its own; run it again.
+            Linked::Missing => Err(StoreError::contention_message(
+                "the role was deleted while it was assigned; try again",
+            )
+            .into()),
+        }
     })
 }
 
