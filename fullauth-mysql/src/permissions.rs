@@ -15,7 +15,7 @@ use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
 use crate::roles::{Linked, insert_role, is_duplicate, link};
-use crate::tokens::user_key;
+use crate::users::id_param;
 
 /// Grants the permission of that name to the role of that name (binds:
 /// role, permission); no row when either is missing, a duplicate key
@@ -185,7 +185,7 @@ pub(crate) async fn get_user_permissions(
     h: Handle<'_>,
     user_id: &UserId,
 ) -> StoreResult<Vec<PermissionName>> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     permission_names(run!(
         h,
         Retry::Idempotent,

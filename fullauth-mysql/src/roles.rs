@@ -17,7 +17,7 @@ use sqlx::MySqlConnection;
 use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::tokens::user_key;
+use crate::users::id_param;
 
 /// The unique index on role names.
 const NAME_INDEX: &str = "ix_fullauth_roles_name";
@@ -110,7 +110,7 @@ pub(crate) async fn assign_role(
     user_id: &UserId,
     role: &RoleName,
 ) -> StoreResult<bool> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     let first = run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(LINK)).bind(user).bind(role.as_str());
         link(c, q).await
@@ -163,7 +163,7 @@ pub(crate) async fn remove_role(
     user_id: &UserId,
     role: &RoleName,
 ) -> StoreResult<bool> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(REMOVE))
             .bind(user)
@@ -177,7 +177,7 @@ const USER_ROLES: &str = "SELECT r.name FROM {s}.fullauth_user_roles ur \
                           WHERE ur.user_id = ? ORDER BY r.name";
 
 pub(crate) async fn get_user_roles(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<RoleName>> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     role_names(run!(
         h,
         Retry::Idempotent,

@@ -20,19 +20,13 @@ use uuid::fmt::Hyphenated;
 use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
+use crate::users::id_param;
 
 /// The columns of a token row, in the order [`decode_at`] reads them.
 macro_rules! token_cols {
     () => {
         "id, token, user_id, family_id, expires_at, revoked, user_agent, ip_address, created_at"
     };
-}
-
-/// The user id as bound to a MariaDB `UUID` column (its hyphenated text).
-pub(crate) fn user_key(id: &UserId) -> StoreResult<Hyphenated> {
-    id.as_uuid()
-        .map(uuid::Uuid::hyphenated)
-        .ok_or_else(|| StoreError::invalid("user_id", "this store keys users by UUID"))
 }
 
 fn ts(row: &MySqlRow, i: usize) -> DbResult<Timestamp> {
@@ -79,7 +73,7 @@ pub(crate) async fn store_refresh_token(
     h: Handle<'_>,
     new: NewRefreshToken,
 ) -> StoreResult<RefreshToken> {
-    let (new, user) = (&new, user_key(&new.user_id)?);
+    let (new, user) = (&new, id_param(&new.user_id)?);
     run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
         let row = sqlx::query(h.ctx.sql(INSERT))
             .bind(uuid::Uuid::now_v7().hyphenated())
@@ -257,7 +251,7 @@ const REVOKE_USER: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = 1 \
                            WHERE user_id = ? AND revoked = 0";
 
 pub(crate) async fn revoke_all_for_user(h: Handle<'_>, user_id: &UserId) -> StoreResult<u64> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     run!(h, Retry::IfNotApplied, atomic = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(REVOKE_USER)).bind(user);
         Ok(q.execute(c).await?.rows_affected())
@@ -295,7 +289,7 @@ JOIN (SELECT family_id, expires_at, user_agent, ip_address, \
 ORDER BY g.last_used_at DESC, g.family_id";
 
 pub(crate) async fn list_sessions(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Session>> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     let rows = run!(h, Retry::Idempotent, atomic = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(LIST_SESSIONS)).bind(user).bind(user);
         Ok(q.bind(h.ctx.now().to_datetime()).fetch_all(c).await?)
@@ -327,7 +321,7 @@ pub(crate) async fn revoke_session(
     user_id: &UserId,
     family_id: &FamilyId,
 ) -> StoreResult<bool> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     run!(h, Retry::Idempotent, atomic = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(REVOKE_SESSION)).bind(user);
         Ok(q.bind(family_id.as_str()).execute(c).await?.rows_affected() > 0)
@@ -352,7 +346,7 @@ pub(crate) async fn revoke_other_sessions(
     user_id: &UserId,
     keep: &FamilyId,
 ) -> StoreResult<u64> {
-    let user = user_key(user_id)?;
+    let user = id_param(user_id)?;
     let n: i64 = run!(h, Retry::IfNotApplied, atomic = true, |c| async move {
         let n: i64 = sqlx::query_scalar(h.ctx.sql(LOCK_OTHERS))
             .bind(user)
