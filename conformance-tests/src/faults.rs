@@ -21,6 +21,10 @@
 //! on such a connection by itself (a timeout that discards it); connections
 //! that carried no byte during the blackhole work on as before.
 //!
+//! With no fault on, the proxy is a meter: [`ProxyStats::round_trips`]
+//! counts the times a client spoke after its server, so a test can assert
+//! how many round trips an operation costs on the wire.
+//!
 //! ```
 //! use std::time::Duration;
 //! use fullauth_conformance::faults::FaultProxy;
@@ -135,6 +139,13 @@ pub struct ProxyStats {
     pub bytes_forwarded: u64,
     /// Bytes dropped by the blackhole, both directions.
     pub bytes_dropped: u64,
+    /// Round trips: how many times a client sent bytes after the server had
+    /// last sent (or first), summed over connections. A request written in
+    /// several pieces before any answer counts once, as do several requests
+    /// sent together (pipelined); the connection handshake counts as the
+    /// round trips it takes. For a client that waits for each answer before
+    /// it sends again, this is the number of waits on the network.
+    pub round_trips: u64,
 }
 
 #[derive(Default)]
@@ -147,6 +158,7 @@ struct Counters {
     blackholed: AtomicU64,
     bytes_forwarded: AtomicU64,
     bytes_dropped: AtomicU64,
+    round_trips: AtomicU64,
 }
 
 /// What the accept loop and the connections share.
@@ -290,6 +302,7 @@ impl FaultProxy {
             blackholed: get(&c.blackholed),
             bytes_forwarded: get(&c.bytes_forwarded),
             bytes_dropped: get(&c.bytes_dropped),
+            round_trips: get(&c.round_trips),
         }
     }
 }
@@ -352,9 +365,20 @@ async fn serve(client: TcpStream, shared: Arc<Shared>, mut cut: watch::Receiver<
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
     let poisoned = AtomicBool::new(false);
+    // Whether the server spoke last (true) or the client (false).
+    let server_last = AtomicBool::new(true);
+    let to_server = Direction {
+        poisoned: &poisoned,
+        server_last: &server_last,
+        from_server: false,
+    };
+    let to_client = Direction {
+        from_server: true,
+        ..to_server
+    };
     tokio::select! {
-        _ = pump(client_read, upstream_write, &shared, &poisoned) => {}
-        _ = pump(upstream_read, client_write, &shared, &poisoned) => {}
+        _ = pump(client_read, upstream_write, &shared, to_server) => {}
+        _ = pump(upstream_read, client_write, &shared, to_client) => {}
         _ = cut.changed() => {
             counters.cut.fetch_add(1, Ordering::SeqCst);
         }
@@ -362,13 +386,25 @@ async fn serve(client: TcpStream, shared: Arc<Shared>, mut cut: watch::Receiver<
     // Every half is dropped here: both sockets close.
 }
 
+/// One direction of a connection, and the state both share.
+#[derive(Clone, Copy)]
+struct Direction<'a> {
+    /// Set once the blackhole swallowed a byte of the connection.
+    poisoned: &'a AtomicBool,
+    /// Whether the server sent last (for [`ProxyStats::round_trips`]).
+    server_last: &'a AtomicBool,
+    /// This direction carries the server's bytes.
+    from_server: bool,
+}
+
 /// Forwards one direction until its reader ends or its writer fails.
 async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     shared: &Shared,
-    poisoned: &AtomicBool,
+    dir: Direction<'_>,
 ) {
+    let poisoned = dir.poisoned;
     let counters = &shared.counters;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -389,6 +425,11 @@ async fn pump(
         if poisoned.load(Ordering::SeqCst) {
             counters.bytes_dropped.fetch_add(len, Ordering::SeqCst);
             continue;
+        }
+        // Counted before the bytes go on, so the answer cannot overtake it.
+        let server_was_last = dir.server_last.swap(dir.from_server, Ordering::SeqCst);
+        if !dir.from_server && server_was_last {
+            counters.round_trips.fetch_add(1, Ordering::SeqCst);
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;

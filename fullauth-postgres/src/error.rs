@@ -134,6 +134,20 @@ pub(crate) fn map_write_error(e: DbError) -> DbError {
     e
 }
 
+/// Why an insert that does not fail on its expected outcomes skipped its
+/// row: `what` was taken (reported first when the owner is missing too, as
+/// a plain insert meets the unique index before the foreign key), or the
+/// owner does not exist. `owner_found` with nothing `taken` in the
+/// snapshot means the conflicting row was committed after it: a conflict
+/// all the same.
+pub(crate) fn skipped_insert(owner_found: bool, taken: bool, what: ConflictKind) -> DbError {
+    DbError::Store(if owner_found || taken {
+        StoreError::conflict(what)
+    } else {
+        StoreError::not_found(Entity::User)
+    })
+}
+
 /// True for driver errors that mean the connection is gone or the server
 /// cannot serve it: I/O, TLS, pool exhaustion, and the SQLSTATEs of class 08
 /// (connection exception), 57P01–57P03 (shutdown, crash, starting up) and

@@ -3,21 +3,22 @@
 //! a transaction-mode pooler inside a transaction of its own) or on the
 //! connection of an open transaction (optionally inside a savepoint).
 
-use fullauth_api::{StoreError, StoreResult};
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres};
+use fullauth_api::StoreError;
+use fullauth_api::StoreResult;
+use sqlx::{PgConnection, Postgres};
 use tokio::sync::Mutex;
 
+use crate::conns::{Lease, Source, TxConn};
 use crate::ctx::Ctx;
 use crate::error::{DbResult, map_sqlx};
 
 /// The open transaction of a [`crate::PgTransaction`]; `None` once finished.
-pub(crate) type TxSlot = Mutex<Option<sqlx::Transaction<'static, Postgres>>>;
+pub(crate) type TxSlot = Mutex<Option<TxConn>>;
 
 /// The connection source of an operation.
 #[derive(Clone, Copy)]
 pub(crate) enum ConnRef<'a> {
-    Pool(&'a PgPool),
+    Pool(&'a Source),
     Tx(&'a TxSlot),
 }
 
@@ -30,10 +31,10 @@ pub struct Handle<'a> {
     pub(crate) conn: ConnRef<'a>,
 }
 
-/// Takes a connection from the pool; exhaustion and connect failures are
+/// Takes a connection from the source; exhaustion and connect failures are
 /// [`StoreError::Unavailable`].
-pub(crate) async fn acquire(pool: &PgPool) -> StoreResult<PoolConnection<Postgres>> {
-    pool.acquire().await.map_err(map_sqlx)
+pub(crate) async fn acquire(source: &Source) -> StoreResult<Lease> {
+    source.acquire().await.map_err(map_sqlx)
 }
 
 /// Runs `fut` until `deadline` (unbounded when `None`); `None` when the
@@ -45,6 +46,18 @@ pub(crate) async fn within<T>(
     match deadline {
         Some(at) => tokio::time::timeout_at(at, fut).await.ok(),
         None => Some(fut.await),
+    }
+}
+
+/// Ends a transaction a failed statement broke: rolled back on its
+/// connection when the connection still works (`reusable`; one round trip,
+/// after which the connection serves again), closed otherwise (the server
+/// rolls back).
+pub(crate) async fn abandon(tx: TxConn, reusable: bool) {
+    if reusable {
+        if let Err(e) = tx.rollback().await {
+            tracing::debug!(error = ?e, "rolling back a broken transaction");
+        }
     }
 }
 
@@ -107,8 +120,7 @@ impl<'c> Pinned<'c> {
     /// it into a rollback; otherwise the statements that succeeded stay, as
     /// they would have in autocommit. A failed `COMMIT` is the operation's
     /// error when the body succeeded. On a lost connection nothing is sent:
-    /// the dropped transaction queues its rollback and the pool, which tests
-    /// each connection it takes back, discards the dead one.
+    /// the caller closes the connection (see [`crate::conns::Lease::finished`]).
     pub(crate) async fn finish<T>(self, result: DbResult<T>) -> DbResult<T> {
         let Pinned::Tx(tx) = self else {
             return result;
@@ -145,8 +157,10 @@ pub(crate) fn body<T, F: std::future::Future<Output = DbResult<T>>>(f: F) -> F {
 ///   one: after the server terminated every connection, each idle one fails
 ///   once before the pool opens a new one).
 /// * In a transaction: the body runs on the transaction's connection; with
-///   `savepoint = true` inside a savepoint, so that an expected failure
-///   (conflict, missing user) leaves the transaction usable. A failure that
+///   `savepoint = true` inside a savepoint, so that a failure of the
+///   statement leaves the transaction usable (only for values the app's
+///   columns may refuse: the expected conflicts and a missing user do not
+///   fail the statements). A failure that
 ///   aborts the transaction on the server (or loses its connection) ends it:
 ///   the handle rolls back, and every later call, commit included, answers
 ///   [`StoreError::TransactionFinished`].
@@ -159,21 +173,21 @@ macro_rules! run {
         let h: $crate::handle::Handle<'_> = $h;
         async {
             match h.conn {
-                $crate::handle::ConnRef::Pool(pool) => {
+                $crate::handle::ConnRef::Pool(source) => {
                     // Every idle connection may be dead (the server terminated
-                    // them all): allow one retry per pooled connection, plus one.
-                    let mut retries_left = pool.options().get_max_connections().min(64) + 1;
+                    // them all): allow one retry per connection, plus one.
+                    let mut retries_left = source.max_connections().min(64) + 1;
                     // The operation timeout bounds the whole loop.
                     let deadline = h.ctx.deadline();
                     loop {
                         let acquired =
-                            $crate::handle::within(deadline, $crate::handle::acquire(pool)).await;
+                            $crate::handle::within(deadline, $crate::handle::acquire(source)).await;
                         let Some(acquired) = acquired else {
                             break Err(h.ctx.timed_out());
                         };
-                        let mut pooled = acquired?;
+                        let mut lease = acquired?;
                         let result = $crate::handle::within(deadline, async {
-                            let conn: &mut sqlx::PgConnection = &mut pooled;
+                            let conn: &mut sqlx::PgConnection = lease.conn()?;
                             match $crate::handle::Pinned::open(conn, h.ctx.pooler).await {
                                 Ok(mut pinned) => {
                                     let result = {
@@ -188,15 +202,17 @@ macro_rules! run {
                         .await;
                         let Some(result) = result else {
                             // Its stream is in an unknown state: never reuse it.
-                            pooled.close_on_drop();
+                            lease.finished(false);
                             break Err(h.ctx.timed_out());
                         };
                         match result {
-                            Ok(v) => break Ok(v),
+                            Ok(v) => {
+                                lease.finished(true);
+                                break Ok(v);
+                            }
                             Err(e) => {
-                                if e.is_connection_failure() {
-                                    pooled.close_on_drop();
-                                }
+                                lease.finished(!e.is_connection_failure());
+                                drop(lease);
                                 if retries_left > 0 && e.may_retry($retry) {
                                     retries_left -= 1;
                                     tracing::debug!(error = ?e, "connection lost; retrying on a fresh one");
@@ -211,9 +227,9 @@ macro_rules! run {
                     let deadline = h.ctx.deadline();
                     let mut guard = slot.lock().await;
                     let tx = guard.as_mut().ok_or_else($crate::handle::finished)?;
-                    let conn: &mut sqlx::PgConnection = &mut *tx;
                     // The error, and whether it ended the transaction.
                     let outcome = async {
+                        let conn: &mut sqlx::PgConnection = tx.conn().map_err(|e| (e.into(), true))?;
                         if $sp {
                             $crate::handle::savepoint(&mut *conn, $crate::handle::SAVEPOINT)
                                 .await
@@ -240,20 +256,21 @@ macro_rules! run {
                             })
                         }
                     };
-                    // A timed-out call ends the transaction.
-                    let outcome: Result<_, ($crate::error::DbError, bool)> =
-                        match $crate::handle::within(deadline, outcome).await {
-                            Some(outcome) => outcome,
-                            None => Err(($crate::error::DbError::Store(h.ctx.timed_out()), true)),
-                        };
-                    match outcome {
-                        Ok(v) => Ok(v),
-                        Err((e, broken)) => {
+                    match $crate::handle::within(deadline, outcome).await {
+                        Some(Ok(v)) => Ok(v),
+                        Some(Err((e, broken))) => {
                             if broken {
-                                // Rolls back (or drops the dead connection).
-                                drop(guard.take());
+                                if let Some(tx) = guard.take() {
+                                    $crate::handle::abandon(tx, !e.is_connection_failure()).await;
+                                }
                             }
                             Err(e.into_store())
+                        }
+                        None => {
+                            // A timed-out call ends the transaction; its
+                            // connection, in an unknown state, is closed.
+                            drop(guard.take());
+                            Err(h.ctx.timed_out())
                         }
                     }
                 }

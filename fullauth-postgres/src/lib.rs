@@ -8,6 +8,7 @@ pub use sqlx;
 mod blacklist;
 mod challenges;
 mod columns;
+mod conns;
 mod ctx;
 mod error;
 mod handle;
@@ -35,6 +36,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::Mutex;
 
+use crate::conns::{ConnSet, SetOptions, Source, TxConn};
 use crate::ctx::{Ctx, check_schema_name};
 use crate::error::{Retry, map_sqlx};
 use crate::handle::{ConnRef, Handle, TxSlot, run};
@@ -180,8 +182,10 @@ impl PgStoreBuilder {
     /// returned to the pool. A write that timed out may or may not have been
     /// applied: the server may have committed it just before the answer was
     /// lost. Inside a transaction a timed-out call ends the transaction
-    /// (later calls answer [`StoreError::TransactionFinished`]); its
-    /// connection goes back to sqlx's pool, which tests it before reuse.
+    /// (later calls answer [`StoreError::TransactionFinished`]) and closes
+    /// its connection (the server rolls back); on the app's pool
+    /// ([`from_pool`](Self::from_pool)) the connection goes back to sqlx's
+    /// pool, which tests it before reuse.
     /// [`DurableStore::begin`], [`Transaction::commit`] and
     /// [`Transaction::rollback`] are bounded too. Migrations are not. A zero
     /// duration is raised to one millisecond.
@@ -190,10 +194,21 @@ impl PgStoreBuilder {
         self
     }
 
-    /// Builds a pool for `url` and the store on it, and applies the
-    /// migrations if asked. The pool does not ping a connection before each
-    /// use (that would double the round trips of every operation); dead
-    /// connections are handled by retrying safe operations once.
+    /// Opens the store on `url`, with connections of its own, and applies
+    /// the migrations if asked. One connection is opened now (to report an
+    /// unreachable server here); the others when needed, up to
+    /// [`max_connections`](Self::max_connections).
+    ///
+    /// Each operation takes one round trip: the store's connections go back
+    /// to its set without the test sqlx's pool makes on every connection it
+    /// takes back (a second round trip per operation). A connection is not
+    /// tested before use either; a dead one is found by the statement sent
+    /// on it, and the operation runs again on a fresh connection when that
+    /// is safe. Idle connections are closed after 10 minutes, any after 30.
+    ///
+    /// [`PgStore::pool`] is a pool on the same URL with the same settings,
+    /// opened lazily (no connection until it is used), for the migrator and
+    /// the app's own statements.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for a malformed URL, schema or feature
@@ -208,11 +223,17 @@ impl PgStoreBuilder {
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
             .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(map_sqlx)?;
+            .connect_lazy_with(options.clone());
+        let set = ConnSet::new(SetOptions {
+            connect: options,
+            max_connections: self.max_connections,
+            acquire_timeout: self.acquire_timeout,
+            connect_timeout: self.connect_timeout,
+        });
+        // Reachable now, or an error now; the connection stays for later.
+        set.acquire().await.map_err(map_sqlx)?.reuse(true);
         let migrate = self.migrate;
-        let store = self.build(pool);
+        let store = self.build(Source::Own(set), pool);
         if migrate {
             store.migrate().await?;
         }
@@ -222,6 +243,11 @@ impl PgStoreBuilder {
     /// The store on an existing pool (the app's own). No I/O: the user
     /// columns are discovered by the first operation on users, and an
     /// unreachable server is reported by the first operation.
+    ///
+    /// Each operation then costs two round trips instead of one: sqlx's pool
+    /// tests every connection it takes back (a `Sync` and its answer) before
+    /// another task may use it. The caller does not wait for it, but the
+    /// connection and the server do; [`connect`](Self::connect) avoids it.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for an invalid schema name or feature
@@ -236,7 +262,7 @@ impl PgStoreBuilder {
                  it returns (or use connect)",
             ));
         }
-        Ok(self.build(pool))
+        Ok(self.build(Source::App(pool.clone()), pool))
     }
 
     fn check(&self) -> StoreResult<()> {
@@ -244,23 +270,27 @@ impl PgStoreBuilder {
         self.features.validate()
     }
 
-    fn build(self, pool: PgPool) -> PgStore {
+    fn build(self, source: Source, pool: PgPool) -> PgStore {
         let mut ctx = Ctx::new(self.schema, self.clock, self.features);
         ctx.pooler = self.pooler_transaction_mode;
         ctx.operation_timeout = self.operation_timeout;
         PgStore {
             ctx: Arc::new(ctx),
+            source,
             pool,
         }
     }
 }
 
-/// Every fullauth store on one PostgreSQL database. Cheap to clone (a pool
-/// handle and shared settings). See [the crate docs](crate#constructors)
-/// for the constructors.
+/// Every fullauth store on one PostgreSQL database. Cheap to clone (handles
+/// on its connections and shared settings). See
+/// [the crate docs](crate#constructors) for the constructors.
 #[derive(Clone)]
 pub struct PgStore {
     ctx: Arc<Ctx>,
+    /// Where operations and transactions take their connections.
+    source: Source,
+    /// The pool of [`PgStore::pool`] (the app's, or a lazy one on the URL).
     pool: PgPool,
 }
 
@@ -294,10 +324,16 @@ impl PgStore {
     /// The store on the app's pool with the default settings (schema
     /// `public`, every feature, the system clock). No I/O.
     pub fn from_pool(pool: PgPool) -> PgStore {
-        Self::builder().build(pool)
+        Self::builder().build(Source::App(pool.clone()), pool)
     }
 
-    /// The pool.
+    /// The sqlx pool on the store's database: the one given to
+    /// [`from_pool`](PgStoreBuilder::from_pool), where the store's
+    /// operations run too; or, for a store from
+    /// [`connect`](PgStoreBuilder::connect), a pool on the same URL and
+    /// settings that opens connections only when used (by the
+    /// [`migrator`](Self::migrator) and the app's own statements), the
+    /// store's operations running on connections of their own.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -408,17 +444,21 @@ impl PgStore {
     fn handle(&self) -> Handle<'_> {
         Handle {
             ctx: &self.ctx,
-            conn: ConnRef::Pool(&self.pool),
+            conn: ConnRef::Pool(&self.source),
         }
     }
 }
 
 /// An open transaction of a [`PgStore`]: the same durable traits, on one
 /// connection, committed or rolled back together. Dropping it without
-/// [`Transaction::commit`] rolls back. A conflict or missing user on a
-/// write inside it is undone by a savepoint and leaves the rest usable; any
-/// other failure of a statement ends it (PostgreSQL aborts the transaction):
-/// later calls answer [`StoreError::TransactionFinished`].
+/// [`Transaction::commit`] rolls back (on the store's own connections by
+/// closing the connection). A conflict or missing user on a write inside
+/// it fails that call and leaves the rest usable — the statements do not
+/// fail on those, and a write with values for the app's own columns runs
+/// in a savepoint; any other failure of a statement ends it (PostgreSQL
+/// aborts the transaction): later calls answer
+/// [`StoreError::TransactionFinished`]. A transaction of N statements takes
+/// N + 2 round trips.
 pub struct PgTransaction {
     ctx: Arc<Ctx>,
     tx: TxSlot,
@@ -441,7 +481,7 @@ impl PgTransaction {
     }
 
     /// Takes the open transaction out of its slot (it ends either way).
-    async fn finish(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    async fn finish(&self) -> StoreResult<TxConn> {
         self.tx.lock().await.take().ok_or_else(handle::finished)
     }
 }
@@ -494,7 +534,7 @@ impl DurableStore for PgStore {
         let mut last = None;
         let deadline = self.ctx.deadline();
         for _ in 0..2 {
-            let Some(begun) = handle::within(deadline, self.pool.begin()).await else {
+            let Some(begun) = handle::within(deadline, TxConn::begin(&self.source)).await else {
                 return Err(self.ctx.timed_out().with_context(BACKEND, "begin"));
             };
             match begun {

@@ -1,7 +1,9 @@
 //! `fullauth_mfa` ([`fullauth_api::MfaStore`]): one TOTP factor per user.
 
 use fullauth_api::sql::{counter_param, stored};
-use fullauth_api::{MfaFactor, MfaSecret, StoreResult, Timestamp, TokenDigest, UserId};
+use fullauth_api::{
+    Entity, MfaFactor, MfaSecret, StoreError, StoreResult, Timestamp, TokenDigest, UserId,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -59,9 +61,10 @@ pub(crate) async fn get_mfa(h: Handle<'_>, user_id: &UserId) -> StoreResult<Opti
 /// column but the owner (new id, new secret, unconfirmed, counter 0, no
 /// codes, created now).
 const STORE: &str = concat!(
+    "WITH u AS (SELECT id FROM {s}.fullauth_users WHERE id = $2 FOR KEY SHARE) ",
     "INSERT INTO {s}.fullauth_mfa (",
     cols!(),
-    ") VALUES ($1, $2, $3, NULL, 0, '', $4) \
+    ") SELECT $1, u.id, $3, NULL, 0, '', $4 FROM u WHERE true \
      ON CONFLICT (user_id) DO UPDATE SET id = EXCLUDED.id, secret = EXCLUDED.secret, \
      confirmed_at = NULL, last_counter = 0, recovery_codes = '', created_at = EXCLUDED.created_at \
      RETURNING ",
@@ -74,16 +77,19 @@ pub(crate) async fn store_mfa(
     secret: &MfaSecret,
 ) -> StoreResult<MfaFactor> {
     let user = uuid_of(user_id)?;
-    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let row = sqlx::query(h.ctx.sql(STORE))
             .persistent(h.ctx.persistent())
             .bind(uuid::Uuid::now_v7())
             .bind(user)
             .bind(secret.as_str())
             .bind(h.ctx.now().to_datetime())
-            .fetch_one(c)
+            .fetch_optional(c)
             .await
             .map_err(|e| map_write_error(e.into()))?;
+        // No row: the user does not exist (read `FOR KEY SHARE`, the foreign
+        // key's own lock, so the insert cannot fail on it).
+        let row = row.ok_or_else(|| StoreError::not_found(Entity::User))?;
         decode(&row)
     })
 }

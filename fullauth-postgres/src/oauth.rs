@@ -2,7 +2,7 @@
 
 use fullauth_api::sql::stored;
 use fullauth_api::{
-    Email, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink, ProviderName,
+    Email, Entity, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink, ProviderName,
     ProviderUserId, StoreError, StoreResult, Text, Timestamp, UserId,
 };
 use sqlx::postgres::PgRow;
@@ -105,13 +105,17 @@ pub(crate) async fn list_oauth_accounts(
 }
 
 /// Insert, or read the existing link when the identity is taken: the first
-/// column says which. When the conflicting row was committed after the
-/// statement's snapshot, neither part returns a row and the statement is run
-/// again (see [`link`]).
+/// column says which. The owner is read `FOR KEY SHARE` (the foreign key's
+/// own lock) and the insert takes its id from that read, so the statement
+/// does not fail on a missing owner (no savepoint is needed inside a
+/// transaction). No row comes back when the owner is missing and the
+/// identity is free, or when the conflicting row was committed after the
+/// statement's snapshot; [`link`] tells the two apart.
 const LINK: &str = concat!(
-    "WITH ins AS (INSERT INTO {s}.fullauth_oauth_accounts (",
+    "WITH u AS (SELECT id FROM {s}.fullauth_users WHERE id = $4 FOR KEY SHARE), \
+     ins AS (INSERT INTO {s}.fullauth_oauth_accounts (",
     cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+    ") SELECT $1, $2, $3, u.id, $5, $6, $7, $8, $9 FROM u WHERE true \
      ON CONFLICT (provider, provider_user_id) DO NOTHING RETURNING ",
     cols!(),
     ") SELECT true AS created, ins.* FROM ins \
@@ -121,6 +125,9 @@ const LINK: &str = concat!(
      WHERE provider = $2 AND provider_user_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)"
 );
 
+/// Whether a user exists (after [`LINK`] returned nothing).
+const USER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE id = $1)";
+
 const LINK_ATTEMPTS: usize = 8;
 
 pub(crate) async fn link_oauth_account(
@@ -128,7 +135,7 @@ pub(crate) async fn link_oauth_account(
     new: NewOAuthAccount,
 ) -> StoreResult<OAuthLink> {
     let new = &new;
-    run!(h, Retry::IfNotApplied, savepoint = true, |c| link(
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| link(
         c, h.ctx, new
     ))
 }
@@ -159,6 +166,14 @@ async fn link(c: &mut PgConnection, ctx: &Ctx, new: &NewOAuthAccount) -> DbResul
                 OAuthLink::Existing(account)
             });
         }
+        let owner: bool = sqlx::query_scalar(ctx.sql(USER_EXISTS))
+            .persistent(ctx.persistent())
+            .bind(user)
+            .fetch_one(&mut *c)
+            .await?;
+        if !owner {
+            return Err(StoreError::not_found(Entity::User).into());
+        }
     }
     Err(
         StoreError::contention_message("linking kept racing with concurrent writes; try again")
@@ -173,7 +188,7 @@ pub(crate) async fn update_oauth_account(
     patch: OAuthAccountPatch,
 ) -> StoreResult<Option<OAuthAccount>> {
     let patch = &patch;
-    run!(h, Retry::Idempotent, savepoint = true, |c| update(
+    run!(h, Retry::Idempotent, savepoint = false, |c| update(
         c, h.ctx, provider, pid, patch
     ))
 }

@@ -2,13 +2,14 @@
 
 use fullauth_api::sql::{counter_param, stored};
 use fullauth_api::{
-    CredentialId, DeviceName, NewPasskey, Passkey, StoreResult, Text, Timestamp, Transports, UserId,
+    ConflictKind, CredentialId, DeviceName, NewPasskey, Passkey, StoreResult, Text, Timestamp,
+    Transports, UserId,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
-use crate::error::{DbResult, Retry, map_write_error};
+use crate::error::{DbResult, Retry, map_write_error, skipped_insert};
 use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
@@ -77,17 +78,28 @@ pub(crate) async fn list_passkeys(h: Handle<'_>, user_id: &UserId) -> StoreResul
     })
 }
 
+/// Inserts a passkey when its owner exists, without failing on the
+/// expected conflicts (no savepoint inside a transaction): the owner is
+/// read `FOR KEY SHARE` (the foreign key's own lock), a taken credential id
+/// skips the insert. The row always comes back: the inserted passkey's
+/// columns (NULL when nothing was inserted), whether the owner was found
+/// and whether the credential id was taken in the snapshot.
 const STORE: &str = concat!(
-    "INSERT INTO {s}.fullauth_passkeys (",
+    "WITH u AS (SELECT id FROM {s}.fullauth_users WHERE id = $2 FOR KEY SHARE), ",
+    "ins AS (INSERT INTO {s}.fullauth_passkeys (",
     cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL) RETURNING ",
-    cols!()
+    ") SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, NULL FROM u WHERE true ",
+    "ON CONFLICT (credential_id) DO NOTHING RETURNING ",
+    cols!(),
+    ") SELECT i.*, EXISTS (SELECT 1 FROM u), ",
+    "EXISTS (SELECT 1 FROM {s}.fullauth_passkeys WHERE credential_id = $3) ",
+    "FROM (SELECT 1) AS one LEFT JOIN ins i ON true"
 );
 
 pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult<Passkey> {
     let count = counter_param(new.sign_count, "sign_count")?;
     let (new, user) = (&new, uuid_of(&new.user_id)?);
-    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let row = sqlx::query(h.ctx.sql(STORE))
             .persistent(h.ctx.persistent())
             .bind(uuid::Uuid::now_v7())
@@ -102,7 +114,14 @@ pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult
             .fetch_one(c)
             .await
             .map_err(|e| map_write_error(e.into()))?;
-        decode(&row)
+        if row.try_get::<Option<uuid::Uuid>, _>(0)?.is_some() {
+            return decode(&row);
+        }
+        Err(skipped_insert(
+            row.try_get(10)?,
+            row.try_get(11)?,
+            ConflictKind::Credential,
+        ))
     })
 }
 

@@ -9,15 +9,16 @@ use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
 /// Get-or-create the role and the permission, then grant, in one statement
-/// (the same get-or-create pattern as role assignment).
+/// (the same get-or-create pattern, with the same `FOR KEY SHARE` reads, as
+/// role assignment).
 const ASSIGN: &str = "\
-WITH er AS (SELECT id FROM {s}.fullauth_roles WHERE name = $1), \
+WITH er AS (SELECT id FROM {s}.fullauth_roles WHERE name = $1 FOR KEY SHARE), \
 cr AS ( \
   INSERT INTO {s}.fullauth_roles (id, name) SELECT $3, $1 \
   WHERE NOT EXISTS (SELECT 1 FROM er) \
   ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id), \
 r AS (SELECT id FROM er UNION ALL SELECT id FROM cr), \
-ep AS (SELECT id FROM {s}.fullauth_permissions WHERE name = $2), \
+ep AS (SELECT id FROM {s}.fullauth_permissions WHERE name = $2 FOR KEY SHARE), \
 cp AS ( \
   INSERT INTO {s}.fullauth_permissions (id, name, description) SELECT $4, $2, '' \
   WHERE NOT EXISTS (SELECT 1 FROM ep) \
@@ -33,20 +34,17 @@ pub(crate) async fn assign_permission(
     role: &RoleName,
     permission: &PermissionName,
 ) -> StoreResult<bool> {
-    crate::roles::role_may_vanish(|| async {
-        run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
-            sqlx::query_scalar(h.ctx.sql(ASSIGN))
-                .persistent(h.ctx.persistent())
-                .bind(role.as_str())
-                .bind(permission.as_str())
-                .bind(uuid::Uuid::now_v7())
-                .bind(uuid::Uuid::now_v7())
-                .fetch_one(c)
-                .await
-                .map_err(|e| map_write_error(e.into()))
-        })
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
+        sqlx::query_scalar(h.ctx.sql(ASSIGN))
+            .persistent(h.ctx.persistent())
+            .bind(role.as_str())
+            .bind(permission.as_str())
+            .bind(uuid::Uuid::now_v7())
+            .bind(uuid::Uuid::now_v7())
+            .fetch_one(c)
+            .await
+            .map_err(|e| map_write_error(e.into()))
     })
-    .await
 }
 
 const REMOVE: &str = "DELETE FROM {s}.fullauth_role_permissions \

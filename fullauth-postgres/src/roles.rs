@@ -22,14 +22,19 @@ pub(crate) async fn create_role(h: Handle<'_>, role: &RoleName) -> StoreResult<b
     })
 }
 
-/// Get-or-create the role, then link it, in one statement. The role is
-/// looked up in the snapshot first; only when it is missing is it inserted,
-/// with `ON CONFLICT DO UPDATE` so that a role created concurrently (after
-/// the snapshot) is still returned and linked. Nothing happens for an
+/// Get-or-create the role, then link it, in one statement that does not
+/// fail on the expected outcomes (no savepoint inside a transaction). The
+/// user and the role are read `FOR KEY SHARE` — the lock the foreign keys
+/// take — so a concurrent delete waits for the link instead of removing a
+/// row it points to; a row deleted and committed before the lock is not
+/// returned (a role is then created again: the answer of "delete, then
+/// assign"). Only when the role is missing is it inserted, with
+/// `ON CONFLICT DO UPDATE` so that a role created concurrently (after the
+/// snapshot) is still returned, locked, and linked. Nothing happens for an
 /// unknown user.
 const ASSIGN: &str = "\
-WITH u AS (SELECT id FROM {s}.fullauth_users WHERE id = $1), \
-existing AS (SELECT id FROM {s}.fullauth_roles WHERE name = $2), \
+WITH u AS (SELECT id FROM {s}.fullauth_users WHERE id = $1 FOR KEY SHARE), \
+existing AS (SELECT id FROM {s}.fullauth_roles WHERE name = $2 FOR KEY SHARE), \
 created AS ( \
   INSERT INTO {s}.fullauth_roles (id, name) SELECT $3, $2 \
   WHERE EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM existing) \
@@ -46,8 +51,8 @@ pub(crate) async fn assign_role(
     role: &RoleName,
 ) -> StoreResult<bool> {
     let user = uuid_of(user_id)?;
-    let (found, linked): (bool, bool) = role_may_vanish(|| async {
-        run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+    let (found, linked): (bool, bool) =
+        run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
             let q = sqlx::query_as(h.ctx.sql(ASSIGN))
                 .persistent(h.ctx.persistent())
                 .bind(user)
@@ -56,48 +61,11 @@ pub(crate) async fn assign_role(
                 .fetch_one(c)
                 .await
                 .map_err(|e| map_write_error(e.into()))
-        })
-    })
-    .await?;
+        })?;
     if !found {
         return Err(StoreError::not_found(Entity::User));
     }
     Ok(linked)
-}
-
-/// How many times a get-or-create-and-link statement runs when the role it
-/// found is deleted before the link lands.
-const VANISHED_ROLE_RUNS: u32 = 32;
-
-/// Runs `op` (a get-or-create-and-link statement) again while it fails
-/// because a concurrent `delete_role` removed the role between the
-/// statement's snapshot and its link (the foreign key answers
-/// `NotFound { Role }`): the next run, on a newer snapshot, creates the role
-/// again — the answer of the serial order "delete, then assign". After
-/// [`VANISHED_ROLE_RUNS`] lost races in a row: [`StoreError::Contention`].
-/// Inside a transaction each run is undone by its own savepoint.
-pub(crate) async fn role_may_vanish<T, F, Fut>(mut op: F) -> StoreResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = StoreResult<T>>,
-{
-    for _ in 1..VANISHED_ROLE_RUNS {
-        match op().await {
-            Err(e) if e.is_not_found(Entity::Role) => {
-                tracing::debug!("the role was deleted under the link; running again");
-            }
-            other => return other,
-        }
-    }
-    op().await.map_err(|e| {
-        if e.is_not_found(Entity::Role) {
-            StoreError::contention_message(
-                "the role was deleted concurrently every time it was linked",
-            )
-        } else {
-            e
-        }
-    })
 }
 
 const REMOVE: &str = "DELETE FROM {s}.fullauth_user_roles WHERE user_id = $1 \

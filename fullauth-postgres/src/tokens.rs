@@ -2,15 +2,15 @@
 //! ([`fullauth_api::RefreshTokenStore`]).
 
 use fullauth_api::{
-    FamilyId, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation, Session, StoreError,
-    StoreResult, Timestamp, TokenDigest, UserId,
+    ConflictKind, FamilyId, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation, Session,
+    StoreError, StoreResult, Timestamp, TokenDigest, UserId,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
 use crate::ctx::Ctx;
-use crate::error::{DbError, DbResult, Retry, map_write_error};
+use crate::error::{DbError, DbResult, Retry, map_write_error, skipped_insert};
 use crate::handle::{Handle, run};
 use crate::users::uuid_of;
 
@@ -49,11 +49,23 @@ fn decode_at(row: &PgRow, at: usize) -> DbResult<RefreshToken> {
     })
 }
 
+/// Inserts a token when its owner exists, without failing on the expected
+/// conflicts (so no savepoint is needed inside a transaction): the owner is
+/// read `FOR KEY SHARE` (the lock the foreign key would take, so a
+/// concurrent delete cannot remove it before the insert), a taken digest
+/// skips the insert. The row always comes back: whether the owner was
+/// found, whether the digest was taken in the snapshot, and the inserted
+/// token's columns (NULL when nothing was inserted).
 const INSERT: &str = concat!(
-    "INSERT INTO {s}.fullauth_refresh_tokens (",
+    "WITH u AS (SELECT id FROM {s}.fullauth_users WHERE id = $3 FOR KEY SHARE), ",
+    "ins AS (INSERT INTO {s}.fullauth_refresh_tokens (",
     token_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, false, $6, $7, $8) RETURNING ",
-    token_cols!()
+    ") SELECT $1, $2, u.id, $4, $5, false, $6, $7, $8 FROM u WHERE true ",
+    "ON CONFLICT (token) DO NOTHING RETURNING ",
+    token_cols!(),
+    ") SELECT EXISTS (SELECT 1 FROM u), ",
+    "EXISTS (SELECT 1 FROM {s}.fullauth_refresh_tokens WHERE token = $2), i.* ",
+    "FROM (SELECT 1) AS one LEFT JOIN ins i ON true"
 );
 
 pub(crate) async fn store_refresh_token(
@@ -61,7 +73,7 @@ pub(crate) async fn store_refresh_token(
     new: NewRefreshToken,
 ) -> StoreResult<RefreshToken> {
     let (new, user) = (&new, uuid_of(&new.user_id)?);
-    run!(h, Retry::IfNotApplied, savepoint = true, |c| async move {
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let row = sqlx::query(h.ctx.sql(INSERT))
             .persistent(h.ctx.persistent())
             .bind(uuid::Uuid::now_v7())
@@ -75,7 +87,15 @@ pub(crate) async fn store_refresh_token(
             .fetch_one(c)
             .await
             .map_err(|e| map_write_error(e.into()))?;
-        decode_at(&row, 0)
+        let inserted: Option<uuid::Uuid> = row.try_get(2)?;
+        if inserted.is_some() {
+            return decode_at(&row, 2);
+        }
+        Err(skipped_insert(
+            row.try_get(0)?,
+            row.try_get(1)?,
+            ConflictKind::RefreshToken,
+        ))
     })
 }
 
@@ -115,6 +135,9 @@ pub(crate) async fn revoke_refresh_token(h: Handle<'_>, digest: &TokenDigest) ->
 /// One statement decides a rotation.
 ///
 /// * `old` reads the token as of the statement's snapshot.
+/// * `taken` says whether the successor's digest is stored already; then
+///   nothing is flipped or inserted (the caller answers `Conflict`), so the
+///   statement does not fail on it and needs no savepoint in a transaction.
 /// * `flip` revokes it if it is live (the row lock makes this the
 ///   compare-and-set: of concurrent rotations one flips, the others re-check
 ///   the updated row and flip nothing); `ins` then inserts the successor in
@@ -130,9 +153,12 @@ pub const ROTATE: &str = concat!(
     "WITH old AS (",
     "  SELECT user_id, family_id, revoked, expires_at > $7 AS unexpired",
     "  FROM {s}.fullauth_refresh_tokens WHERE token = $1",
+    "), taken AS (",
+    "  SELECT EXISTS (SELECT 1 FROM {s}.fullauth_refresh_tokens WHERE token = $3) AS t",
     "), flip AS (",
     "  UPDATE {s}.fullauth_refresh_tokens SET revoked = true",
     "  WHERE token = $1 AND revoked IS false AND expires_at > $7",
+    "    AND NOT (SELECT t FROM taken)",
     "  RETURNING user_id, family_id",
     "), ins AS (",
     "  INSERT INTO {s}.fullauth_refresh_tokens (",
@@ -150,7 +176,8 @@ pub const ROTATE: &str = concat!(
     "    AND (SELECT revoked FROM old)",
     "  RETURNING 1",
     ") SELECT o.user_id, o.family_id, o.revoked, o.unexpired,",
-    "  (SELECT n FROM fam_live) AS fam_live, (SELECT count(*) FROM fam) AS fam_revoked, i.*",
+    "  (SELECT n FROM fam_live) AS fam_live, (SELECT count(*) FROM fam) AS fam_revoked,",
+    "  (SELECT t FROM taken) AS next_taken, i.*",
     " FROM (SELECT 1) AS one",
     " LEFT JOIN old o ON true",
     " LEFT JOIN ins i ON true"
@@ -165,7 +192,7 @@ pub(crate) async fn rotate_refresh_token(
     next: NextRefreshToken,
 ) -> StoreResult<Rotation> {
     let next = &next;
-    run!(h, Retry::IfNotApplied, savepoint = true, |c| rotate(
+    run!(h, Retry::IfNotApplied, savepoint = false, |c| rotate(
         c, h.ctx, old, next
     ))
 }
@@ -199,9 +226,9 @@ async fn rotate(
         let family_id = family(row.try_get(1)?)?;
         let revoked: bool = row.try_get(2)?;
         let unexpired: bool = row.try_get(3)?;
-        let inserted: Option<uuid::Uuid> = row.try_get(6)?;
+        let inserted: Option<uuid::Uuid> = row.try_get(7)?;
         if inserted.is_some() {
-            return Ok(Rotation::Rotated(decode_at(&row, 6)?));
+            return Ok(Rotation::Rotated(decode_at(&row, 7)?));
         }
         if revoked {
             let live: Option<i64> = row.try_get(4)?;
@@ -221,6 +248,10 @@ async fn rotate(
         }
         if !unexpired {
             return Ok(reused.unwrap_or(Rotation::Expired));
+        }
+        if row.try_get::<bool, _>(6)? {
+            // The successor's digest is stored already: nothing changed.
+            return Err(StoreError::conflict(ConflictKind::RefreshToken).into());
         }
         // Live in the snapshot but flipped by a concurrent rotation first:
         // re-run with a fresh snapshot, which sees it revoked (a replay).

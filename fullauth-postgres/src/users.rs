@@ -41,10 +41,18 @@ async fn columns_for(
 
 pub(crate) async fn create_user(h: Handle<'_>, new: NewUser) -> StoreResult<User> {
     let new = &new;
-    run!(h, Retry::IfNotApplied, savepoint = true, |c| insert(
+    // A value for an application column may be refused by the column's
+    // type, which fails the statement: only then a savepoint is needed
+    // inside a transaction (the id and email conflicts do not fail it).
+    let savepoint = !new.extra.is_empty();
+    run!(h, Retry::IfNotApplied, savepoint = savepoint, |c| insert(
         c, h.ctx, new
     ))
 }
+
+/// How many times an insert that met a conflict its snapshot cannot see
+/// (the conflicting row was committed after it) runs again.
+const INSERT_ATTEMPTS: usize = 3;
 
 async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User> {
     let cols = columns_for(c, ctx, &new.extra.names().collect::<Vec<_>>()).await?;
@@ -67,27 +75,60 @@ async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User
         values.push_str(&col.bind_expr(8 + i));
         extra_values.push(json_to_text(value));
     }
-    let sql = format!(
-        "INSERT INTO {{s}}.fullauth_users AS u ({names}) VALUES ({values}) RETURNING {}",
-        cols.select_list
-    );
-    let mut q = sqlx::query(ctx.dynamic(&sql))
-        .persistent(ctx.persistent())
-        .bind(id)
-        .bind(new.email.as_str())
-        .bind(new.hashed_password.as_ref().map(HashedPassword::as_str))
-        .bind(new.is_active)
-        .bind(new.is_verified)
-        .bind(new.is_superuser)
-        .bind(ctx.now().to_datetime());
-    for v in extra_values {
-        q = q.bind(v);
+    // Without application values the insert cannot fail on the expected
+    // conflicts: it does nothing on one, and the statement says whether the
+    // id or the email was taken in its snapshot. With them, a plain insert
+    // whose unique violations are mapped (see `create_user`).
+    let conflict_free = new.extra.is_empty();
+    let sql = if conflict_free {
+        format!(
+            "WITH ins AS (INSERT INTO {{s}}.fullauth_users AS u ({names}) VALUES ({values}) \
+             ON CONFLICT DO NOTHING RETURNING {}) \
+             SELECT ins.*, EXISTS (SELECT 1 FROM {{s}}.fullauth_users WHERE id = $1), \
+             EXISTS (SELECT 1 FROM {{s}}.fullauth_users WHERE email = $2) \
+             FROM (SELECT 1) AS one LEFT JOIN ins ON true",
+            cols.select_list
+        )
+    } else {
+        format!(
+            "INSERT INTO {{s}}.fullauth_users AS u ({names}) VALUES ({values}) RETURNING {}",
+            cols.select_list
+        )
+    };
+    let created_at = ctx.now().to_datetime();
+    for _ in 0..INSERT_ATTEMPTS {
+        let mut q = sqlx::query(ctx.dynamic(&sql))
+            .persistent(ctx.persistent())
+            .bind(id)
+            .bind(new.email.as_str())
+            .bind(new.hashed_password.as_ref().map(HashedPassword::as_str))
+            .bind(new.is_active)
+            .bind(new.is_verified)
+            .bind(new.is_superuser)
+            .bind(created_at);
+        for v in &extra_values {
+            q = q.bind(v.clone());
+        }
+        let row = q
+            .fetch_one(&mut *c)
+            .await
+            .map_err(|e| map_write_error(e.into()))?;
+        if !conflict_free || row.try_get::<Option<uuid::Uuid>, _>(0)?.is_some() {
+            return cols.decode(&row);
+        }
+        let first = cols.first_trailing();
+        let (id_taken, email_taken): (bool, bool) = (row.try_get(first)?, row.try_get(first + 1)?);
+        if id_taken {
+            return Err(StoreError::conflict(ConflictKind::UserId).into());
+        }
+        if email_taken {
+            return Err(StoreError::conflict(ConflictKind::Email).into());
+        }
+        // The conflicting row is newer than the snapshot: look again.
     }
-    let row = q
-        .fetch_one(c)
-        .await
-        .map_err(|e| map_write_error(e.into()))?;
-    cols.decode(&row)
+    // Still no id or email in the way: a unique index on an application
+    // column (whose default conflicts).
+    Err(StoreError::conflict(ConflictKind::Other).into())
 }
 
 /// A query whose arguments live for `'q`.
@@ -167,12 +208,19 @@ pub(crate) async fn get_user_by_email(h: Handle<'_>, email: &Email) -> StoreResu
     ))
 }
 
-/// In a savepoint: a value the column's type refuses fails the statement.
+/// Whether a lookup runs in a savepoint inside a transaction: only a lookup
+/// by an application column, whose value the column's type may refuse
+/// (which fails the statement).
+fn lookup_savepoint(lookup: &UserLookup) -> bool {
+    matches!(lookup, UserLookup::Extra { .. })
+}
+
 pub(crate) async fn get_user_by_field(
     h: Handle<'_>,
     lookup: &UserLookup,
 ) -> StoreResult<Option<User>> {
-    run!(h, Retry::Idempotent, savepoint = true, |c| by_field(
+    let savepoint = lookup_savepoint(lookup);
+    run!(h, Retry::Idempotent, savepoint = savepoint, |c| by_field(
         c, h.ctx, lookup
     ))
 }
@@ -254,22 +302,27 @@ fn principal_trailing(ctx: &Ctx) -> Trailing<Principal> {
 }
 
 /// One statement: the user row with its roles and permissions as arrays of
-/// correlated subqueries. In a savepoint, like
-/// [`get_user_by_field`]: a value the column's type refuses fails the
-/// statement.
+/// correlated subqueries (in a savepoint as [`get_user_by_field`]).
 pub(crate) async fn get_principal(
     h: Handle<'_>,
     lookup: &UserLookup,
 ) -> StoreResult<Option<Principal>> {
     let trailing = &principal_trailing(h.ctx);
-    run!(h, Retry::Idempotent, savepoint = true, |c| lookup_with(
-        c, h.ctx, lookup, trailing
-    ))
+    let savepoint = lookup_savepoint(lookup);
+    run!(
+        h,
+        Retry::Idempotent,
+        savepoint = savepoint,
+        |c| lookup_with(c, h.ctx, lookup, trailing)
+    )
 }
 
 pub(crate) async fn update_user(h: Handle<'_>, id: &UserId, patch: UserPatch) -> StoreResult<User> {
     let patch = &patch;
-    run!(h, Retry::Idempotent, savepoint = true, |c| update(
+    // As for `create_user`: only values for application columns can fail
+    // the statement (a taken email does not).
+    let savepoint = !patch.extra.is_empty();
+    run!(h, Retry::Idempotent, savepoint = savepoint, |c| update(
         c, h.ctx, id, patch
     ))
 }
@@ -309,11 +362,30 @@ async fn update(c: &mut PgConnection, ctx: &Ctx, id: &UserId, patch: &UserPatch)
         n += 1;
         extra_values.push(json_to_text(value));
     }
-    let sql = format!(
-        "UPDATE {{s}}.fullauth_users u SET {} WHERE u.id = $1 RETURNING {}",
-        sets.join(", "),
-        cols.select_list
-    );
+    // Without application values the update cannot fail on a taken email:
+    // it skips the row, and the statement says whether the user exists.
+    let conflict_free = patch.extra.is_empty();
+    let sql = if conflict_free {
+        let email_free = if patch.email.is_some() {
+            " AND NOT EXISTS (SELECT 1 FROM {s}.fullauth_users o WHERE o.email = $2 AND o.id <> $1)"
+        } else {
+            ""
+        };
+        format!(
+            "WITH upd AS (UPDATE {{s}}.fullauth_users u SET {} WHERE u.id = $1{email_free} \
+             RETURNING {}) \
+             SELECT upd.*, EXISTS (SELECT 1 FROM {{s}}.fullauth_users WHERE id = $1) \
+             FROM (SELECT 1) AS one LEFT JOIN upd ON true",
+            sets.join(", "),
+            cols.select_list
+        )
+    } else {
+        format!(
+            "UPDATE {{s}}.fullauth_users u SET {} WHERE u.id = $1 RETURNING {}",
+            sets.join(", "),
+            cols.select_list
+        )
+    };
     let mut q = sqlx::query(ctx.dynamic(&sql))
         .persistent(ctx.persistent())
         .bind(uid);
@@ -330,6 +402,18 @@ async fn update(c: &mut PgConnection, ctx: &Ctx, id: &UserId, patch: &UserPatch)
         q = q.bind(v);
     }
     match q.fetch_optional(c).await {
+        Ok(Some(row)) if conflict_free => {
+            if row.try_get::<Option<uuid::Uuid>, _>(0)?.is_some() {
+                return cols.decode(&row);
+            }
+            let exists: bool = row.try_get(cols.first_trailing())?;
+            Err(if exists {
+                StoreError::conflict(ConflictKind::Email)
+            } else {
+                StoreError::not_found(Entity::User)
+            }
+            .into())
+        }
         Ok(Some(row)) => cols.decode(&row),
         Ok(None) => Err(StoreError::not_found(Entity::User).into()),
         // The id is not written: a primary-key name means an app column.

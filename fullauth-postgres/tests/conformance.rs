@@ -5,9 +5,10 @@
 //! TEXT` (the suite writes 64 KiB into it), `newsletter BOOLEAN`, `login_count INTEGER`, all nullable
 //! (see `common::shared_schema`).
 //!
-//! Each case gets a store with its own small pool (a sqlx pool belongs to the
-//! runtime that opened its connections, and each case runs on its own
-//! runtime) and its own manual clock (so TTL and expiry cases move time
+//! Each case gets a store with connections of its own (`connect`: a
+//! connection belongs to the runtime that opened it, and each case runs on
+//! its own runtime; `tests/conformance_adopted_0_13.rs` runs the suite on
+//! the app-pool path) and its own manual clock (so TTL and expiry cases move time
 //! instead of sleeping; `FULLAUTH_TEST_CLOCK=system` uses the real clock).
 
 mod common;

@@ -11,7 +11,10 @@
 //! shows up as a failing case here.
 //!
 //! One schema per test binary, made once (as `common::shared_schema` does
-//! for the migrated one); each case gets its own small pool and manual clock.
+//! for the migrated one); each case gets its own manual clock and a store on
+//! a small sqlx pool of its own (`from_pool`), so the whole suite also runs
+//! on that path (`tests/conformance.rs` runs it on the store's own
+//! connections).
 
 mod common;
 
@@ -86,7 +89,7 @@ async fn subject() -> Option<Subject> {
     let url = common::database_url()?; // None: not configured here (a CI run panics instead)
     let schema = adopted_schema(&url);
     let clock = common::test_clock();
-    let store = common::store(&url, schema, clock.clone()).await;
+    let store = common::store_on_pool(&url, schema, clock.clone()).await;
     Some(
         Subject::new(Arc::new(store))
             .with_clock(clock)

@@ -21,14 +21,55 @@ fn email() -> String {
     format!("rel-{}@example.test", uuid::Uuid::new_v4().simple())
 }
 
+/// Where a store takes its connections: its own (`connect`) or the app's
+/// sqlx pool (`from_pool`). Every test here runs on both.
+#[derive(Clone, Copy, Debug)]
+enum Conns {
+    Own,
+    AppPool,
+}
+
+/// Runs `$body(Conns)` as two tests, one per [`Conns`].
+macro_rules! on_both {
+    ($($name:ident => $body:ident;)*) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn own_connections() {
+                super::$body(super::Conns::Own).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn app_pool() {
+                super::$body(super::Conns::AppPool).await;
+            }
+        }
+    )*};
+}
+
+on_both! {
+    operations_succeed_after_the_server_terminates_the_pool => after_termination;
+    a_transaction_cut_off_by_a_dead_connection_leaves_nothing => cut_transaction;
+    a_dropped_transaction_and_a_cancelled_call_leave_nothing => dropped_transaction;
+}
+
 /// A store on the shared schema whose connections carry a unique
 /// application name, and the name.
-async fn store_with_own_name(url: &str, max: u32) -> (PgStore, String) {
+async fn store_with_own_name(url: &str, max: u32, conns: Conns) -> (PgStore, String) {
     let schema = common::shared_schema(url);
     let name = format!(
         "fullauth_kill_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
+    if let Conns::Own = conns {
+        let store = PgStore::builder()
+            .schema(schema)
+            .features(Features::all())
+            .max_connections(max)
+            .application_name(&name)
+            .connect(url)
+            .await
+            .unwrap();
+        return (store, name);
+    }
     let options = PgConnectOptions::from_str(url)
         .unwrap()
         .application_name(&name);
@@ -77,13 +118,12 @@ async fn warm(store: &PgStore, n: usize) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_succeed_after_the_server_terminates_the_pool() {
+async fn after_termination(conns: Conns) {
     let Some(url) = common::database_url() else {
         return;
     };
     let admin = common::pool(&url, 1).await;
-    let (store, name) = store_with_own_name(&url, 4).await;
+    let (store, name) = store_with_own_name(&url, 4, conns).await;
     warm(&store, 4).await;
     let u = store
         .create_user(NewUser::new(email()).unwrap())
@@ -150,13 +190,12 @@ async fn operations_succeed_after_the_server_terminates_the_pool() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_cut_off_by_a_dead_connection_leaves_nothing() {
+async fn cut_transaction(conns: Conns) {
     let Some(url) = common::database_url() else {
         return;
     };
     let admin = common::pool(&url, 1).await;
-    let (store, name) = store_with_own_name(&url, 2).await;
+    let (store, name) = store_with_own_name(&url, 2, conns).await;
     let tx = store.begin().await.unwrap();
     let a = tx
         .create_user(NewUser::new(email()).unwrap())
@@ -176,12 +215,11 @@ async fn a_transaction_cut_off_by_a_dead_connection_leaves_nothing() {
     assert_eq!(store.get_user(&b.id).await.unwrap(), None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_transaction_and_a_cancelled_call_leave_nothing() {
+async fn dropped_transaction(conns: Conns) {
     let Some(url) = common::database_url() else {
         return;
     };
-    let (store, _) = store_with_own_name(&url, 2).await;
+    let (store, _) = store_with_own_name(&url, 2, conns).await;
     let id;
     {
         let tx = store.begin().await.unwrap();

@@ -155,8 +155,24 @@ pub fn shared_schema(url: &str) -> &'static str {
     })
 }
 
-/// A store on `schema` with its own small pool, on `clock`.
+/// A store on `schema` with connections of its own (at most 8, as
+/// `connect` builds it), on `clock`.
 pub async fn store(url: &str, schema: &str, clock: Clock) -> PgStore {
+    PgStore::builder()
+        .schema(schema)
+        .features(Features::all())
+        .clock(clock)
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(30))
+        .application_name(APP_NAME)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at FULLAUTH_TEST_DATABASE_URL: {e}"))
+}
+
+/// A store on `schema` on the app's sqlx pool (`from_pool`, at most 8
+/// connections), on `clock`.
+pub async fn store_on_pool(url: &str, schema: &str, clock: Clock) -> PgStore {
     let pool = pool(url, 8).await;
     PgStore::builder()
         .schema(schema)
