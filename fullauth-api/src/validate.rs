@@ -426,6 +426,46 @@ mod tests {
     }
 
     #[test]
+    fn text_is_bounded_at_exactly_max_text_bytes() {
+        let at_limit = "a".repeat(MAX_TEXT_BYTES);
+        assert_eq!(Text::new(at_limit.clone()).unwrap().as_str(), at_limit);
+        assert!(matches!(
+            Text::new(format!("{at_limit}a")),
+            Err(StoreError::InvalidInput { field: "text", ref reason, .. })
+                if reason.contains("bytes")
+        ));
+    }
+
+    #[test]
+    fn an_empty_name_says_it_must_not_be_empty() {
+        match RoleName::new("") {
+            Err(StoreError::InvalidInput { field, reason, .. }) => {
+                assert_eq!(field, "role");
+                assert_eq!(reason, "must not be empty");
+            }
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn email_shows_and_converts_to_its_normalised_text() {
+        let e = Email::new(" Ann@Example.COM ").unwrap();
+        assert_eq!(e.to_string(), "ann@example.com");
+        assert_eq!(format!("{e:?}"), "Email(\"ann@example.com\")");
+        assert_eq!(AsRef::<str>::as_ref(&e), "ann@example.com");
+        assert_eq!(String::from(e), "ann@example.com");
+    }
+
+    #[test]
+    fn transports_convert_from_and_to_a_vec() {
+        let v = vec!["usb".to_string(), "nfc".to_string()];
+        let t = Transports::try_from(v.clone()).unwrap();
+        assert_eq!(t.as_slice(), v.as_slice());
+        assert_eq!(Vec::<String>::from(t), v);
+        assert!(Transports::try_from(vec!["a,b".to_string()]).is_err());
+    }
+
+    #[test]
     fn clamp_strips_controls() {
         assert_eq!(clamp("ab\u{7}c", 2), "ab");
         assert_eq!(

@@ -124,6 +124,10 @@ mod tests {
         let b = ColumnType::Boolean;
         assert_eq!(b.convert(&json!(true)), Some(json!(true)));
         assert_eq!(b.convert(&json!(0)), Some(json!(false)));
+        assert_eq!(b.convert(&json!(1)), Some(json!(true)));
+        assert_eq!(b.convert(&json!(2)), None);
+        assert_eq!(b.convert(&json!("1")), Some(json!(true)));
+        assert_eq!(b.convert(&json!("0")), Some(json!(false)));
         assert_eq!(b.convert(&json!(" YES ")), Some(json!(true)));
         assert_eq!(b.convert(&json!("f")), Some(json!(false)));
         assert_eq!(b.convert(&json!("of")), Some(json!(false)));

@@ -16,6 +16,8 @@ mod rate_limit;
 mod roles;
 mod state;
 mod store;
+#[cfg(test)]
+mod tests;
 mod tokens;
 mod transaction;
 mod users;

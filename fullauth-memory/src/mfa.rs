@@ -1,7 +1,6 @@
 //! TOTP factors and recovery codes (`fullauth_mfa`,
 //! [`Feature::Mfa`](fullauth_api::Feature::Mfa)).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use fullauth_api::{
@@ -9,12 +8,13 @@ use fullauth_api::{
     new_record_id,
 };
 
+use crate::state::Map;
 use crate::store::Handle;
 
 /// One factor per user.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Mfa {
-    rows: HashMap<UserId, MfaFactor>,
+    rows: Map<UserId, MfaFactor>,
 }
 
 impl Mfa {

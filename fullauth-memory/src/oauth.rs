@@ -1,7 +1,6 @@
 //! OAuth account links (`fullauth_oauth_accounts`,
 //! [`Feature::OAuth`](fullauth_api::Feature::OAuth)).
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use fullauth_api::{
@@ -9,6 +8,7 @@ use fullauth_api::{
     ProviderUserId, StoreError, StoreResult, UserId, new_record_id,
 };
 
+use crate::state::{Map, Set};
 use crate::store::Handle;
 
 /// An identity: `(provider, provider_user_id)`, the table's unique key.
@@ -17,8 +17,8 @@ type Identity = (ProviderName, ProviderUserId);
 /// The links by identity, indexed by user.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct OAuth {
-    rows: HashMap<Identity, OAuthAccount>,
-    by_user: HashMap<UserId, BTreeSet<Identity>>,
+    rows: Map<Identity, OAuthAccount>,
+    by_user: Map<UserId, Set<Identity>>,
 }
 
 impl OAuth {

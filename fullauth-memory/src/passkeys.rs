@@ -1,7 +1,6 @@
 //! WebAuthn passkeys (`fullauth_passkeys`,
 //! [`Feature::Passkeys`](fullauth_api::Feature::Passkeys)).
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use fullauth_api::{
@@ -10,14 +9,15 @@ use fullauth_api::{
 };
 use uuid::Uuid;
 
+use crate::state::{Map, Set};
 use crate::store::Handle;
 
 /// The passkeys by id, indexed by credential id and by user.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Passkeys {
-    rows: HashMap<Uuid, Passkey>,
-    by_credential: HashMap<CredentialId, Uuid>,
-    by_user: HashMap<UserId, BTreeSet<Uuid>>,
+    rows: Map<Uuid, Passkey>,
+    by_credential: Map<CredentialId, Uuid>,
+    by_user: Map<UserId, Set<Uuid>>,
 }
 
 impl Passkeys {

@@ -1,18 +1,19 @@
 //! Permissions granted to roles (`fullauth_permissions`,
 //! `fullauth_role_permissions`, [`Feature::Permissions`](fullauth_api::Feature::Permissions)).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use fullauth_api::{PermissionName, RoleName, StoreResult, UserId};
 
+use crate::state::{Map, Set};
 use crate::store::Handle;
 
 /// The permission names and the role–permission grants.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Permissions {
-    names: BTreeSet<PermissionName>,
-    by_role: HashMap<RoleName, BTreeSet<PermissionName>>,
+    names: Set<PermissionName>,
+    by_role: Map<RoleName, Set<PermissionName>>,
 }
 
 impl Permissions {
@@ -65,7 +66,8 @@ pub(crate) async fn assign_permission(
             .by_role
             .entry(role.clone())
             .or_default()
-            .insert(permission.clone()))
+            .insert(permission.clone())
+            .is_none())
     })
     .await
 }

@@ -1,19 +1,19 @@
 //! Roles and their assignment (`fullauth_roles`, `fullauth_user_roles`,
 //! [`Feature::Roles`](fullauth_api::Feature::Roles)).
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use fullauth_api::{Entity, RoleName, StoreError, StoreResult, UserId};
 
+use crate::state::{Map, Set};
 use crate::store::Handle;
 
 /// The role names and the user–role links, indexed both ways.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Roles {
-    names: BTreeSet<RoleName>,
-    by_user: HashMap<UserId, BTreeSet<RoleName>>,
-    users_of: HashMap<RoleName, BTreeSet<UserId>>,
+    names: Set<RoleName>,
+    by_user: Map<UserId, Set<RoleName>>,
+    users_of: Map<RoleName, Set<UserId>>,
 }
 
 impl Roles {
@@ -41,7 +41,7 @@ impl Roles {
 
     /// Creates the role if missing; true when created.
     pub(crate) fn create(&mut self, role: &RoleName) -> bool {
-        self.names.insert(role.clone())
+        self.names.insert(role.clone()).is_none()
     }
 
     /// The user's roles, sorted.

@@ -2,10 +2,12 @@
 //! lock helpers.
 //!
 //! [`State`] holds one copy-on-write table per feature. Cloning it (what a
-//! transaction does when it begins) clones seven `Arc`s; a table is copied only
-//! when a transaction first writes to it ([`Arc::make_mut`]). Outside a
-//! transaction the committed tables are the only owners, so writing to them
-//! copies nothing.
+//! transaction does when it begins) clones seven `Arc`s; a table is cloned
+//! only when a transaction first writes to it ([`Arc::make_mut`]), and its
+//! maps are persistent ([`Map`], [`Set`]), so that clone shares every entry
+//! and the write copies only the path to what it changes: O(log n), however
+//! large the table. Outside a transaction the committed tables are the only
+//! owners, so writing to them clones nothing.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -22,6 +24,13 @@ use crate::permissions::Permissions;
 use crate::roles::Roles;
 use crate::tokens::Tokens;
 use crate::users::Users;
+
+/// The map of a durable table: persistent (a clone shares the structure,
+/// and a write copies only the path to what it changes), so a transaction's
+/// first write to a table costs O(log n), not a copy of the table.
+pub(crate) type Map<K, V> = imbl::HashMap<K, V>;
+/// The set of a durable table's index (persistent, as [`Map`]).
+pub(crate) type Set<T> = imbl::OrdSet<T>;
 
 /// Every durable table.
 #[derive(Clone, Default)]

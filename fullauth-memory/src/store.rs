@@ -136,8 +136,10 @@ impl<'a> Handle<'a> {
 /// store from the task that holds an open transaction — that write would wait
 /// for itself.
 ///
-/// The transaction works on a private snapshot of the committed tables
-/// (copied lazily, per table, on its first write to each), so its reads see
+/// The transaction works on a private snapshot of the committed tables (the
+/// tables are persistent maps: beginning shares them, and a write inside the
+/// transaction copies only the path to what it changes, in O(log n) however
+/// large the table), so its reads see
 /// its own writes, other handles see none of them until
 /// [`Transaction::commit`], and a failed operation inside it changes nothing
 /// (the savepoint behaviour of `create_user` and `link_oauth_account`).

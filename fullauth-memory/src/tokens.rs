@@ -1,7 +1,7 @@
 //! Refresh tokens and sessions (`fullauth_refresh_tokens`,
 //! [`Feature::Core`](fullauth_api::Feature::Core)).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use fullauth_api::{
@@ -9,6 +9,7 @@ use fullauth_api::{
     Session, StoreError, StoreResult, Timestamp, TokenDigest, UserId, new_record_id,
 };
 
+use crate::state::{Map, Set};
 use crate::store::Handle;
 
 /// One row, with its insertion sequence (a tie-break between rows written at
@@ -22,9 +23,9 @@ struct Row {
 /// The token table, indexed by owner and by family.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tokens {
-    rows: HashMap<TokenDigest, Row>,
-    by_user: HashMap<UserId, BTreeSet<TokenDigest>>,
-    by_family: HashMap<FamilyId, BTreeSet<TokenDigest>>,
+    rows: Map<TokenDigest, Row>,
+    by_user: Map<UserId, Set<TokenDigest>>,
+    by_family: Map<FamilyId, Set<TokenDigest>>,
     next_seq: u64,
 }
 
@@ -111,8 +112,8 @@ impl Tokens {
     }
 }
 
-fn unindex<K: std::hash::Hash + Eq>(
-    index: &mut HashMap<K, BTreeSet<TokenDigest>>,
+fn unindex<K: std::hash::Hash + Eq + Clone>(
+    index: &mut Map<K, Set<TokenDigest>>,
     key: &K,
     digest: &TokenDigest,
 ) {

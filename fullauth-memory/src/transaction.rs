@@ -33,6 +33,14 @@ impl MemoryTransaction {
     }
 }
 
+#[cfg(test)]
+impl MemoryTransaction {
+    /// The transaction's copy of the state (for tests that look into it).
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        crate::state::lock(&self.state)
+    }
+}
+
 impl StoreInfo for MemoryTransaction {
     fn features(&self) -> Features {
         self.shared.ctx.features

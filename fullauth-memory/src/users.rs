@@ -1,6 +1,5 @@
 //! Users and password hashes (`fullauth_users`, [`Feature::Core`](fullauth_api::Feature::Core)).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use fullauth_api::{
@@ -8,6 +7,7 @@ use fullauth_api::{
     StoreResult, User, UserId, UserLookup, UserPatch,
 };
 
+use crate::state::Map;
 use crate::state::{Ctx, State};
 use crate::store::Handle;
 
@@ -21,8 +21,8 @@ struct Row {
 /// The user table with its unique email index.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Users {
-    rows: HashMap<UserId, Row>,
-    by_email: HashMap<Email, UserId>,
+    rows: Map<UserId, Row>,
+    by_email: Map<Email, UserId>,
 }
 
 impl Users {

@@ -39,10 +39,15 @@ use time::OffsetDateTime;
 
 const POOL_SIZE: u32 = 16;
 
-/// The store's user insert (no application columns in this schema).
-const CREATE_USER: &str = "INSERT INTO {s}.fullauth_users AS u (id, email, hashed_password, \
-     is_active, is_verified, is_superuser, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     RETURNING u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at";
+/// The store's user insert (no application columns in this schema): it does
+/// nothing on a taken id or email and says which was taken.
+const CREATE_USER: &str = "WITH ins AS (INSERT INTO {s}.fullauth_users AS u (id, email, \
+     hashed_password, is_active, is_verified, is_superuser, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \
+     RETURNING u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at) \
+     SELECT ins.*, EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE id = $1), \
+     EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE email = $2) \
+     FROM (SELECT 1) AS one LEFT JOIN ins ON true";
 
 /// The store's own statements, so the baseline runs exactly the same SQL.
 use fullauth_postgres::hot_sql::{ROTATE, USER_PERMISSIONS};

@@ -487,6 +487,43 @@ pub async fn prune_cutoff_is_strict(s: Subject) -> CaseResult {
     Ok(())
 }
 
+/// A digest pruned from one user's sessions and stored again for another
+/// user belongs to the new owner only: the old owner's sessions, revocations
+/// and count do not see it.
+pub async fn pruned_digest_reused_by_another_user_is_not_the_old_owners(
+    s: Subject,
+) -> CaseResult {
+    let _only_pruner = prune_guard().await;
+    let old_owner = some_user(&s).await?;
+    let new_owner = some_user(&s).await?;
+    let at = s.clock.now() - Duration::from_secs(86_400 * 50 + u64::from(rand_u16()));
+    let expired = token(&old_owner, &FamilyId::generate(), at);
+    s.store.store_refresh_token(expired.clone()).await?;
+    s.store
+        .prune_expired_refresh_tokens(at + Duration::from_millis(1))
+        .await?;
+    assert!(s.store.get_refresh_token(&expired.digest).await?.is_none());
+    let reused = NewRefreshToken {
+        user_id: new_owner,
+        family_id: FamilyId::generate(),
+        expires_at: in_secs(&s, 3600),
+        ..expired.clone()
+    };
+    s.store.store_refresh_token(reused.clone()).await?;
+    assert!(
+        s.store.list_sessions(&old_owner).await?.is_empty(),
+        "the old owner has no session left"
+    );
+    assert_eq!(s.store.revoke_all_for_user(&old_owner).await?, 0);
+    let kept = row(&s, &reused.digest).await?;
+    assert_eq!(kept.user_id, new_owner);
+    assert!(!kept.revoked, "the new owner's token is untouched");
+    let sessions = s.store.list_sessions(&new_owner).await?;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].family_id, reused.family_id);
+    Ok(())
+}
+
 /// User agent and IP are kept as ClientInfo::new sanitised them: controls stripped, clamped to 512/45 characters.
 pub async fn client_info_is_clamped_and_kept(s: Subject) -> CaseResult {
     let u = some_user(&s).await?;
