@@ -4,9 +4,12 @@
 //! `FULLAUTH_TEST_DATABASE_URL` in a schema of its own (dropped at the end).
 //!
 //! Each operation runs through the store and then as a raw-sqlx baseline:
-//! the SQL text the store runs, bound the same way, on a second `PgPool` of
-//! the same size and settings (no ping before acquire, a 256-statement cache),
-//! with no store layer in between. Store and raw runs alternate in paired
+//! the SQL text the store runs, bound the same way, on a `PgPool` of the
+//! same size and settings (no ping before acquire, a 256-statement cache),
+//! with no store layer in between. The store runs on connections of its own
+//! (one round trip per operation); the baseline pool also sends sqlx's
+//! `Sync` to each connection it takes back (two), which is what puts the
+//! store ahead of the baseline when many tasks share the connections. Store and raw runs alternate in paired
 //! rounds (each round's order swapped), so that other load on the machine
 //! hits both alike. Printed per operation and concurrency: the median rate
 //! of each side, `ratio` (the median of the per-round store / raw ratios;
@@ -354,7 +357,7 @@ async fn main() -> Result<(), StoreError> {
                         .fetch_one(&p)
                         .await
                         .map_err(raw_err)?;
-                    let inserted: Option<uuid::Uuid> = row.try_get(6).map_err(raw_err)?;
+                    let inserted: Option<uuid::Uuid> = row.try_get(7).map_err(raw_err)?;
                     if inserted.is_none() {
                         return Err(StoreError::invalid("rotation", "raw rotation failed"));
                     }
@@ -369,7 +372,6 @@ async fn main() -> Result<(), StoreError> {
                         OffsetDateTime,
                     );
                     let _token: Token = (
-                        row.try_get(7).map_err(raw_err)?,
                         row.try_get(8).map_err(raw_err)?,
                         row.try_get(9).map_err(raw_err)?,
                         row.try_get(10).map_err(raw_err)?,
@@ -377,6 +379,7 @@ async fn main() -> Result<(), StoreError> {
                         row.try_get(12).map_err(raw_err)?,
                         row.try_get(13).map_err(raw_err)?,
                         row.try_get(14).map_err(raw_err)?,
+                        row.try_get(15).map_err(raw_err)?,
                     );
                     *head = next;
                     Ok(())

@@ -231,6 +231,35 @@ pub async fn session_fields_from_newest_live_token(s: Subject) -> CaseResult {
     Ok(())
 }
 
+/// With several live tokens in one family, the fields come from the newest,
+/// whatever the order of their digests.
+pub async fn session_fields_from_the_newest_of_several_live_tokens(s: Subject) -> CaseResult {
+    let u = some_user(&s).await?;
+    let family = FamilyId::generate();
+    let mut digests = [digest(), digest()];
+    // The older token gets the smaller digest (a store that picked the
+    // first row in digest order would show the older one).
+    digests.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let [small, large] = digests;
+    let mut older = token(&u, &family, in_secs(&s, 3600));
+    older.digest = small;
+    older.client = ClientInfo::new(Some("older agent"), Some("192.0.2.10"));
+    s.store.store_refresh_token(older).await?;
+    s.clock.advance(TICK).await;
+    let mut newer = token(&u, &family, in_secs(&s, 7200));
+    newer.digest = large;
+    newer.client = ClientInfo::new(Some("newer agent"), Some("192.0.2.11"));
+    let newer_row = s.store.store_refresh_token(newer).await?;
+    let sessions = s.store.list_sessions(&u).await?;
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let x = &sessions[0];
+    assert_eq!(x.user_agent.as_deref(), Some("newer agent"));
+    assert_eq!(x.ip_address.as_deref(), Some("192.0.2.11"));
+    assert_eq!(x.expires_at, newer_row.expires_at);
+    assert_eq!(x.last_used_at, newer_row.created_at);
+    Ok(())
+}
+
 /// A family whose tokens have all expired is not listed.
 pub async fn expired_family_is_hidden(s: Subject) -> CaseResult {
     let u = some_user(&s).await?;
