@@ -1,0 +1,334 @@
+//! The SQLite backend's hot operations against the same statements run
+//! straight on rusqlite, one task (`cargo bench -p fullauth-sqlite`). Each
+//! operation has a `store_*` and a `raw_*` bench on the same database file
+//! (WAL, `synchronous = NORMAL`, foreign keys on), so their ratio is the
+//! cost of the store: its async API, its connection threads and the
+//! hand-over to them. The store's calls are driven on a current-thread
+//! Tokio runtime, as an application would make them; the raw side runs on
+//! one connection on the bench thread, with no async and no pool.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use divan::Bencher;
+use fullauth_api::{
+    FamilyId, Features, NewRefreshToken, NewUser, NextRefreshToken, PermissionName,
+    PermissionStore, RefreshTokenStore, RoleName, RoleStore, Rotation, Timestamp, TokenDigest,
+    UserId, UserStore,
+};
+use fullauth_sqlite::SqliteStore;
+use fullauth_sqlite::rusqlite::{Connection, params};
+use tokio::runtime::Runtime;
+
+fn main() {
+    divan::main();
+}
+
+/// A migrated temporary database with 1 000 users (each with two of five
+/// roles, ten permissions per role, one live token), the store on it and a
+/// raw connection to the same file.
+struct Fixture {
+    rt: Runtime,
+    store: SqliteStore,
+    raw: Connection,
+    users: Vec<UserId>,
+}
+
+const USERS: usize = 1_000;
+
+fn fixture() -> Fixture {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (store, users) = rt.block_on(async {
+        let store = SqliteStore::builder().open_temporary().await.expect("open");
+        store
+            .migrator()
+            .apply(Features::all())
+            .await
+            .expect("migrate");
+        let roles: Vec<RoleName> = (0..5)
+            .map(|r| RoleName::new(format!("role{r}")).expect("a role"))
+            .collect();
+        for (r, role) in roles.iter().enumerate() {
+            for p in 0..10 {
+                let perm = PermissionName::new(format!("res{p}:act{r}")).expect("a name");
+                store.assign_permission(role, &perm).await.expect("grant");
+            }
+        }
+        let mut users = Vec::with_capacity(USERS);
+        for i in 0..USERS {
+            let u = store
+                .create_user(NewUser::new(format!("u{i}@example.test")).expect("email"))
+                .await
+                .expect("create");
+            store.assign_role(&u.id, &roles[i % 5]).await.expect("role");
+            store
+                .assign_role(&u.id, &roles[(i + 1) % 5])
+                .await
+                .expect("role");
+            store.store_refresh_token(token(u.id)).await.expect("token");
+            users.push(u.id);
+        }
+        (store, users)
+    });
+    let raw = Connection::open(store.path()).expect("a raw connection");
+    raw.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .expect("pragmas");
+    Fixture {
+        rt,
+        store,
+        raw,
+        users,
+    }
+}
+
+fn digest() -> TokenDigest {
+    TokenDigest::of(&uuid::Uuid::new_v4().to_string())
+}
+
+fn later() -> Timestamp {
+    Timestamp::now() + Duration::from_secs(3600)
+}
+
+fn token(user: UserId) -> NewRefreshToken {
+    NewRefreshToken {
+        digest: digest(),
+        user_id: user,
+        family_id: FamilyId::generate(),
+        expires_at: later(),
+        client: Default::default(),
+    }
+}
+
+/// The users in turn, one per call.
+fn cycle(users: &[UserId]) -> impl FnMut() -> UserId + '_ {
+    let i = Cell::new(0usize);
+    move || {
+        let n = i.get();
+        i.set(n + 1);
+        users[n % users.len()]
+    }
+}
+
+#[divan::bench]
+fn store_get_user(b: Bencher) {
+    let f = fixture();
+    let mut next = cycle(&f.users);
+    b.bench_local(|| f.rt.block_on(f.store.get_user(&next())).expect("get"));
+}
+
+#[divan::bench]
+fn raw_get_user(b: Bencher) {
+    let f = fixture();
+    let mut next = cycle(&f.users);
+    b.bench_local(|| {
+        let id = next().as_uuid().expect("a uuid").simple().to_string();
+        let mut stmt = f
+            .raw
+            .prepare_cached("SELECT * FROM fullauth_users WHERE id = ?1")
+            .expect("prepare");
+        stmt.query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, bool>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })
+        .expect("row")
+    });
+}
+
+#[divan::bench]
+fn store_user_permissions(b: Bencher) {
+    let f = fixture();
+    let mut next = cycle(&f.users);
+    b.bench_local(|| {
+        f.rt.block_on(f.store.get_user_permissions(&next()))
+            .expect("permissions")
+    });
+}
+
+#[divan::bench]
+fn raw_user_permissions(b: Bencher) {
+    let f = fixture();
+    let mut next = cycle(&f.users);
+    b.bench_local(|| {
+        let id = next().as_uuid().expect("a uuid").simple().to_string();
+        let mut stmt = f
+            .raw
+            .prepare_cached(
+                "SELECT DISTINCT p.name FROM fullauth_user_roles ur \
+                 JOIN fullauth_role_permissions rp ON rp.role_id = ur.role_id \
+                 JOIN fullauth_permissions p ON p.id = rp.permission_id \
+                 WHERE ur.user_id = ?1 ORDER BY p.name",
+            )
+            .expect("prepare");
+        stmt.query_map([id], |r| r.get::<_, String>(0))
+            .expect("query")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows")
+    });
+}
+
+#[divan::bench]
+fn store_create_user(b: Bencher) {
+    let f = fixture();
+    let n = Cell::new(0u64);
+    b.bench_local(|| {
+        n.set(n.get() + 1);
+        let email = format!("store-{}-{}@example.test", n.get(), uuid::Uuid::new_v4());
+        f.rt.block_on(f.store.create_user(NewUser::new(email).expect("email")))
+            .expect("create")
+    });
+}
+
+#[divan::bench]
+fn raw_create_user(b: Bencher) {
+    let f = fixture();
+    let now = Timestamp::now().to_naive_utc_string();
+    b.bench_local(|| {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let email = format!("raw-{}@example.test", uuid::Uuid::new_v4());
+        f.raw
+            .prepare_cached(
+                "INSERT INTO fullauth_users (id, email, hashed_password, is_active, is_verified, \
+                 is_superuser, created_at) VALUES (?1, ?2, NULL, 1, 0, 0, ?3) RETURNING *",
+            )
+            .expect("prepare")
+            .query_row(params![id, email, now], |r| r.get::<_, String>(0))
+            .expect("insert")
+    });
+}
+
+/// A live token to revoke (made outside the timed part).
+fn live_token(f: &Fixture) -> TokenDigest {
+    f.rt.block_on(f.store.store_refresh_token(token(f.users[0])))
+        .expect("store")
+        .digest
+}
+
+#[divan::bench]
+fn store_revoke(b: Bencher) {
+    let f = fixture();
+    b.with_inputs(|| live_token(&f)).bench_local_values(|d| {
+        f.rt.block_on(f.store.revoke_refresh_token(&d))
+            .expect("revoke")
+    });
+}
+
+/// A live token made on the raw connection (so the timed revoke does not
+/// find its page cache invalidated by the store's writer).
+fn raw_live_token(f: &Fixture) -> TokenDigest {
+    let d = digest();
+    let user = f.users[0].as_uuid().expect("a uuid").simple().to_string();
+    f.raw
+        .prepare_cached(
+            "INSERT INTO fullauth_refresh_tokens (id, token, user_id, family_id, expires_at, \
+             revoked, user_agent, ip_address, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL, \
+             NULL, ?6)",
+        )
+        .expect("prepare")
+        .execute(params![
+            uuid::Uuid::now_v7().simple().to_string(),
+            d.as_str(),
+            user,
+            FamilyId::generate().as_str(),
+            later().to_naive_utc_string(),
+            Timestamp::now().to_naive_utc_string()
+        ])
+        .expect("insert");
+    d
+}
+
+#[divan::bench]
+fn raw_revoke(b: Bencher) {
+    let f = fixture();
+    b.with_inputs(|| raw_live_token(&f))
+        .bench_local_values(|d| {
+            f.raw
+            .prepare_cached(
+                "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0",
+            )
+            .expect("prepare")
+            .execute([d.as_str()])
+            .expect("revoke")
+        });
+}
+
+#[divan::bench]
+fn store_rotate(b: Bencher) {
+    let f = fixture();
+    let head = RefCell::new(
+        f.rt.block_on(f.store.store_refresh_token(token(f.users[0])))
+            .expect("store")
+            .digest,
+    );
+    b.bench_local(|| {
+        let next = NextRefreshToken {
+            digest: digest(),
+            expires_at: later(),
+            client: Default::default(),
+        };
+        let new = next.digest.clone();
+        let old = head.replace(new);
+        match f
+            .rt
+            .block_on(f.store.rotate_refresh_token(&old, next))
+            .expect("rotate")
+        {
+            Rotation::Rotated(_) => {}
+            other => panic!("not rotated: {other:?}"),
+        }
+    });
+}
+
+#[divan::bench]
+fn raw_rotate(b: Bencher) {
+    let f = fixture();
+    let head = RefCell::new(
+        f.rt.block_on(f.store.store_refresh_token(token(f.users[0])))
+            .expect("store")
+            .digest,
+    );
+    let c = &f.raw;
+    b.bench_local(|| {
+        let now = Timestamp::now().to_naive_utc_string();
+        let expires = later().to_naive_utc_string();
+        let new = digest();
+        let old = head.replace(new.clone());
+        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        let (user, family): (String, String) = c
+            .prepare_cached(
+                "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0 \
+                 AND expires_at > ?2 RETURNING user_id, family_id",
+            )
+            .expect("prepare")
+            .query_row(params![old.as_str(), now], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("flip");
+        c.prepare_cached(
+            "INSERT INTO fullauth_refresh_tokens (id, token, user_id, family_id, expires_at, \
+             revoked, user_agent, ip_address, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL, \
+             NULL, ?6) RETURNING *",
+        )
+        .expect("prepare")
+        .query_row(
+            params![
+                uuid::Uuid::now_v7().simple().to_string(),
+                new.as_str(),
+                user,
+                family,
+                expires,
+                now
+            ],
+            |r| r.get::<_, String>(0),
+        )
+        .expect("insert");
+        c.execute_batch("COMMIT").expect("commit");
+    });
+}
