@@ -1,0 +1,352 @@
+//! The PostgreSQL backend's hot operations against the same statements run
+//! straight on one sqlx connection, one task (`cargo bench -p
+//! fullauth-postgres`, with `FULLAUTH_TEST_DATABASE_URL` set; without it
+//! the benches say so and measure nothing). Each operation has a `store_*`
+//! and a `raw_*` bench in one schema of the run's own (dropped at the end):
+//! the store on its own connections (at most one), the raw side on a
+//! `PgConnection` with no pool, both with their statements prepared and
+//! cached, so their ratio is the cost of the store layer.
+
+use std::cell::RefCell;
+use std::str::FromStr as _;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use divan::Bencher;
+use fullauth_api::{
+    FamilyId, NewRefreshToken, NewUser, NextRefreshToken, PermissionName, PermissionStore,
+    RefreshTokenStore, RoleName, RoleStore, Rotation, Timestamp, TokenDigest, UserId, UserStore,
+};
+use fullauth_postgres::PgStore;
+use fullauth_postgres::hot_sql::{ROTATE, USER_PERMISSIONS};
+use fullauth_postgres::sqlx::postgres::PgConnectOptions;
+use fullauth_postgres::sqlx::{self, AssertSqlSafe, ConnectOptions as _, PgConnection, Row as _};
+use time::OffsetDateTime;
+use tokio::runtime::Runtime;
+
+/// The run's schema, made by the first bench that needs it.
+static SCHEMA: OnceLock<String> = OnceLock::new();
+
+fn url() -> Option<String> {
+    std::env::var("FULLAUTH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+fn main() {
+    if url().is_none() {
+        eprintln!("FULLAUTH_TEST_DATABASE_URL is not set: no PostgreSQL to measure");
+        return;
+    }
+    divan::main();
+    if let (Some(url), Some(schema)) = (url(), SCHEMA.get()) {
+        runtime().block_on(async {
+            if let Ok(mut c) = connect(&url).await {
+                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await;
+            }
+        });
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+async fn connect(url: &str) -> Result<PgConnection, sqlx::Error> {
+    PgConnectOptions::from_str(url)?
+        .application_name("fullauth_bench")
+        .connect()
+        .await
+}
+
+/// A store and a raw connection on the run's schema, with 1 000 users (two
+/// of five roles each, ten permissions per role, one live token each).
+struct Fixture {
+    rt: Runtime,
+    store: PgStore,
+    raw: PgConnection,
+    users: Vec<UserId>,
+    schema: String,
+}
+
+const USERS: usize = 1_000;
+
+fn fixture() -> Fixture {
+    let rt = runtime();
+    let url = url().expect("checked in main");
+    let (store, raw, users, schema) = rt.block_on(async {
+        let fresh = SCHEMA.get().is_none();
+        let schema = SCHEMA
+            .get_or_init(|| format!("fullauth_bench_{}", uuid::Uuid::new_v4().simple()))
+            .clone();
+        let store = PgStore::builder()
+            .schema(schema.clone())
+            .max_connections(1)
+            .application_name("fullauth_bench")
+            .migrate(true)
+            .connect(&url)
+            .await
+            .expect("connect and migrate");
+        let raw = connect(&url).await.expect("a raw connection");
+        let roles: Vec<RoleName> = (0..5)
+            .map(|r| RoleName::new(format!("role{r}")).expect("a role"))
+            .collect();
+        if fresh {
+            for (r, role) in roles.iter().enumerate() {
+                for p in 0..10 {
+                    let perm = PermissionName::new(format!("res{p}:act{r}")).expect("a name");
+                    store.assign_permission(role, &perm).await.expect("grant");
+                }
+            }
+        }
+        let mut users = Vec::with_capacity(USERS);
+        for i in 0..USERS {
+            let email = format!("u{i}-{}@example.test", uuid::Uuid::new_v4().simple());
+            let u = store
+                .create_user(NewUser::new(email).expect("email"))
+                .await
+                .expect("create");
+            store.assign_role(&u.id, &roles[i % 5]).await.expect("role");
+            store
+                .assign_role(&u.id, &roles[(i + 1) % 5])
+                .await
+                .expect("role");
+            store.store_refresh_token(token(u.id)).await.expect("token");
+            users.push(u.id);
+        }
+        (store, raw, users, schema)
+    });
+    Fixture {
+        rt,
+        store,
+        raw,
+        users,
+        schema,
+    }
+}
+
+impl Fixture {
+    /// A store statement template with the schema put in.
+    fn sql(&self, template: &str) -> String {
+        template.replace("{s}", &format!("\"{}\"", self.schema))
+    }
+}
+
+fn digest() -> TokenDigest {
+    TokenDigest::of(&uuid::Uuid::new_v4().to_string())
+}
+
+fn later() -> Timestamp {
+    Timestamp::now() + Duration::from_secs(3600)
+}
+
+fn token(user: UserId) -> NewRefreshToken {
+    NewRefreshToken {
+        digest: digest(),
+        user_id: user,
+        family_id: FamilyId::generate(),
+        expires_at: later(),
+        client: Default::default(),
+    }
+}
+
+fn uuid_of(id: UserId) -> uuid::Uuid {
+    id.as_uuid().expect("a uuid")
+}
+
+/// The store's read of a user by id (no application columns here).
+const GET_USER: &str = "SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, \
+     u.created_at FROM {s}.fullauth_users u WHERE u.id = $1 ORDER BY u.created_at, u.id LIMIT 1";
+
+/// The store's insert of a user without application values.
+const CREATE_USER: &str = "WITH ins AS (INSERT INTO {s}.fullauth_users AS u (id, email, \
+     hashed_password, is_active, is_verified, is_superuser, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \
+     RETURNING u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at) \
+     SELECT ins.*, EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE id = $1), \
+     EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE email = $2) \
+     FROM (SELECT 1) AS one LEFT JOIN ins ON true";
+
+/// The store's revocation.
+const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+     WHERE token = $1 AND revoked IS false";
+
+#[divan::bench(sample_count = 50)]
+fn store_get_user(b: Bencher) {
+    let f = fixture();
+    let id = f.users[7];
+    b.bench_local(|| f.rt.block_on(f.store.get_user(&id)).expect("get"));
+}
+
+#[divan::bench(sample_count = 50)]
+fn raw_get_user(b: Bencher) {
+    let mut f = fixture();
+    let (id, sql) = (uuid_of(f.users[7]), f.sql(GET_USER));
+    b.bench_local(|| {
+        f.rt.block_on(async {
+            let c = &mut f.raw;
+            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await
+                .expect("get")
+                .expect("a row");
+            let _: (uuid::Uuid, String, bool, bool, bool, OffsetDateTime) = (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+            );
+        })
+    });
+}
+
+#[divan::bench(sample_count = 50)]
+fn store_user_permissions(b: Bencher) {
+    let f = fixture();
+    let id = f.users[7];
+    b.bench_local(|| {
+        f.rt.block_on(f.store.get_user_permissions(&id))
+            .expect("permissions")
+    });
+}
+
+#[divan::bench(sample_count = 50)]
+fn raw_user_permissions(b: Bencher) {
+    let mut f = fixture();
+    let (id, sql) = (uuid_of(f.users[7]), f.sql(USER_PERMISSIONS));
+    b.bench_local(|| {
+        f.rt.block_on(async {
+            let c = &mut f.raw;
+            sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_all(&mut *c)
+                .await
+                .expect("permissions")
+        })
+    });
+}
+
+#[divan::bench(sample_count = 50)]
+fn store_create_user(b: Bencher) {
+    let f = fixture();
+    b.bench_local(|| {
+        let email = format!("s-{}@example.test", uuid::Uuid::new_v4().simple());
+        f.rt.block_on(f.store.create_user(NewUser::new(email).expect("email")))
+            .expect("create")
+    });
+}
+
+#[divan::bench(sample_count = 50)]
+fn raw_create_user(b: Bencher) {
+    let mut f = fixture();
+    let sql = f.sql(CREATE_USER);
+    b.bench_local(|| {
+        let email = format!("r-{}@example.test", uuid::Uuid::new_v4().simple());
+        f.rt.block_on(async {
+            let c = &mut f.raw;
+            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(uuid::Uuid::now_v7())
+                .bind(email.as_str())
+                .bind(None::<&str>)
+                .bind(true)
+                .bind(false)
+                .bind(false)
+                .bind(OffsetDateTime::now_utc())
+                .fetch_one(&mut *c)
+                .await
+                .expect("create");
+            let _: Option<uuid::Uuid> = row.get(0);
+        })
+    });
+}
+
+/// A live token to revoke (made outside the timed part).
+fn live_token(rt: &Runtime, store: &PgStore, user: UserId) -> TokenDigest {
+    rt.block_on(store.store_refresh_token(token(user)))
+        .expect("store")
+        .digest
+}
+
+#[divan::bench(sample_count = 50)]
+fn store_revoke(b: Bencher) {
+    let f = fixture();
+    b.with_inputs(|| live_token(&f.rt, &f.store, f.users[0]))
+        .bench_local_values(|d| {
+            f.rt.block_on(f.store.revoke_refresh_token(&d))
+                .expect("revoke")
+        });
+}
+
+#[divan::bench(sample_count = 50)]
+fn raw_revoke(b: Bencher) {
+    let mut f = fixture();
+    let sql = f.sql(REVOKE);
+    b.with_inputs(|| live_token(&f.rt, &f.store, f.users[0]))
+        .bench_local_values(|d| {
+            f.rt.block_on(async {
+                let c = &mut f.raw;
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(d.as_str())
+                    .execute(&mut *c)
+                    .await
+                    .expect("revoke")
+                    .rows_affected()
+            })
+        });
+}
+
+#[divan::bench(sample_count = 50)]
+fn store_rotate(b: Bencher) {
+    let f = fixture();
+    let head = RefCell::new(live_token(&f.rt, &f.store, f.users[0]));
+    b.bench_local(|| {
+        let next = NextRefreshToken {
+            digest: digest(),
+            expires_at: later(),
+            client: Default::default(),
+        };
+        let old = head.replace(next.digest.clone());
+        match f
+            .rt
+            .block_on(f.store.rotate_refresh_token(&old, next))
+            .expect("rotate")
+        {
+            Rotation::Rotated(_) => {}
+            other => panic!("not rotated: {other:?}"),
+        }
+    });
+}
+
+#[divan::bench(sample_count = 50)]
+fn raw_rotate(b: Bencher) {
+    let mut f = fixture();
+    let head = RefCell::new(live_token(&f.rt, &f.store, f.users[0]));
+    let sql = f.sql(ROTATE);
+    b.bench_local(|| {
+        let new = digest();
+        let old = head.replace(new.clone());
+        f.rt.block_on(async {
+            let c = &mut f.raw;
+            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(old.as_str())
+                .bind(uuid::Uuid::now_v7())
+                .bind(new.as_str())
+                .bind(later().to_datetime())
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(Timestamp::now().to_datetime())
+                .fetch_one(&mut *c)
+                .await
+                .expect("rotate");
+            let inserted: Option<uuid::Uuid> = row.get(7);
+            assert!(inserted.is_some(), "rotated");
+        })
+    });
+}
