@@ -284,6 +284,29 @@ impl TxConn {
     }
 }
 
+impl TxConn {
+    /// Ends a transaction its owner dropped without commit or rollback. On
+    /// the store's own connections a task rolls it back (bounded by
+    /// `within`) and the connection then serves again; without a Tokio
+    /// runtime, or when the rollback fails or takes longer, the connection
+    /// is closed (the server rolls back). On the application's pool, sqlx's
+    /// transaction queues its own rollback.
+    pub(crate) fn abandon(self, within: std::time::Duration) {
+        let TxConn::Own(leased) = self else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            match tokio::time::timeout(within, end(leased, "ROLLBACK")).await {
+                Ok(Err(e)) => tracing::debug!(error = ?e, "rolling back a dropped transaction"),
+                Ok(Ok(())) => {}
+                // The lease is dropped with the timed-out future: closed.
+                Err(_) => tracing::debug!("rolling back a dropped transaction timed out"),
+            }
+        });
+    }
+}
+
 /// Ends the transaction on a connection of the store's own set with `sql`;
 /// the connection serves again unless the socket failed (a statement error
 /// ends the transaction on the server all the same).

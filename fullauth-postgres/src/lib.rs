@@ -451,8 +451,11 @@ impl PgStore {
 
 /// An open transaction of a [`PgStore`]: the same durable traits, on one
 /// connection, committed or rolled back together. Dropping it without
-/// [`Transaction::commit`] rolls back (on the store's own connections by
-/// closing the connection). A conflict or missing user on a write inside
+/// [`Transaction::commit`] rolls back: on the store's own connections a
+/// task sends the `ROLLBACK` and the connection serves again (it is closed
+/// instead when no Tokio runtime is running, or the rollback fails or
+/// outlasts the operation timeout, 5 s by default; the server then rolls
+/// back). A conflict or missing user on a write inside
 /// it fails that call and leaves the rest usable — the statements do not
 /// fail on those, and a write with values for the app's own columns runs
 /// in a savepoint; any other failure of a statement ends it (PostgreSQL
@@ -462,6 +465,17 @@ impl PgStore {
 pub struct PgTransaction {
     ctx: Arc<Ctx>,
     tx: TxSlot,
+}
+
+impl Drop for PgTransaction {
+    /// A transaction dropped while open is rolled back (see the type's
+    /// docs).
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.get_mut().take() {
+            let within = self.ctx.operation_timeout.unwrap_or(Duration::from_secs(5));
+            tx.abandon(within);
+        }
+    }
 }
 
 impl std::fmt::Debug for PgTransaction {

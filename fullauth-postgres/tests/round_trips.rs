@@ -268,6 +268,17 @@ async fn one_round_trip_per_hot_operation() {
     let (n, trips) = transaction_of(&store, &proxy, user.id).await;
     eprintln!("begin + {n} statements + commit: {trips} round trips");
     assert_eq!(trips, n + 2, "a transaction of {n} statements");
+
+    // A transaction dropped while open is rolled back on its connection,
+    // which then serves again.
+    let dropped = NewUser::new(email()).unwrap();
+    let dropped_email = dropped.email.clone();
+    {
+        let tx = store.begin().await.unwrap();
+        tx.create_user(dropped).await.unwrap();
+    }
+    settle().await;
+    assert_eq!(store.get_user_by_email(&dropped_email).await.unwrap(), None);
     assert_eq!(
         proxy.stats().accepted,
         1,
