@@ -16,6 +16,7 @@ pub use fullauth_api::{Clock, Feature, Features, Store, StoreError, StoreResult,
 
 pub mod cases;
 pub mod faults;
+pub mod fixtures;
 pub mod migrations;
 pub mod model;
 

@@ -10,13 +10,13 @@
 use std::cell::RefCell;
 use std::str::FromStr as _;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use divan::Bencher;
 use fullauth_api::{
-    FamilyId, NewRefreshToken, NewUser, NextRefreshToken, PermissionName, PermissionStore,
-    RefreshTokenStore, RoleName, RoleStore, Rotation, Timestamp, TokenDigest, UserId, UserStore,
+    NewUser, PermissionStore, RefreshTokenStore, Rotation, Timestamp, TokenDigest, UserId,
+    UserStore,
 };
+use fullauth_conformance::fixtures::{self, digest, in_an_hour as later, next_token, token};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::hot_sql::{ROTATE, USER_PERMISSIONS};
 use fullauth_postgres::sqlx::postgres::PgConnectOptions;
@@ -63,8 +63,8 @@ async fn connect(url: &str) -> Result<PgConnection, sqlx::Error> {
         .await
 }
 
-/// A store and a raw connection on the run's schema, with 1 000 users (two
-/// of five roles each, ten permissions per role, one live token each).
+/// A store and a raw connection on the run's schema, with 1 000 more users
+/// ([`fixtures::seed`]).
 struct Fixture {
     rt: Runtime,
     store: PgStore,
@@ -79,7 +79,6 @@ fn fixture() -> Fixture {
     let rt = runtime();
     let url = url().expect("checked in main");
     let (store, raw, users, schema) = rt.block_on(async {
-        let fresh = SCHEMA.get().is_none();
         let schema = SCHEMA
             .get_or_init(|| format!("fullauth_bench_{}", uuid::Uuid::new_v4().simple()))
             .clone();
@@ -92,32 +91,7 @@ fn fixture() -> Fixture {
             .await
             .expect("connect and migrate");
         let raw = connect(&url).await.expect("a raw connection");
-        let roles: Vec<RoleName> = (0..5)
-            .map(|r| RoleName::new(format!("role{r}")).expect("a role"))
-            .collect();
-        if fresh {
-            for (r, role) in roles.iter().enumerate() {
-                for p in 0..10 {
-                    let perm = PermissionName::new(format!("res{p}:act{r}")).expect("a name");
-                    store.assign_permission(role, &perm).await.expect("grant");
-                }
-            }
-        }
-        let mut users = Vec::with_capacity(USERS);
-        for i in 0..USERS {
-            let email = format!("u{i}-{}@example.test", uuid::Uuid::new_v4().simple());
-            let u = store
-                .create_user(NewUser::new(email).expect("email"))
-                .await
-                .expect("create");
-            store.assign_role(&u.id, &roles[i % 5]).await.expect("role");
-            store
-                .assign_role(&u.id, &roles[(i + 1) % 5])
-                .await
-                .expect("role");
-            store.store_refresh_token(token(u.id)).await.expect("token");
-            users.push(u.id);
-        }
+        let users = fixtures::seed(&store, USERS).await.expect("seed");
         (store, raw, users, schema)
     });
     Fixture {
@@ -133,24 +107,6 @@ impl Fixture {
     /// A store statement template with the schema put in.
     fn sql(&self, template: &str) -> String {
         template.replace("{s}", &format!("\"{}\"", self.schema))
-    }
-}
-
-fn digest() -> TokenDigest {
-    TokenDigest::of(&uuid::Uuid::new_v4().to_string())
-}
-
-fn later() -> Timestamp {
-    Timestamp::now() + Duration::from_secs(3600)
-}
-
-fn token(user: UserId) -> NewRefreshToken {
-    NewRefreshToken {
-        digest: digest(),
-        user_id: user,
-        family_id: FamilyId::generate(),
-        expires_at: later(),
-        client: Default::default(),
     }
 }
 
@@ -307,11 +263,7 @@ fn store_rotate(b: Bencher) {
     let f = fixture();
     let head = RefCell::new(live_token(&f.rt, &f.store, f.users[0]));
     b.bench_local(|| {
-        let next = NextRefreshToken {
-            digest: digest(),
-            expires_at: later(),
-            client: Default::default(),
-        };
+        let next = next_token();
         let old = head.replace(next.digest.clone());
         match f
             .rt

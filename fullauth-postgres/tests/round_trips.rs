@@ -19,11 +19,11 @@ use fullauth_api::{
     RateLimitStore, RefreshTokenStore, RoleStore, UserStore,
 };
 use fullauth_api::{
-    CredentialId, DeviceName, FamilyId, LockoutPolicy, MfaSecret, NewPasskey, NewRefreshToken,
-    NewUser, NextRefreshToken, PermissionName, RateLimitPolicy, RoleName, Rotation, StateKey, Text,
-    Timestamp, TokenDigest, Transports, UserId, UserLookup,
+    CredentialId, DeviceName, LockoutPolicy, MfaSecret, NewPasskey, NewUser, PermissionName,
+    RateLimitPolicy, RoleName, Rotation, StateKey, Text, Transports, UserId, UserLookup,
 };
 use fullauth_conformance::faults::{self, FaultProxy};
+use fullauth_conformance::fixtures::{next_token as next, token};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -42,38 +42,12 @@ async fn counted<T>(proxy: &FaultProxy, fut: impl Future<Output = T>) -> (T, u64
     (out, proxy.stats().round_trips - before)
 }
 
-fn digest() -> TokenDigest {
-    TokenDigest::of(&uuid::Uuid::new_v4().to_string())
-}
-
-fn later() -> Timestamp {
-    Timestamp::now() + Duration::from_secs(3600)
-}
-
 fn email() -> String {
     format!("rt-{}@example.test", uuid::Uuid::new_v4().simple())
 }
 
 fn key(prefix: &str) -> StateKey {
     StateKey::new(format!("rt:{prefix}:{}", uuid::Uuid::new_v4().simple())).expect("a key")
-}
-
-fn next() -> NextRefreshToken {
-    NextRefreshToken {
-        digest: digest(),
-        expires_at: later(),
-        client: Default::default(),
-    }
-}
-
-fn token(user: UserId) -> NewRefreshToken {
-    NewRefreshToken {
-        digest: digest(),
-        user_id: user,
-        family_id: FamilyId::generate(),
-        expires_at: later(),
-        client: Default::default(),
-    }
 }
 
 async fn proxy_for(url: &str) -> FaultProxy {

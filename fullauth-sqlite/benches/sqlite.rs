@@ -8,14 +8,13 @@
 //! one connection on the bench thread, with no async and no pool.
 
 use std::cell::{Cell, RefCell};
-use std::time::Duration;
 
 use divan::Bencher;
 use fullauth_api::{
-    FamilyId, Features, NewRefreshToken, NewUser, NextRefreshToken, PermissionName,
-    PermissionStore, RefreshTokenStore, RoleName, RoleStore, Rotation, Timestamp, TokenDigest,
-    UserId, UserStore,
+    FamilyId, Features, NewUser, PermissionStore, RefreshTokenStore, Rotation, Timestamp,
+    TokenDigest, UserId, UserStore,
 };
+use fullauth_conformance::fixtures::{self, digest, in_an_hour as later, next_token, token};
 use fullauth_sqlite::SqliteStore;
 use fullauth_sqlite::rusqlite::{Connection, params};
 use tokio::runtime::Runtime;
@@ -24,9 +23,9 @@ fn main() {
     divan::main();
 }
 
-/// A migrated temporary database with 1 000 users (each with two of five
-/// roles, ten permissions per role, one live token), the store on it and a
-/// raw connection to the same file.
+/// A migrated temporary database seeded with 1 000 users
+/// ([`fixtures::seed`]), the store on it and a raw connection to the same
+/// file.
 struct Fixture {
     rt: Runtime,
     store: SqliteStore,
@@ -48,29 +47,7 @@ fn fixture() -> Fixture {
             .apply(Features::all())
             .await
             .expect("migrate");
-        let roles: Vec<RoleName> = (0..5)
-            .map(|r| RoleName::new(format!("role{r}")).expect("a role"))
-            .collect();
-        for (r, role) in roles.iter().enumerate() {
-            for p in 0..10 {
-                let perm = PermissionName::new(format!("res{p}:act{r}")).expect("a name");
-                store.assign_permission(role, &perm).await.expect("grant");
-            }
-        }
-        let mut users = Vec::with_capacity(USERS);
-        for i in 0..USERS {
-            let u = store
-                .create_user(NewUser::new(format!("u{i}@example.test")).expect("email"))
-                .await
-                .expect("create");
-            store.assign_role(&u.id, &roles[i % 5]).await.expect("role");
-            store
-                .assign_role(&u.id, &roles[(i + 1) % 5])
-                .await
-                .expect("role");
-            store.store_refresh_token(token(u.id)).await.expect("token");
-            users.push(u.id);
-        }
+        let users = fixtures::seed(&store, USERS).await.expect("seed");
         (store, users)
     });
     let raw = Connection::open(store.path()).expect("a raw connection");
@@ -81,24 +58,6 @@ fn fixture() -> Fixture {
         store,
         raw,
         users,
-    }
-}
-
-fn digest() -> TokenDigest {
-    TokenDigest::of(&uuid::Uuid::new_v4().to_string())
-}
-
-fn later() -> Timestamp {
-    Timestamp::now() + Duration::from_secs(3600)
-}
-
-fn token(user: UserId) -> NewRefreshToken {
-    NewRefreshToken {
-        digest: digest(),
-        user_id: user,
-        family_id: FamilyId::generate(),
-        expires_at: later(),
-        client: Default::default(),
     }
 }
 
@@ -270,13 +229,8 @@ fn store_rotate(b: Bencher) {
             .digest,
     );
     b.bench_local(|| {
-        let next = NextRefreshToken {
-            digest: digest(),
-            expires_at: later(),
-            client: Default::default(),
-        };
-        let new = next.digest.clone();
-        let old = head.replace(new);
+        let next = next_token();
+        let old = head.replace(next.digest.clone());
         match f
             .rt
             .block_on(f.store.rotate_refresh_token(&old, next))
