@@ -285,23 +285,28 @@ impl TxConn {
 }
 
 impl TxConn {
-    /// Ends a transaction its owner dropped without commit or rollback. On
-    /// the store's own connections a task rolls it back (bounded by
-    /// `within`) and the connection then serves again; without a Tokio
-    /// runtime, or when the rollback fails or takes longer, the connection
-    /// is closed (the server rolls back). On the application's pool, sqlx's
-    /// transaction queues its own rollback.
-    pub(crate) fn abandon(self, within: std::time::Duration) {
+    /// Ends a transaction that will not be committed: one its owner dropped
+    /// while open, or one a failed statement broke. On the store's own
+    /// connections, when the connection still works (`reusable`), a task
+    /// rolls it back (bounded by `within`) and the connection then serves
+    /// again; without a Tokio runtime, when the connection failed, or when
+    /// the rollback fails or takes longer, the connection is closed (the
+    /// server rolls back). On the application's pool, sqlx's transaction
+    /// queues its own rollback.
+    pub(crate) fn abandon(self, reusable: bool, within: std::time::Duration) {
         let TxConn::Own(leased) = self else { return };
+        if !reusable {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         runtime.spawn(async move {
             match tokio::time::timeout(within, end(leased, "ROLLBACK")).await {
-                Ok(Err(e)) => tracing::debug!(error = ?e, "rolling back a dropped transaction"),
+                Ok(Err(e)) => tracing::debug!(error = ?e, "rolling back an abandoned transaction"),
                 Ok(Ok(())) => {}
                 // The lease is dropped with the timed-out future: closed.
-                Err(_) => tracing::debug!("rolling back a dropped transaction timed out"),
+                Err(_) => tracing::debug!("rolling back an abandoned transaction timed out"),
             }
         });
     }

@@ -70,6 +70,14 @@ impl Ctx {
             .map(|t| tokio::time::Instant::now() + t)
     }
 
+    /// How long the rollback of a transaction that ended without commit or
+    /// rollback may take before its connection is closed instead: the
+    /// operation timeout, or 5 s without one.
+    pub(crate) fn rollback_bound(&self) -> std::time::Duration {
+        self.operation_timeout
+            .unwrap_or(std::time::Duration::from_secs(5))
+    }
+
     /// The error of an operation that did not answer by its deadline.
     pub(crate) fn timed_out(&self) -> StoreError {
         StoreError::unavailable_message(format!(

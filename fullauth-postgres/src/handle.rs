@@ -49,18 +49,6 @@ pub(crate) async fn within<T>(
     }
 }
 
-/// Ends a transaction a failed statement broke: rolled back on its
-/// connection when the connection still works (`reusable`; one round trip,
-/// after which the connection serves again), closed otherwise (the server
-/// rolls back).
-pub(crate) async fn abandon(tx: TxConn, reusable: bool) {
-    if reusable {
-        if let Err(e) = tx.rollback().await {
-            tracing::debug!(error = ?e, "rolling back a broken transaction");
-        }
-    }
-}
-
 /// The error of an operation on a finished transaction.
 pub(crate) fn finished() -> StoreError {
     StoreError::transaction_finished()
@@ -261,7 +249,7 @@ macro_rules! run {
                         Some(Err((e, broken))) => {
                             if broken {
                                 if let Some(tx) = guard.take() {
-                                    $crate::handle::abandon(tx, !e.is_connection_failure()).await;
+                                    tx.abandon(!e.is_connection_failure(), h.ctx.rollback_bound());
                                 }
                             }
                             Err(e.into_store())

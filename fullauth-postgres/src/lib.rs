@@ -472,8 +472,7 @@ impl Drop for PgTransaction {
     /// docs).
     fn drop(&mut self) {
         if let Some(tx) = self.tx.get_mut().take() {
-            let within = self.ctx.operation_timeout.unwrap_or(Duration::from_secs(5));
-            tx.abandon(within);
+            tx.abandon(true, self.ctx.rollback_bound());
         }
     }
 }
