@@ -110,6 +110,9 @@ impl Timestamp {
     /// fractional digits and a `T` separator too, so rows written by other
     /// tools are read; digits beyond microseconds are truncated.
     pub fn parse_naive_utc(s: &str) -> Result<Self, StoreError> {
+        if let Some(t) = Self::parse_canonical(s.as_bytes()) {
+            return Ok(t);
+        }
         let s = s.trim();
         let norm;
         let s = if s.len() > 10 && s.as_bytes()[10] == b'T' {
@@ -122,6 +125,47 @@ impl Timestamp {
         time::PrimitiveDateTime::parse(s, NAIVE_LOOSE)
             .map(|p| Self::from_datetime(p.assume_utc()))
             .map_err(|e| StoreError::invalid("timestamp", format!("`{s}`: {e}")))
+    }
+}
+
+impl Timestamp {
+    /// The exact form [`to_naive_utc_string`](Self::to_naive_utc_string)
+    /// writes (`YYYY-MM-DD HH:MM:SS.ffffff`), read without the general
+    /// parser: the form every row written by a store has. `None` for
+    /// anything else, which the general parser then reads or refuses.
+    fn parse_canonical(b: &[u8]) -> Option<Self> {
+        if b.len() != 26
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b' '
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'.'
+        {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let month = time::Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?;
+        let date = time::Date::from_calendar_date(
+            i32::try_from(num(0..4)?).ok()?,
+            month,
+            u8::try_from(num(8..10)?).ok()?,
+        )
+        .ok()?;
+        let clock = time::Time::from_hms_micro(
+            u8::try_from(num(11..13)?).ok()?,
+            u8::try_from(num(14..16)?).ok()?,
+            u8::try_from(num(17..19)?).ok()?,
+            num(20..26)?,
+        )
+        .ok()?;
+        Some(Self::from_datetime(
+            time::PrimitiveDateTime::new(date, clock).assume_utc(),
+        ))
     }
 }
 
@@ -255,6 +299,39 @@ impl fmt::Debug for Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_canonical_form_reads_as_the_general_parser_reads_it() {
+        for s in [
+            "2026-11-30 04:59:07.123456",
+            "1970-01-01 00:00:00.000000",
+            "2024-02-29 23:59:59.999999",
+            "9999-12-31 23:59:59.000001",
+        ] {
+            let fast = Timestamp::parse_canonical(s.as_bytes()).unwrap();
+            let general = time::PrimitiveDateTime::parse(s, NAIVE_LOOSE)
+                .unwrap()
+                .assume_utc();
+            assert_eq!(fast, Timestamp::from_datetime(general), "{s}");
+            assert_eq!(fast.to_naive_utc_string(), s);
+        }
+        // Not the canonical form (or no date at all): left to the general
+        // parser, which reads the loose forms and refuses the rest.
+        for s in [
+            "2023-02-29 00:00:00.000000",
+            "2026-13-01 00:00:00.000000",
+            "2026-11-30 24:00:00.000000",
+            "2026-11-30T04:59:07.123456",
+            "2026-11-30 04:59:07.12345",
+            "2026-11-30 04:59:07.1234567",
+            "2026-11-3a 04:59:07.123456",
+            "+026-11-30 04:59:07.123456",
+        ] {
+            assert!(Timestamp::parse_canonical(s.as_bytes()).is_none(), "{s}");
+        }
+        assert!(Timestamp::parse_naive_utc("2023-02-29 00:00:00.000000").is_err());
+        assert!(Timestamp::parse_naive_utc("2026-11-30T04:59:07.123456").is_ok());
+    }
 
     #[test]
     fn truncates_to_micros_and_round_trips_text() {

@@ -18,7 +18,7 @@ use fullauth_api::{
 };
 use fullauth_conformance::fixtures::{self, digest, in_an_hour as later, next_token, token};
 use fullauth_postgres::PgStore;
-use fullauth_postgres::hot_sql::{ROTATE, USER_PERMISSIONS};
+use fullauth_postgres::hot_sql::{CREATE_USER, GET_USER, REVOKE, ROTATE, USER_PERMISSIONS};
 use fullauth_postgres::sqlx::postgres::PgConnectOptions;
 use fullauth_postgres::sqlx::{self, AssertSqlSafe, ConnectOptions as _, PgConnection, Row as _};
 use time::OffsetDateTime;
@@ -113,23 +113,6 @@ impl Fixture {
 fn uuid_of(id: UserId) -> uuid::Uuid {
     id.as_uuid().expect("a uuid")
 }
-
-/// The store's read of a user by id (no application columns here).
-const GET_USER: &str = "SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, \
-     u.created_at FROM {s}.fullauth_users u WHERE u.id = $1 ORDER BY u.created_at, u.id LIMIT 1";
-
-/// The store's insert of a user without application values.
-const CREATE_USER: &str = "WITH ins AS (INSERT INTO {s}.fullauth_users AS u (id, email, \
-     hashed_password, is_active, is_verified, is_superuser, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \
-     RETURNING u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at) \
-     SELECT ins.*, EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE id = $1), \
-     EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE email = $2) \
-     FROM (SELECT 1) AS one LEFT JOIN ins ON true";
-
-/// The store's revocation.
-const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
-     WHERE token = $1 AND revoked IS false";
 
 #[divan::bench(sample_count = 50)]
 fn store_get_user(b: Bencher) {

@@ -601,11 +601,28 @@ impl Transaction for PgTransaction {
     }
 }
 
-/// The fixed statements of two hot operations exactly as the store runs them
-/// (`{s}` stands for the quoted schema), so a benchmark can run the same SQL
-/// straight on sqlx. Not part of the stable API.
+/// The statements of the hot operations as the store runs them (`{s}`
+/// stands for the quoted schema; no application columns), so a benchmark
+/// can run the same SQL straight on sqlx. Not part of the stable API.
 #[doc(hidden)]
 pub mod hot_sql {
     pub use crate::permissions::FOR_USER as USER_PERMISSIONS;
     pub use crate::tokens::ROTATE;
+
+    /// The store's read of a user by id (no application columns here).
+    pub const GET_USER: &str = "SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, \
+         u.created_at FROM {s}.fullauth_users u WHERE u.id = $1 ORDER BY u.created_at, u.id LIMIT 1";
+
+    /// The store's insert of a user without application values.
+    pub const CREATE_USER: &str = "WITH ins AS (INSERT INTO {s}.fullauth_users AS u (id, email, \
+         hashed_password, is_active, is_verified, is_superuser, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \
+         RETURNING u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at) \
+         SELECT ins.*, EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE id = $1), \
+         EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE email = $2) \
+         FROM (SELECT 1) AS one LEFT JOIN ins ON true";
+
+    /// The store's revocation.
+    pub const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+         WHERE token = $1 AND revoked IS false";
 }

@@ -320,13 +320,16 @@ impl SqliteStore {
         let now = self.handle.now();
         let features = self.handle.shared.features;
         self.handle
-            .write(move |c| ephemeral::purge(c, features, now))
+            .blocking(move |c| ephemeral::purge(c, features, now))
             .await
     }
 
-    /// Runs `f` on the writer connection, on its thread: an escape
-    /// hatch for the app's own statements on the same database (its own
-    /// migrations, reports). Not inside any transaction of the store.
+    /// Runs `f` on the writer connection, on tokio's blocking pool (so it
+    /// may take its time): an escape hatch for the app's own statements on
+    /// the same database (its own migrations, reports). Not inside any
+    /// transaction of the store; a transaction `f` leaves open is rolled
+    /// back before the store's next write. No write of the store runs
+    /// meanwhile; the store's reads go on.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the writer stays busy; whatever `f`
@@ -339,7 +342,7 @@ impl SqliteStore {
         use crate::codec::Db as _;
         let shared = self.handle.shared.clone();
         self.handle
-            .write(move |c| {
+            .blocking(move |c| {
                 let out = f(c).db();
                 // The app may have altered fullauth_users.
                 shared.refresh_user_columns(c)?;

@@ -914,7 +914,7 @@ impl SqliteMigrator {
     pub async fn status(&self, chosen: Features) -> StoreResult<MigrationStatus> {
         fullauth_api::migrate::check_sql_features(chosen)?;
         self.handle
-            .write(move |c| SqliteMigrations::new().status(c, chosen))
+            .blocking(move |c| SqliteMigrations::new().status(c, chosen))
             .await
     }
 
@@ -925,7 +925,7 @@ impl SqliteMigrator {
     pub async fn plan(&self, chosen: Features) -> StoreResult<Vec<Migration>> {
         fullauth_api::migrate::check_sql_features(chosen)?;
         self.handle
-            .write(move |c| SqliteMigrations::new().plan(c, chosen))
+            .blocking(move |c| SqliteMigrations::new().plan(c, chosen))
             .await
     }
 
@@ -946,7 +946,7 @@ impl SqliteMigrator {
         let now = self.handle.now();
         let shared = self.handle.shared.clone();
         self.handle
-            .write(move |c| {
+            .blocking(move |c| {
                 let out = apply_at(c, chosen, now)?;
                 shared.refresh_user_columns(c)?;
                 Ok(out)
@@ -963,7 +963,7 @@ impl SqliteMigrator {
         let now = self.handle.now();
         let shared = self.handle.shared.clone();
         self.handle
-            .write(move |c| {
+            .blocking(move |c| {
                 let out = adopt_at(c, chosen, now)?;
                 shared.refresh_user_columns(c)?;
                 Ok(out)
@@ -998,7 +998,7 @@ impl SqliteMigrator {
     /// Backend errors.
     pub async fn applied(&self) -> StoreResult<Vec<AppliedMigration>> {
         self.handle
-            .write(|c| SqliteMigrations::new().recorded(c))
+            .blocking(|c| SqliteMigrations::new().recorded(c))
             .await
     }
 

@@ -114,16 +114,16 @@
 //! threads are plain OS threads, so a store opened in one runtime can be used
 //! from another.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, RwLock, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp};
-use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::codec::Db;
 use crate::users::UserColumns;
@@ -131,132 +131,46 @@ use crate::users::UserColumns;
 /// How many statements each connection keeps prepared.
 const STATEMENT_CACHE: usize = 128;
 
-/// A unit of work for a connection thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// The WAL size, in pages, past which a commit of the writer is followed by
+/// a checkpoint (SQLite's own `wal_autocheckpoint` default).
+const CHECKPOINT_PAGES: i32 = 1000;
 
-/// The sending side of one connection thread: jobs run in the order they are
-/// submitted, one at a time, each to completion.
-struct Worker {
-    /// `None` once the store is being dropped (so the thread ends).
-    jobs: Option<mpsc::Sender<Job>>,
+thread_local! {
+    /// The WAL size the writer's last commit on this thread reported
+    /// (set by [`wal_pages`], which SQLite calls inside `COMMIT`).
+    static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
 }
 
-impl Worker {
-    /// Starts the thread that owns `conn` and runs the jobs sent to it,
-    /// lingering up to `linger` for the next one before it sleeps. The
-    /// thread ends (closing the connection) when the sender is dropped and
-    /// the queued jobs are done; `temp` is released after the connection is
-    /// closed.
-    fn spawn(
-        name: &str,
-        mut conn: Connection,
-        linger: Duration,
-        temp: Option<Arc<TempFiles>>,
-    ) -> StoreResult<(Worker, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                while let Some(job) = next_job(&rx, linger) {
-                    // A panicking job drops its answer channel, which the
-                    // caller reports as an error; the thread keeps serving.
-                    let _ = catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
-                }
-                drop(conn);
-                drop(temp);
-            })
-            .map_err(|e| {
-                StoreError::backend(
-                    format!("could not start the SQLite connection thread {name}: {e}"),
-                    e,
-                )
-            })?;
-        Ok((Worker { jobs: Some(tx) }, thread))
-    }
-
-    /// Queues `f` on the connection thread and returns where its answer will
-    /// arrive. Queuing never blocks; once queued, `f` runs to completion even
-    /// if nobody waits for the answer any more.
-    fn submit<T, F>(&self, f: F) -> StoreResult<oneshot::Receiver<StoreResult<T>>>
-    where
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |c| {
-            let _ = tx.send(f(c));
-        });
-        match &self.jobs {
-            Some(jobs) if jobs.send(job).is_ok() => Ok(rx),
-            _ => Err(StoreError::backend_message(
-                "the SQLite connection thread has stopped",
-            )),
-        }
-    }
+/// The writer's WAL hook: records the WAL size after a commit. Installing
+/// it turns SQLite's automatic checkpoint off on that connection; the store
+/// checkpoints itself, off the async runtime ([`Handle::after_commit`]).
+fn wal_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.with(|p| p.set(pages));
+    Ok(())
 }
 
-/// How long a connection thread, and a task waiting for an answer, keep
-/// checking before they go to sleep, when the machine has more than one CPU.
-const LINGER: Duration = Duration::from_micros(50);
-
-/// The linger of this machine: [`LINGER`] with two CPUs or more, none with
-/// one (where checking would only take the CPU from the thread it waits for).
-fn linger() -> Duration {
-    match std::thread::available_parallelism() {
-        Ok(n) if n.get() > 1 => LINGER,
-        _ => Duration::ZERO,
-    }
+/// One connection, and the temporary database it keeps alive: the files are
+/// deleted after the last connection to them is closed.
+pub(crate) struct Conn {
+    conn: Connection,
+    _temp: Option<Arc<TempFiles>>,
 }
 
-/// The next job, or `None` once the store is gone. A caller running calls
-/// back to back sends the next job within microseconds of getting an answer,
-/// so the thread first checks for up to `linger`, yielding the CPU in
-/// between, before it sleeps on the channel: that saves a sleep and a
-/// wake-up per call.
-fn next_job(rx: &mpsc::Receiver<Job>, linger: Duration) -> Option<Job> {
-    let start = std::time::Instant::now();
-    loop {
-        match rx.try_recv() {
-            Ok(job) => return Some(job),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) if start.elapsed() < linger => {
-                std::thread::yield_now();
-            }
-            Err(mpsc::TryRecvError::Empty) => return rx.recv().ok(),
-        }
-    }
-}
-
-/// Waits for the answer of a submitted job. Most jobs take a few tens of
-/// microseconds, so the task first checks for up to `linger`, yielding to
-/// the runtime's other tasks in between (never blocking the thread), before
-/// it sleeps until the answer wakes it: that saves the runtime thread a sleep
-/// and a wake-up per call.
-async fn answer<T>(mut rx: oneshot::Receiver<StoreResult<T>>, linger: Duration) -> StoreResult<T> {
-    if !linger.is_zero() {
-        let start = std::time::Instant::now();
-        loop {
-            match rx.try_recv() {
-                Ok(out) => return out,
-                Err(oneshot::error::TryRecvError::Empty) if start.elapsed() < linger => {
-                    tokio::task::yield_now().await;
-                }
-                Err(_) => break,
-            }
-        }
-    }
-    match rx.await {
-        Ok(out) => out,
-        Err(_) => Err(StoreError::backend_message(
-            "the SQLite call panicked on its connection thread",
-        )),
+impl std::ops::Deref for Conn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
     }
 }
 
 /// State shared by a store, its clones, its transactions and its migrator.
 pub(crate) struct Shared {
-    writer: Arc<Mutex<Worker>>,
-    readers: ReaderPool,
+    /// The writer connection; its lock is the writer lock.
+    writer: Arc<Mutex<Conn>>,
+    /// The `query_only` reader connections.
+    readers: Vec<StdMutex<Conn>>,
+    /// Where a read that found every reader busy waits, in turn.
+    next_reader: AtomicUsize,
     pub(crate) clock: Clock,
     pub(crate) features: Features,
     pub(crate) busy_timeout: Duration,
@@ -265,39 +179,10 @@ pub(crate) struct Shared {
     pub(crate) user_columns: RwLock<Arc<UserColumns>>,
     /// Counts short-lived writes, to purge expired rows now and then.
     pub(crate) ephemeral_writes: AtomicU64,
-    /// The connection threads, joined when the store is dropped.
-    threads: Vec<JoinHandle<()>>,
-    /// How long a waiting call checks for its answer before sleeping.
-    linger: Duration,
-}
-
-/// The reader threads, with a free-list of the idle ones.
-struct ReaderPool {
-    workers: Vec<Worker>,
-    /// Indexes of the readers with nothing queued; shared with their jobs,
-    /// which put their reader back when they finish.
-    idle: Arc<StdMutex<Vec<usize>>>,
-    /// Round-robin cursor for when every reader is busy.
-    next: AtomicUsize,
-}
-
-/// Returns a reader taken from the free-list when dropped.
-struct BackToIdle {
-    idle: Arc<StdMutex<Vec<usize>>>,
-    reader: usize,
-}
-
-impl Drop for BackToIdle {
-    fn drop(&mut self) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(self.reader);
-    }
 }
 
 /// Removes a temporary database and its WAL files when dropped (after the
-/// last connection thread has closed its connection).
+/// last connection has been closed).
 struct TempFiles(PathBuf);
 
 impl Drop for TempFiles {
@@ -306,25 +191,6 @@ impl Drop for TempFiles {
             let mut p = self.0.clone().into_os_string();
             p.push(suffix);
             let _ = std::fs::remove_file(PathBuf::from(p));
-        }
-    }
-}
-
-impl Drop for Shared {
-    /// Stops the connection threads and waits for them to close their
-    /// connections (as closing a connection in place would), except the
-    /// thread running this drop, if it is one of them: that one ends on its
-    /// own once its current job returns.
-    fn drop(&mut self) {
-        if let Some(w) = Arc::get_mut(&mut self.writer) {
-            w.get_mut().jobs = None;
-        }
-        self.readers.workers.clear();
-        let me = std::thread::current().id();
-        for t in self.threads.drain(..) {
-            if t.thread().id() != me {
-                let _ = t.join();
-            }
         }
     }
 }
@@ -361,7 +227,7 @@ pub(crate) fn open_connection(
 
 impl Shared {
     /// Opens the writer (creating the file) and the readers on a blocking
-    /// thread, then gives each connection its own thread.
+    /// thread.
     pub(crate) async fn open(
         path: PathBuf,
         temporary: bool,
@@ -374,6 +240,11 @@ impl Shared {
         let temp = temporary.then(|| Arc::new(TempFiles(path.clone())));
         let opened = tokio::task::spawn_blocking(move || -> StoreResult<_> {
             let writer = open_connection(&path, busy_timeout, false)?;
+            // The writer never waits for the file inline: a lock held by
+            // another process sends the call to a blocking thread, which
+            // waits up to the busy timeout (`Handle::begin_immediate`).
+            writer.busy_timeout(Duration::ZERO).db()?;
+            writer.wal_hook(Some(wal_pages));
             let columns = UserColumns::load(&writer)?;
             let mut conns = Vec::with_capacity(readers);
             for _ in 0..readers {
@@ -387,39 +258,20 @@ impl Shared {
         })?;
         // On an error, `temp` (the only holder) deletes what was created.
         let (path, writer, columns, conns) = opened?;
-        let mut threads = Vec::with_capacity(readers + 1);
-        let mut workers = Vec::with_capacity(readers);
-        let linger = linger();
-        let (writer, t) = Worker::spawn("fullauth-sqlite-writer", writer, linger, temp.clone())?;
-        threads.push(t);
-        for (i, conn) in conns.into_iter().enumerate() {
-            let (w, t) = Worker::spawn(
-                &format!("fullauth-sqlite-reader-{i}"),
-                conn,
-                linger,
-                temp.clone(),
-            )?;
-            workers.push(w);
-            threads.push(t);
-        }
-        // The threads hold the temporary files now; the last one to close its
-        // connection deletes them.
-        drop(temp);
+        let conn = |conn| Conn {
+            conn,
+            _temp: temp.clone(),
+        };
         Ok(Arc::new(Shared {
-            writer: Arc::new(Mutex::new(writer)),
-            readers: ReaderPool {
-                workers,
-                idle: Arc::new(StdMutex::new((0..readers).rev().collect())),
-                next: AtomicUsize::new(0),
-            },
+            writer: Arc::new(Mutex::new(conn(writer))),
+            readers: conns.into_iter().map(|c| StdMutex::new(conn(c))).collect(),
+            next_reader: AtomicUsize::new(0),
             clock,
             features,
             busy_timeout,
             path,
             user_columns: RwLock::new(Arc::new(columns)),
             ephemeral_writes: AtomicU64::new(0),
-            threads,
-            linger,
         }))
     }
 
@@ -442,6 +294,34 @@ impl Shared {
     pub(crate) fn time_to_purge(&self, every: u64) -> bool {
         self.ephemeral_writes.fetch_add(1, Ordering::Relaxed) % every == every - 1
     }
+
+    /// An idle reader, or — when every reader is busy on another thread —
+    /// the next one in turn, once its current statement is done.
+    fn reader(&self) -> StoreResult<MutexGuard<'_, Conn>> {
+        for r in &self.readers {
+            match r.try_lock() {
+                Ok(g) => return Ok(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len().max(1);
+        match self.readers.get(i) {
+            Some(r) => Ok(r.lock().unwrap_or_else(|p| p.into_inner())),
+            None => Err(StoreError::backend_message(
+                "the SQLite store has no reader",
+            )),
+        }
+    }
+}
+
+/// Runs `f` on `c`, answering a panic as [`StoreError::Backend`].
+fn guarded<T>(c: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    catch_unwind(AssertUnwindSafe(|| f(c))).unwrap_or_else(|_| {
+        Err(StoreError::backend_message(
+            "a SQLite call panicked (its transaction was rolled back)",
+        ))
+    })
 }
 
 /// Rolls back a transaction left open on `conn` (a no-op otherwise).
@@ -451,29 +331,115 @@ fn rollback_leftover(conn: &Connection) {
     }
 }
 
+/// Runs a cached statement without parameters or rows (`BEGIN IMMEDIATE`,
+/// `COMMIT`).
+fn exec_cached(c: &Connection, sql: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// True when `e` says the file is locked by another connection.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `f` inside the transaction just begun on `c` and commits it, or
+/// rolls it back when `f` (or the commit) fails. Answers whether the WAL
+/// has grown past [`CHECKPOINT_PAGES`].
+fn commit_after<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> (StoreResult<T>, bool) {
+    match guarded(c, f) {
+        Ok(v) => {
+            WAL_PAGES.with(|p| p.set(0));
+            match exec_cached(c, "COMMIT").db() {
+                Ok(()) => (Ok(v), WAL_PAGES.with(Cell::get) >= CHECKPOINT_PAGES),
+                Err(e) => {
+                    rollback_leftover(c);
+                    (Err(e), false)
+                }
+            }
+        }
+        Err(e) => {
+            rollback_leftover(c);
+            (Err(e), false)
+        }
+    }
+}
+
+/// Runs `f` in the open transaction on `c`, in a savepoint: a failure undoes
+/// only `f` and leaves the transaction usable.
+fn in_savepoint<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    exec_cached(c, "SAVEPOINT fullauth_call").db()?;
+    match guarded(c, f) {
+        Ok(v) => {
+            exec_cached(c, "RELEASE fullauth_call").db()?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK TO fullauth_call; RELEASE fullauth_call");
+            Err(e)
+        }
+    }
+}
+
+/// Runs `f` with the writer on tokio's blocking pool, with the busy timeout
+/// in force, and gives the writer back. Once started, `f` runs to
+/// completion even if nobody waits for the answer any more.
+async fn on_blocking_pool<T, F>(
+    mut writer: OwnedMutexGuard<Conn>,
+    busy_timeout: Duration,
+    f: F,
+) -> StoreResult<(T, OwnedMutexGuard<Conn>)>
+where
+    F: FnOnce(&Connection) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let c: &mut Conn = &mut writer;
+        let _ = c.busy_timeout(busy_timeout);
+        let out = f(c);
+        let _ = c.busy_timeout(Duration::ZERO);
+        (out, writer)
+    })
+    .await
+    .map_err(|e| StoreError::backend_message(format!("a blocking SQLite call failed: {e}")))
+}
+
+/// Checkpoints the WAL of the writer `c` (passive: it copies what no reader
+/// still needs and never waits).
+fn checkpoint(c: &Connection) {
+    let done = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    if let Err(e) = done {
+        tracing::debug!(error = %e, "fullauth-sqlite: WAL checkpoint failed");
+    }
+}
+
 /// The writer lock held by an open transaction (`None` once it has been
 /// committed or rolled back).
 pub(crate) struct TxSlot {
-    conn: StdMutex<Option<OwnedMutexGuard<Worker>>>,
+    conn: StdMutex<Option<OwnedMutexGuard<Conn>>>,
 }
 
 impl TxSlot {
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<OwnedMutexGuard<Worker>>> {
+    fn slot(&self) -> MutexGuard<'_, Option<OwnedMutexGuard<Conn>>> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Drop for TxSlot {
-    /// Rolls back a transaction that was neither committed nor rolled back:
-    /// the `ROLLBACK` is queued on the writer thread before the writer lock
-    /// is released, so it runs before any later write. Never blocks.
+    /// Rolls back a transaction that was neither committed nor rolled back,
+    /// then releases the writer lock.
     fn drop(&mut self) {
         let slot = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
         if let Some(guard) = slot.take() {
-            let _ = guard.submit(|c| {
-                rollback_leftover(c);
-                Ok(())
-            });
+            rollback_leftover(&guard);
         }
     }
 }
@@ -515,7 +481,7 @@ impl Handle {
     }
 
     /// Takes the writer lock, waiting at most the busy timeout.
-    async fn lock_writer(&self) -> StoreResult<OwnedMutexGuard<Worker>> {
+    async fn lock_writer(&self) -> StoreResult<OwnedMutexGuard<Conn>> {
         if let Ok(g) = self.shared.writer.clone().try_lock_owned() {
             return Ok(g);
         }
@@ -529,103 +495,113 @@ impl Handle {
         }
     }
 
-    /// Runs a read: on an idle reader (or, when all are busy, queued on the
-    /// next one in turn), or on the transaction's connection.
+    /// Takes the writer lock and begins `BEGIN IMMEDIATE` on it: on the
+    /// calling thread when the file is free (no waiting: the writer has no
+    /// busy handler), else on the blocking pool, waiting up to the busy
+    /// timeout for the other process to let go.
+    async fn begin_immediate(&self) -> StoreResult<OwnedMutexGuard<Conn>> {
+        let writer = self.lock_writer().await?;
+        // A transaction left open by the app's own statements
+        // (`with_connection`) or by a `begin` whose future was dropped.
+        rollback_leftover(&writer);
+        match exec_cached(&writer, "BEGIN IMMEDIATE") {
+            Ok(()) => Ok(writer),
+            Err(e) if is_busy(&e) => {
+                let (began, writer) = on_blocking_pool(writer, self.shared.busy_timeout, |c| {
+                    exec_cached(c, "BEGIN IMMEDIATE").db()
+                })
+                .await?;
+                began.map(|()| writer)
+            }
+            Err(e) => Err(crate::codec::db_err(e)),
+        }
+    }
+
+    /// After a commit of the writer: when the WAL has grown past
+    /// [`CHECKPOINT_PAGES`], checkpoints it on the blocking pool, holding
+    /// the writer lock (so no write of this store adds to the WAL meanwhile
+    /// and the next one starts it over); else releases the lock.
+    fn after_commit(writer: OwnedMutexGuard<Conn>, due: bool) {
+        if !due {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(move || checkpoint(&writer));
+            }
+            Err(_) => checkpoint(&writer),
+        }
+    }
+
+    /// Runs a read: on an idle reader, on the calling thread, or on the
+    /// transaction's connection.
     pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
         if let Some(tx) = &self.tx {
-            return run_on_tx(tx, self.shared.linger, f).await;
+            return run_on_tx(tx, f);
         }
-        let pool = &self.shared.readers;
-        let n = pool.workers.len();
-        let popped = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let (i, from_idle) = match popped {
-            Some(i) => (i, true),
-            None => (pool.next.fetch_add(1, Ordering::Relaxed) % n.max(1), false),
-        };
-        let Some(worker) = pool.workers.get(i) else {
-            return Err(StoreError::backend_message(
-                "the SQLite reader pool is closed",
-            ));
-        };
-        let back = from_idle.then(|| BackToIdle {
-            idle: pool.idle.clone(),
-            reader: i,
-        });
-        let submitted = worker.submit(move |c| {
-            // Puts the reader back on the free-list when the job ends (even
-            // by a panic), before the answer is sent.
-            let _back = back;
-            f(c)
-        });
-        answer(submitted?, self.shared.linger).await
+        let reader = self.shared.reader()?;
+        guarded(&reader, f)
     }
 
-    /// Runs a write of one statement (or statements whose partial effect is
-    /// harmless) on the writer or the transaction's connection.
+    /// Runs a write: in a transaction of its own (`BEGIN IMMEDIATE …
+    /// COMMIT`, undone entirely when `f` fails) on the store, as part of the
+    /// transaction on a transaction handle.
     pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
         if let Some(tx) = &self.tx {
-            return run_on_tx(tx, self.shared.linger, f).await;
+            return run_on_tx(tx, f);
         }
-        // The lock is needed only to queue the job: the writer thread runs
-        // jobs one by one in queue order, so releasing it before the answer
-        // arrives cannot interleave another write with this one.
-        let rx = self.lock_writer().await?.submit(move |c| {
-            rollback_leftover(c);
-            f(c)
-        })?;
-        answer(rx, self.shared.linger).await
+        let writer = self.begin_immediate().await?;
+        let (out, due) = commit_after(&writer, f);
+        Self::after_commit(writer, due);
+        out
     }
 
-    /// Runs several statements as one unit: `BEGIN IMMEDIATE … COMMIT` on the
-    /// store, a savepoint inside a transaction (so a failure, a conflict
-    /// included, undoes only this call and never poisons the transaction).
+    /// Runs several statements as one unit: as [`write`](Self::write) on
+    /// the store; in a savepoint inside a transaction (so a failure, a
+    /// conflict included, undoes only this call and never poisons the
+    /// transaction).
     pub(crate) async fn atomic<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        if self.in_tx() {
-            self.write(move |c| {
-                c.execute_batch("SAVEPOINT fullauth_call").db()?;
-                match f(c) {
-                    Ok(v) => {
-                        c.execute_batch("RELEASE fullauth_call").db()?;
-                        Ok(v)
-                    }
-                    Err(e) => {
-                        let _ = c.execute_batch("ROLLBACK TO fullauth_call; RELEASE fullauth_call");
-                        Err(e)
-                    }
-                }
-            })
-            .await
-        } else {
-            self.write(move |c| {
-                c.execute_batch("BEGIN IMMEDIATE").db()?;
-                match f(c) {
-                    Ok(v) => match c.execute_batch("COMMIT").db() {
-                        Ok(()) => Ok(v),
-                        Err(e) => {
-                            rollback_leftover(c);
-                            Err(e)
-                        }
-                    },
-                    Err(e) => {
-                        rollback_leftover(c);
-                        Err(e)
-                    }
-                }
-            })
-            .await
+        match &self.tx {
+            Some(tx) => run_on_tx(tx, |c| in_savepoint(c, f)),
+            None => self.write(f).await,
         }
+    }
+
+    /// Runs `f` — work of unknown length that manages its own transactions
+    /// (migrations, the app's statements) — on the writer on the blocking
+    /// pool, outside any transaction, with the busy timeout in force; inside
+    /// a transaction, on its connection.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(tx) = &self.tx {
+            return run_on_tx(tx, f);
+        }
+        let writer = self.lock_writer().await?;
+        let (out, writer) = on_blocking_pool(writer, self.shared.busy_timeout, |c| {
+            rollback_leftover(c);
+            WAL_PAGES.with(|p| p.set(0));
+            let out = guarded(c, f);
+            (out, WAL_PAGES.with(Cell::get) >= CHECKPOINT_PAGES)
+        })
+        .await?;
+        let (out, due) = out;
+        Self::after_commit(writer, due);
+        out
     }
 
     /// Begins a transaction: takes the writer lock for the handle's lifetime.
@@ -633,19 +609,11 @@ impl Handle {
         if self.in_tx() {
             return Err(StoreError::transaction_nesting());
         }
-        let guard = self.lock_writer().await?;
-        // If this future is cancelled while waiting, the guard is dropped
-        // with the `BEGIN` possibly done: the next holder's job rolls it back
-        // before doing anything (`rollback_leftover`).
-        let rx = guard.submit(|c| {
-            rollback_leftover(c);
-            c.execute_batch("BEGIN IMMEDIATE").db()
-        })?;
-        answer(rx, self.shared.linger).await?;
+        let writer = self.begin_immediate().await?;
         Ok(Handle {
             shared: self.shared.clone(),
             tx: Some(Arc::new(TxSlot {
-                conn: StdMutex::new(Some(guard)),
+                conn: StdMutex::new(Some(writer)),
             })),
         })
     }
@@ -655,54 +623,35 @@ impl Handle {
         let Some(tx) = &self.tx else {
             return Ok(());
         };
-        let Some(guard) = tx.slot().take() else {
+        let Some(writer) = tx.slot().take() else {
             return Err(StoreError::transaction_finished());
         };
-        // Queued before the writer lock is released (when `guard` drops at
-        // the end of this statement), so it runs before any later write.
-        let rx = guard.submit(move |c| {
-            if c.is_autocommit() {
-                // SQLite already rolled the transaction back (after an I/O
-                // error, a full disk, ...): nothing of it can be committed.
-                return if commit {
-                    Err(StoreError::transaction_finished())
-                } else {
-                    Ok(())
-                };
-            }
-            if commit {
-                match c.execute_batch("COMMIT").db() {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        rollback_leftover(c);
-                        Err(e)
-                    }
-                }
+        if writer.is_autocommit() {
+            // SQLite already rolled the transaction back (after an I/O
+            // error, a full disk, ...): nothing of it can be committed.
+            return if commit {
+                Err(StoreError::transaction_finished())
             } else {
-                c.execute_batch("ROLLBACK").db()
-            }
-        })?;
-        drop(guard);
-        answer(rx, self.shared.linger).await
+                Ok(())
+            };
+        }
+        if commit {
+            let (out, due) = commit_after(&writer, |_| Ok(()));
+            Self::after_commit(writer, due);
+            out
+        } else {
+            exec_cached(&writer, "ROLLBACK").db()
+        }
     }
 }
 
-/// Queues `f` on the writer thread on behalf of the transaction `tx`.
-async fn run_on_tx<T, F>(tx: &TxSlot, linger: Duration, f: F) -> StoreResult<T>
-where
-    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-    T: Send + 'static,
-{
-    let rx = match tx.slot().as_ref() {
-        Some(guard) => guard.submit(move |c| {
-            // SQLite rolls a transaction back by itself after some failures
-            // (I/O error, full disk): a call must not then run outside it.
-            if c.is_autocommit() {
-                return Err(StoreError::transaction_finished());
-            }
-            f(c)
-        })?,
-        None => return Err(StoreError::transaction_finished()),
-    };
-    answer(rx, linger).await
+/// Runs `f` on the transaction `tx`'s connection.
+fn run_on_tx<T>(tx: &TxSlot, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    match tx.slot().as_ref() {
+        // SQLite rolls a transaction back by itself after some failures
+        // (I/O error, full disk): a call must not then run outside it.
+        Some(c) if c.is_autocommit() => Err(StoreError::transaction_finished()),
+        Some(c) => guarded(c, f),
+        None => Err(StoreError::transaction_finished()),
+    }
 }

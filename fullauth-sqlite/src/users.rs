@@ -104,8 +104,9 @@ fn check_columns<'a>(
 }
 
 /// Builds a [`User`] from the first `count` columns of a `SELECT *` /
-/// `RETURNING *` row, typing the application columns as `cols` says.
-fn user_from_row(row: &Row<'_>, cols: &UserColumns, count: usize) -> StoreResult<User> {
+/// `RETURNING *` row, typing the application columns as `cols` says;
+/// `None` when the row has a column `cols` does not know.
+fn user_from_row(row: &Row<'_>, cols: &UserColumns, count: usize) -> StoreResult<Option<User>> {
     let stmt = row.as_ref();
     let mut id = None;
     let mut email = None;
@@ -127,10 +128,11 @@ fn user_from_row(row: &Row<'_>, cols: &UserColumns, count: usize) -> StoreResult
             "is_verified" => is_verified = Some(row.get::<_, i64>(i).db()? != 0),
             "is_superuser" => is_superuser = Some(row.get::<_, i64>(i).db()? != 0),
             "created_at" => created_at = Some(parse_ts(&row.get::<_, String>(i).db()?)?),
-            other => extra.insert_stored(
+            other if cols.has(other) => extra.insert_stored(
                 other,
                 sql_to_json(row.get_ref(i).db()?, cols.type_of(other)),
             ),
+            _ => return Ok(None),
         }
     }
     match (id, email, is_active, is_verified, is_superuser, created_at) {
@@ -141,7 +143,7 @@ fn user_from_row(row: &Row<'_>, cols: &UserColumns, count: usize) -> StoreResult
             Some(is_verified),
             Some(is_superuser),
             Some(created_at),
-        ) => Ok(User {
+        ) => Ok(Some(User {
             id,
             email,
             is_active,
@@ -149,7 +151,7 @@ fn user_from_row(row: &Row<'_>, cols: &UserColumns, count: usize) -> StoreResult
             is_superuser,
             created_at,
             extra,
-        }),
+        })),
         _ => Err(corrupt("fullauth_users", "a built-in column is missing")),
     }
 }
@@ -183,17 +185,19 @@ fn one_user_with<T>(
     let Some(row) = rows.next().db()? else {
         return Ok(None);
     };
-    let mut cols = shared.user_columns();
-    let stmt = row.as_ref();
-    let count = stmt.column_count().saturating_sub(trailing);
-    let unknown = (0..count).any(|i| {
-        stmt.column_name(i)
-            .is_ok_and(|n| !is_builtin_user_column(n) && !cols.has(n))
-    });
-    if unknown {
-        cols = shared.refresh_user_columns(conn)?;
-    }
-    let user = user_from_row(row, &cols, count)?;
+    let count = row.as_ref().column_count().saturating_sub(trailing);
+    let user = match user_from_row(row, &shared.user_columns(), count)? {
+        Some(user) => user,
+        // A column the cache does not know: the app altered the table.
+        None => match user_from_row(row, &*shared.refresh_user_columns(conn)?, count)? {
+            Some(user) => user,
+            None => {
+                return Err(StoreError::backend_message(
+                    "fullauth_users has a column its catalog does not list",
+                ));
+            }
+        },
+    };
     finish(user, row, count).map(Some)
 }
 
