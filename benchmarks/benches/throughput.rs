@@ -227,7 +227,7 @@ async fn store_round(
     match op {
         "create_user" => {
             on_tasks(c, n, move |t, k| {
-                let (s, email) = (store.clone(), format!("s{t}-{k}-{run}@example.test"));
+                let (s, email) = (store.clone(), format!("s{t}-{k}-{run}@example.com"));
                 async move {
                     s.create_user(NewUser::new(email)?).await?;
                     Ok(())
@@ -360,7 +360,7 @@ fn sqlite_op(
             w.prepare_cached("INSERT INTO fullauth_users (id, email, hashed_password, is_active, \
                  is_verified, is_superuser, created_at) VALUES (?1, ?2, NULL, 1, 0, 0, ?3) RETURNING *")?
                 .query_row(params![uuid::Uuid::now_v7().simple().to_string(),
-                    format!("raw-{tag}-{}@example.test", uuid::Uuid::new_v4().simple()),
+                    format!("raw-{tag}-{}@example.com", uuid::Uuid::new_v4().simple()),
                     Timestamp::now().to_naive_utc_string()], |r| r.get::<_, String>(0))?;
             exec(&w, "COMMIT")?;
         }
@@ -513,10 +513,7 @@ async fn pg_op(
         "create_user" => {
             let row = sqlx::query(AssertSqlSafe(sql))
                 .bind(uuid::Uuid::now_v7())
-                .bind(format!(
-                    "raw-{}@example.test",
-                    uuid::Uuid::new_v4().simple()
-                ))
+                .bind(format!("raw-{}@example.com", uuid::Uuid::new_v4().simple()))
                 .bind(None::<&str>)
                 .bind(true)
                 .bind(false)
@@ -687,6 +684,10 @@ fn python_round(
     if let Some(s) = schema {
         cmd.args(["--schema", s]);
     }
+    if op == "rotate" {
+        // The token part of its refresh flow: what one rotate of a store does.
+        cmd.args(["--rotate-scope", "token"]);
+    }
     let out = cmd.output()?;
     if !out.status.success() {
         return Err(format!(
@@ -697,6 +698,9 @@ fn python_round(
     }
     let mut v: Value = serde_json::from_slice(&out.stdout)?;
     v["side"] = json!("fastapi-fullauth");
+    if let Some(o) = v.as_object_mut() {
+        o.remove("rotate_scope");
+    }
     Ok(v)
 }
 

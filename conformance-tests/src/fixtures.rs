@@ -78,7 +78,7 @@ where
     }
     let mut ids = Vec::with_capacity(users);
     for i in 0..users {
-        let email = format!("seed{i}-{}@example.test", uuid::Uuid::new_v4().simple());
+        let email = format!("seed{i}-{}@example.com", uuid::Uuid::new_v4().simple());
         let user = store.create_user(NewUser::new(email)?).await?;
         store.assign_role(&user.id, &roles[i % SEED_ROLES]).await?;
         store

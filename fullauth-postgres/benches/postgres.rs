@@ -176,7 +176,7 @@ fn raw_user_permissions(b: Bencher) {
 fn store_create_user(b: Bencher) {
     let f = fixture();
     b.bench_local(|| {
-        let email = format!("s-{}@example.test", uuid::Uuid::new_v4().simple());
+        let email = format!("s-{}@example.com", uuid::Uuid::new_v4().simple());
         f.rt.block_on(f.store.create_user(NewUser::new(email).expect("email")))
             .expect("create")
     });
@@ -187,7 +187,7 @@ fn raw_create_user(b: Bencher) {
     let mut f = fixture();
     let sql = f.sql(CREATE_USER);
     b.bench_local(|| {
-        let email = format!("r-{}@example.test", uuid::Uuid::new_v4().simple());
+        let email = format!("r-{}@example.com", uuid::Uuid::new_v4().simple());
         f.rt.block_on(async {
             let c = &mut f.raw;
             let row = sqlx::query(AssertSqlSafe(sql.as_str()))
