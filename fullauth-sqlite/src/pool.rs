@@ -1,117 +1,112 @@
-//! Connections, and how blocking SQLite calls are kept off the async runtime.
+//! Connections, and where SQLite work runs.
 //!
 //! # Design
 //!
 //! SQLite allows one writer at a time per database file and, in WAL mode, any
-//! number of readers that never block it. The store mirrors that, and gives
-//! every connection **its own OS thread**, which owns the connection and runs
-//! the jobs sent to it through a channel, one at a time, in the order they
-//! were sent. A call boxes its closure, sends it to the right thread and
-//! waits for the answer on a `tokio::sync::oneshot`; the SQLite work itself
-//! never runs on an async worker thread.
+//! number of readers that never block it. The store mirrors that with one
+//! writer connection and a few `query_only` reader connections, and runs its
+//! own statements — short, known, a few to a few tens of microseconds — **on
+//! the calling thread**, the connection held by a lock for the length of the
+//! call:
 //!
-//! * **One writer thread**, reached through an async mutex (the *writer
-//!   lock*). A write takes the lock (waiting asynchronously, so a queue of
-//!   writers costs no threads), queues its job and releases the lock; the
-//!   thread runs jobs one after the other, so a job is never interleaved with
-//!   another write of the same store. Because all writes of the store go
-//!   through this one connection, a compare-and-set such as "revoke if not
-//!   revoked, then insert the successor" is atomic by construction, and the
-//!   conditional `UPDATE` keeps it atomic against other processes too.
-//!   Multi-statement writes run inside `BEGIN IMMEDIATE` (or a `SAVEPOINT`
-//!   inside a transaction), so another process sharing the file waits on the
-//!   busy timeout instead of failing mid-way.
-//! * **Reader threads** (`query_only` connections). A read goes to an idle
-//!   reader taken from a free-list (its job puts it back when it finishes), or,
-//!   when every reader is busy, is queued on the next one in turn. Reads run in
-//!   parallel with each other and with the writer, and see only committed
-//!   data.
-//! * **A transaction** holds the writer lock for its whole life, so no other
-//!   write of the store can queue a job while it is open; its calls (reads
-//!   included, so it sees its own writes) are queued on the writer thread.
-//!   Commit, rollback, and the rollback of a transaction handle dropped while
-//!   still open are all queued *before* the lock is released, so they run
-//!   before any later write; dropping never blocks.
-//! * **Cancellation.** A job, once queued, runs to completion on its thread
-//!   whether or not anybody still waits for it, so a cancelled future never
-//!   leaves a statement half-run or a savepoint open. The one gap — `begin`
-//!   cancelled after its `BEGIN IMMEDIATE` was queued — is closed by every
-//!   writer job, which first rolls back any transaction left open on the
-//!   connection.
-//! * **Shutdown.** Dropping the last clone of the store (and its
-//!   transactions) closes the channels; each thread finishes its queued jobs,
-//!   closes its connection and ends, and the drop waits for that, as closing
-//!   the connections in place would. A temporary database's files are
-//!   deleted once the last connection is closed.
+//! * **Reads** take the first idle reader (each is behind its own mutex; a
+//!   read tries them in order and, when every reader is busy on another
+//!   thread, waits for one in turn — a wait as long as one statement). Reads
+//!   run in parallel with each other and with the writer, and see only
+//!   committed data.
+//! * **Writes** take the *writer lock* (an async mutex: a queue of writers
+//!   waits without holding threads, and a wait is bounded by the busy
+//!   timeout, after which the call answers [`StoreError::Unavailable`]), then
+//!   run `BEGIN IMMEDIATE`, their statements and `COMMIT` (or `ROLLBACK` when
+//!   they fail: nothing of a failed call stays). Since every write of the
+//!   store goes through this one connection, a compare-and-set such as
+//!   "revoke if not revoked, then insert the successor" is atomic, and the
+//!   conditional statements keep it so against other processes too.
+//! * **Another process holding the file.** The writer connection has no busy
+//!   handler, so `BEGIN IMMEDIATE` answers at once when another process
+//!   writes; the call then moves, writer lock and all, to Tokio's blocking
+//!   pool, waits there for up to the busy timeout and comes back. Once
+//!   `BEGIN IMMEDIATE` has succeeded nothing in a WAL write waits for
+//!   another connection, so no async worker ever sleeps on a file lock.
+//!   (Readers keep the busy timeout: in WAL mode a reader is refused only
+//!   while another process recovers or closes the WAL, for moments.)
+//! * **Checkpoints.** The writer's own automatic checkpoint is off (a WAL
+//!   hook replaces it). When a commit leaves the WAL at 1 000 pages or more
+//!   (SQLite's default threshold), the call returns at once and the writer
+//!   lock goes to the blocking pool, which checkpoints (`PASSIVE`) and then
+//!   releases it: the next write starts the WAL over, and the copy back to
+//!   the database file (and its `fsync`) never runs on an async worker.
+//! * **A transaction** holds the writer lock for its whole life; its calls,
+//!   reads included (so they see its writes), run on the writer connection.
+//!   Commit and rollback run in place; a transaction dropped while open is
+//!   rolled back in place (one short statement) before the lock is released.
+//! * **Work of unknown length** — migrations, the app's statements through
+//!   [`SqliteStore::with_connection`](crate::SqliteStore::with_connection),
+//!   [`purge_expired`](crate::SqliteStore::purge_expired) — runs with the
+//!   writer on the blocking pool, never on the calling thread.
+//! * **Cancellation.** A statement never straddles an `.await`, so dropping
+//!   a call's future cannot leave one half-run; a call that moved to the
+//!   blocking pool runs to completion there. A transaction left open on the
+//!   writer (a `begin` whose future was dropped while it waited on the
+//!   blocking pool, or the app's statements) is rolled back before the next
+//!   write.
+//! * **Shutdown.** Dropping the last clone of the store (and of its
+//!   transactions) closes the connections; a temporary database's files are
+//!   deleted after the last one is closed.
 //!
-//! A panic inside a job (there should be none) is caught on the thread and
-//! answered as [`StoreError::Backend`]; the thread keeps serving.
+//! A panic inside a call (there should be none) is caught and answered as
+//! [`StoreError::Backend`], its transaction rolled back.
 //!
-//! ## Why threads and channels rather than `spawn_blocking`
+//! ## Why on the calling thread
 //!
-//! An earlier version moved each call onto tokio's blocking pool with
-//! `tokio::task::spawn_blocking` (the owned writer guard travelling with it).
-//! That is correct, but each call paid for spawning a blocking task, the
-//! blocking pool's shared queue and condition variable, a join handle, a
-//! reader checkout/checkin and, for reads, a semaphore; and a write held the
-//! writer until its answer came back. A dedicated thread per connection costs
-//! one boxed closure, one channel send and one oneshot per call, and a reader
-//! free-list of plain indexes; writes queue back to back on the writer thread;
-//! and the connection stays on one thread, warm in its caches.
+//! Until 0.2 every connection had its own OS thread, and a call sent its
+//! closure there and waited for the answer. A hand-over costs two thread
+//! wake-ups, more than a small query; to hide them, the threads and the
+//! waiting calls spun for 50 µs before sleeping, which took a core from
+//! whatever else ran on the machine. Measured with `cargo bench -p
+//! fullauth-benchmarks` (both designs built from the same sources, run
+//! alternately), the in-place design is faster in most cells — behind in
+//! two, writes from 8 tasks on a quiet machine, where the writer thread
+//! queued them back to back — and does not depend on idle cores (ops/s,
+//! medians of 3 alternating runs, SQLite in WAL on a 2-core machine; ratio
+//! to the same statements on raw rusqlite from the same number of tasks):
 //!
-//! What costs most, though, is not bookkeeping but sleeping: a call made the
-//! connection thread wake up, then put the waiting runtime thread to sleep
-//! until the answer woke it again, and on a machine with idle CPUs each of
-//! those wake-ups costs more than a small query. So on machines with more
-//! than one CPU, a connection thread that runs out of jobs keeps checking for
-//! the next one for a short while (50 µs, yielding the CPU in between)
-//! before it sleeps, and a waiting call checks for its answer for as long,
-//! yielding to the runtime's other tasks (it never blocks the thread), before
-//! it sleeps. Calls made back to back then hand over without sleeping. With
-//! a single CPU there is no lingering: checking would only take the CPU from
-//! the thread it waits for.
+//! | operation (c = tasks) | in place, quiet | threads, quiet | in place, 1 core busy | threads, 1 core busy |
+//! |---|---|---|---|---|
+//! | get user, c=1 | 275 353 (0.85) | 136 239 (0.41) | 266 964 (0.83) | 20 408 (0.06) |
+//! | get user, c=8 | 258 386 (0.87) | 197 852 (0.67) | 410 042 (1.38) | 20 273 (0.07) |
+//! | permissions, c=1 | 89 976 (0.94) | 30 360 (0.31) | 89 578 (0.95) | 15 182 (0.16) |
+//! | permissions, c=8 | 207 207 (0.96) | 62 627 (0.29) | 122 632 (0.93) | 18 122 (0.14) |
+//! | create user, c=1 | 27 272 (1.06) | 20 077 (0.81) | 25 051 (1.06) | 9 599 (0.40) |
+//! | create user, c=8 | 25 119 (1.04) | 30 975 (1.32) | 24 532 (0.94) | 14 494 (0.58) |
+//! | revoke, c=1 | 68 565 (0.97) | 31 264 (0.46) | 67 822 (0.97) | 10 360 (0.15) |
+//! | revoke, c=8 | 55 958 (0.94) | 29 356 (0.50) | 57 850 (0.82) | 21 777 (0.32) |
+//! | rotate, c=1 | 10 804 (1.00) | 9 939 (0.90) | 11 656 (1.01) | 6 328 (0.54) |
+//! | rotate, c=8 | 8 992 (0.91) | 9 835 (0.92) | 10 252 (0.91) | 6 647 (0.64) |
 //!
-//! Measured with `cargo run --release -p fullauth-sqlite --example
-//! sqlite_throughput` (5 000 operations each; rows/s through the store, rows/s
-//! of the same SQL straight on one rusqlite connection, and their ratio) on a
-//! shared, busy 2-core machine, alternating the two builds; medians of 8 runs
-//! each, one task:
+//! "1 core busy" is a shell loop spinning beside the benchmark. The
+//! spinning hand-over lost the core it needed to the other process and fell
+//! to a twentieth of the driver; run in place, a call needs no second
+//! thread at all. What stays between the store and the driver on a get user
+//! is the typed answer (parsing the id and the time and checking the email:
+//! 0.2 µs of 3.0, `cargo bench -p fullauth-sqlite`, `raw_get_user_typed`)
+//! and the store's own 0.6 µs (the lock, the check of the row's columns
+//! against the app's, the runtime).
 //!
-//! | operation            | `spawn_blocking`     | thread per connection |
-//! |----------------------|----------------------|-----------------------|
-//! | create user          | 9 218 / 31 681, 0.28 | 12 116 / 30 780, 0.40 |
-//! | rotate refresh token | 3 841 / 6 341, 0.64  | 3 797 / 6 259, 0.59   |
-//! | permission lookup    | 19 138 / 41 876, 0.46 | 31 846 / 45 346, 0.66 |
-//!
-//! Single runs of the same build vary a lot (permission lookups from 0.42 to
-//! 1.17 of the baseline) as other work on the machine comes and goes; the
-//! rotation, which spends most of its time in SQLite, is unchanged within that
-//! noise. With 8 tasks, creating users went from 5 973 to 18 773 rows/s
-//! (writes no longer wait for each other's answers) and permission lookups
-//! from 28 080 to 29 143. A whole run of the example made about 120 000
-//! context switches before and about 25 000 after (`perf stat`, one run
-//! each). Pinned to one CPU (`taskset -c 1`, so no lingering), 3 alternating
-//! runs each, the thread design alone did 18 620 / 4 876 / 41 114 rows/s
-//! against 12 301 / 3 527 / 17 940 (medians; create, rotate, permissions).
-//!
-//! What remains between the store and the bare driver is SQLite's own work
-//! on separate connections and the hand-over between threads. Running SQLite
-//! on the caller's thread would remove the hand-over only by blocking an
-//! async worker, which this store never does.
+//! The cost: a call blocks its async worker for the length of its
+//! statements, as any CPU-bound work does — tens of microseconds, never a
+//! file lock or a checkpoint. Tokio's guideline for work between two
+//! `.await`s is 10–100 µs.
 //!
 //! Every connection runs with `journal_mode=WAL`, `synchronous=NORMAL`,
-//! `foreign_keys=ON` and the configured busy timeout, and caches its prepared
-//! statements (`prepare_cached`). A statement that still finds the file
-//! locked by another process when the busy timeout runs out (`SQLITE_BUSY`,
-//! `SQLITE_LOCKED`) answers [`StoreError::Contention`]: retry the whole
-//! transaction.
+//! `foreign_keys=ON` and caches its prepared statements (`prepare_cached`).
+//! A statement that finds the file locked by another process past the busy
+//! timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`) answers
+//! [`StoreError::Contention`]: retry the whole transaction.
 //!
-//! The store needs a tokio runtime with the time driver enabled (the default of
-//! `#[tokio::main]` and `#[tokio::test]`): waiting for the writer lock is
-//! bounded by the busy timeout, after which a call answers
-//! [`StoreError::Unavailable`] instead of waiting forever (for instance when a
-//! task writes through the store while it holds an open transaction). The
-//! threads are plain OS threads, so a store opened in one runtime can be used
+//! The store needs a Tokio runtime with the time driver enabled (the default
+//! of `#[tokio::main]` and `#[tokio::test]`): waiting for the writer lock is
+//! bounded by the busy timeout. A store opened in one runtime can be used
 //! from another.
 
 use std::cell::Cell;
