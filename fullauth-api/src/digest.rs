@@ -26,12 +26,12 @@ use crate::error::StoreError;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TokenDigest(String);
+pub struct TokenDigest([u8; 64]);
 
 impl TokenDigest {
     /// The digest of `secret`.
     pub fn of(secret: &str) -> Self {
-        TokenDigest(hex(&Sha256::digest(secret.as_bytes())))
+        TokenDigest(hex(&Sha256::digest(secret.as_bytes()).into()))
     }
 
     /// Parses a stored digest: exactly 64 hex characters (uppercase is
@@ -46,17 +46,22 @@ impl TokenDigest {
                 "expected 64 hex characters (a SHA-256 digest)",
             ));
         }
-        Ok(TokenDigest(s.to_ascii_lowercase()))
+        let mut out = [0u8; 64];
+        for (o, b) in out.iter_mut().zip(s.bytes()) {
+            *o = b.to_ascii_lowercase();
+        }
+        Ok(TokenDigest(out))
     }
 
     /// The 64 lowercase hex characters.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever built from ASCII hex digits.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// True when `secret` hashes to this digest (constant-time comparison).
     pub fn matches(&self, secret: &str) -> bool {
-        constant_time_eq(Self::of(secret).0.as_bytes(), self.0.as_bytes())
+        constant_time_eq(&Self::of(secret).0, &self.0)
     }
 }
 
@@ -65,26 +70,28 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The 64 lowercase hex characters of a SHA-256, held inline: a digest is
+/// cloned, hashed and compared without touching the heap.
+fn hex(bytes: &[u8; 32]) -> [u8; 64] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 0xf)] as char);
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
-    s
+    out
 }
 
 impl fmt::Display for TokenDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for TokenDigest {
     /// Shows a prefix only, to keep logs short.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenDigest({}…)", &self.0[..12])
+        write!(f, "TokenDigest({}…)", &self.as_str()[..12])
     }
 }
 
@@ -104,6 +111,6 @@ impl TryFrom<String> for TokenDigest {
 
 impl From<TokenDigest> for String {
     fn from(d: TokenDigest) -> String {
-        d.0
+        d.as_str().to_owned()
     }
 }

@@ -23,7 +23,9 @@ struct Row {
 /// The token table, indexed by owner and by family.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tokens {
-    rows: Map<TokenDigest, Row>,
+    /// Behind an `Arc`: a write copies the path to the row it changes, and
+    /// the rows beside it on that path are shared, not cloned.
+    rows: Map<TokenDigest, Arc<Row>>,
     by_user: Map<UserId, Set<TokenDigest>>,
     by_family: Map<FamilyId, Set<TokenDigest>>,
     next_seq: u64,
@@ -56,7 +58,7 @@ impl Tokens {
             .insert(digest.clone());
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        self.rows.insert(digest, Row { token, seq });
+        self.rows.insert(digest, Arc::new(Row { token, seq }));
     }
 
     fn remove(&mut self, digest: &TokenDigest) -> bool {
@@ -81,16 +83,16 @@ impl Tokens {
             .get(user)
             .into_iter()
             .flatten()
-            .filter_map(|d| self.rows.get(d))
+            .filter_map(|d| self.rows.get(d).map(|r| &**r))
     }
 
     /// Revokes the given rows; returns how many flipped.
     fn revoke_all(&mut self, digests: &[TokenDigest]) -> u64 {
         let mut flipped = 0;
         for d in digests {
-            if let Some(row) = self.rows.get_mut(d) {
-                if !row.token.revoked {
-                    row.token.revoked = true;
+            if self.rows.get(d).is_some_and(|row| !row.token.revoked) {
+                if let Some(row) = self.rows.get_mut(d) {
+                    Arc::make_mut(row).token.revoked = true;
                     flipped += 1;
                 }
             }
