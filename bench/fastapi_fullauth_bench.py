@@ -52,54 +52,22 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from pathlib import Path
+
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastapi_fullauth.adapters.sqlalchemy import SQLAlchemyAdapter
 from fastapi_fullauth.core.crypto import hash_password, hash_refresh_token
-from fastapi_fullauth.models.sqlalchemy import (
-    PermissionMixin,
-    RefreshTokenMixin,
-    RoleMixin,
-    RolePermissionMixin,
-    UserMixin,
-    UserRoleMixin,
-)
 from fastapi_fullauth.types import CreateUserSchema, RefreshToken as RefreshTokenSchema
 
 OPS = ("create_user", "get_user", "user_permissions", "revoke", "rotate")
 
 
-# The models as the library's documentation declares them (as in
-# fullauth-cli/tests/interop/fastapi_side.py, without OAuth/passkey/MFA, which
-# no benchmarked operation touches).
-class Base(DeclarativeBase):
-    pass
-
-
-class Role(RoleMixin, Base):
-    pass
-
-
-class UserRole(UserRoleMixin, Base):
-    pass
-
-
-class Permission(PermissionMixin, Base):
-    pass
-
-
-class RolePermission(RolePermissionMixin, Base):
-    pass
-
-
-class RefreshToken(RefreshTokenMixin, Base):
-    pass
-
-
-class User(UserMixin, Base):
-    roles: Mapped[list[Role]] = relationship(secondary="fullauth_user_roles", lazy="selectin")
+# The models and the adapter as the library's documentation declares them,
+# shared with the interoperability tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fullauth-cli" / "tests" / "interop"))
+from fastapi_side import RefreshToken, adapter_for  # noqa: E402
 
 
 def log(*args) -> None:
@@ -114,18 +82,6 @@ def engine_for(url: str, schema: str | None, concurrency: int):
             connect_args={"server_settings": {"search_path": schema or "public"}},
         )
     return create_async_engine(url)
-
-
-def adapter_for(engine) -> SQLAlchemyAdapter:
-    return SQLAlchemyAdapter(
-        async_sessionmaker(engine, expire_on_commit=False),
-        user_model=User,
-        refresh_token_model=RefreshToken,
-        role_model=Role,
-        user_role_model=UserRole,
-        permission_model=Permission,
-        role_permission_model=RolePermission,
-    )
 
 
 def now() -> datetime:

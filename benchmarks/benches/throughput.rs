@@ -193,11 +193,19 @@ where
             })
         })
         .collect();
+    Ok((gather(tasks, n).await?, start.elapsed()))
+}
+
+/// The latencies of every task of a round, in task order.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<Result<Vec<Duration>>>>,
+    n: usize,
+) -> Result<Vec<Duration>> {
     let mut all = Vec::with_capacity(n);
     for t in tasks {
         all.extend(t.await??);
     }
-    Ok((all, start.elapsed()))
+    Ok(all)
 }
 
 /// Inputs of a round made before the clock starts: live tokens to revoke,
@@ -485,11 +493,7 @@ async fn sqlite_raw_round(
             })
         })
         .collect();
-    let mut all = Vec::with_capacity(n);
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok((all, start.elapsed()))
+    Ok((gather(tasks, n).await?, start.elapsed()))
 }
 
 // ------------------------------------------------------------ PostgreSQL raw
@@ -649,11 +653,7 @@ async fn pg_raw_round(
             })
         })
         .collect();
-    let mut all = Vec::with_capacity(n);
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok((all, start.elapsed()))
+    Ok((gather(tasks, n).await?, start.elapsed()))
 }
 
 // ------------------------------------------------------------------ fastapi

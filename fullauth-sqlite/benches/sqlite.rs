@@ -1,9 +1,10 @@
 //! The SQLite backend's hot operations against the same statements run
-//! straight on rusqlite, one task (`cargo bench -p fullauth-sqlite`). Each
+//! straight on rusqlite (every write between `BEGIN IMMEDIATE` and `COMMIT`,
+//! as the store runs it), one task (`cargo bench -p fullauth-sqlite`). Each
 //! operation has a `store_*` and a `raw_*` bench on the same database file
 //! (WAL, `synchronous = NORMAL`, foreign keys on), so their ratio is the
-//! cost of the store: its async API, its connection threads and the
-//! hand-over to them. The store's calls are driven on a current-thread
+//! cost of the store: its async API, its locks, its transactions and its
+//! typed, checked answers. The store's calls are driven on a current-thread
 //! Tokio runtime, as an application would make them; the raw side runs on
 //! one connection on the bench thread, with no async and no pool.
 
@@ -59,6 +60,23 @@ fn fixture() -> Fixture {
         raw,
         users,
     }
+}
+
+/// Runs a cached statement without parameters, as the store runs its
+/// `BEGIN IMMEDIATE` and `COMMIT`.
+fn exec(c: &Connection, sql: &str) {
+    c.prepare_cached(sql)
+        .expect("prepare")
+        .execute([])
+        .expect(sql);
+}
+
+/// `f` between `BEGIN IMMEDIATE` and `COMMIT`, as the store runs every write.
+fn in_transaction<T>(c: &Connection, f: impl FnOnce(&Connection) -> T) -> T {
+    exec(c, "BEGIN IMMEDIATE");
+    let out = f(c);
+    exec(c, "COMMIT");
+    out
 }
 
 /// The users in turn, one per call.
@@ -185,14 +203,15 @@ fn raw_create_user(b: Bencher) {
     b.bench_local(|| {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let email = format!("raw-{}@example.com", uuid::Uuid::new_v4());
-        f.raw
-            .prepare_cached(
+        in_transaction(&f.raw, |c| {
+            c.prepare_cached(
                 "INSERT INTO fullauth_users (id, email, hashed_password, is_active, is_verified, \
                  is_superuser, created_at) VALUES (?1, ?2, NULL, 1, 0, 0, ?3) RETURNING *",
             )
             .expect("prepare")
             .query_row(params![id, email, now], |r| r.get::<_, String>(0))
             .expect("insert")
+        })
     });
 }
 
@@ -241,13 +260,14 @@ fn raw_revoke(b: Bencher) {
     let f = fixture();
     b.with_inputs(|| raw_live_token(&f))
         .bench_local_values(|d| {
-            f.raw
-            .prepare_cached(
-                "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0",
-            )
-            .expect("prepare")
-            .execute([d.as_str()])
-            .expect("revoke")
+            in_transaction(&f.raw, |c| {
+                c.prepare_cached(
+                    "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0",
+                )
+                .expect("prepare")
+                .execute([d.as_str()])
+                .expect("revoke")
+            })
         });
 }
 
@@ -287,7 +307,7 @@ fn raw_rotate(b: Bencher) {
         let expires = later().to_naive_utc_string();
         let new = digest();
         let old = head.replace(new.clone());
-        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        exec(c, "BEGIN IMMEDIATE");
         let (user, family): (String, String) = c
             .prepare_cached(
                 "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0 \
@@ -314,6 +334,6 @@ fn raw_rotate(b: Bencher) {
             |r| r.get::<_, String>(0),
         )
         .expect("insert");
-        c.execute_batch("COMMIT").expect("commit");
+        exec(c, "COMMIT");
     });
 }
