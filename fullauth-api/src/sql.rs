@@ -142,6 +142,47 @@ pub fn is_builtin_user_column(name: &str) -> bool {
     BUILTIN_USER_COLUMNS.contains(&name)
 }
 
+/// What the `id` column of a database's `fullauth_users` holds, as its
+/// catalog type says: fastapi-fullauth keys users by UUID unless the app
+/// declares `UserSchema[int]` or `UserSchema[str]` and overrides the
+/// models' `id` and `user_id` columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredUserKey {
+    /// UUID keys (`CHAR(32)` on SQLite, `uuid` on PostgreSQL and MariaDB).
+    Uuid,
+    /// Integer keys (`INTEGER`, `SERIAL`, `int(11) AUTO_INCREMENT`).
+    Int,
+    /// Text keys (`VARCHAR`, `TEXT`).
+    Text,
+}
+
+/// Checks that `fullauth_users.id`, of catalog type `column_type`, holds
+/// keys this release reads and writes: UUIDs.
+///
+/// # Errors
+/// [`StoreError::Backend`] naming the column's type, the key type it holds
+/// and the one the store serves, for an integer- or text-keyed database:
+/// the store refuses it before it reads or writes a row there.
+///
+/// ```
+/// use fullauth_api::sql::{StoredUserKey, check_user_key};
+/// assert!(check_user_key(StoredUserKey::Uuid, "uuid").is_ok());
+/// let e = check_user_key(StoredUserKey::Int, "INTEGER").unwrap_err();
+/// assert!(e.to_string().contains("integer"));
+/// ```
+pub fn check_user_key(found: StoredUserKey, column_type: &str) -> StoreResult<()> {
+    let (key, schema) = match found {
+        StoredUserKey::Uuid => return Ok(()),
+        StoredUserKey::Int => ("integer", "UserSchema[int]"),
+        StoredUserKey::Text => ("text", "UserSchema[str]"),
+    };
+    Err(StoreError::backend_message(format!(
+        "fullauth_users.id is {column_type}: this database keys its users by {key} \
+         (a fastapi-fullauth app declared with {schema}), but this store reads and writes \
+         UUID user keys only; integer and text user keys are not supported in this release"
+    )))
+}
+
 /// The text bound for a JSON scalar written to (or compared with) an
 /// application column, `None` for null: a bool as `true`/`false`, a number
 /// in its JSON form, a string as it is. Arrays and objects (which

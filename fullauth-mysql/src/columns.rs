@@ -28,7 +28,10 @@
 
 use std::sync::Arc;
 
-use fullauth_api::sql::{ColumnKind as Kind, ColumnValue, is_builtin_user_column, json_to_text};
+use fullauth_api::sql::{
+    ColumnKind as Kind, ColumnValue, StoredUserKey, check_user_key, is_builtin_user_column,
+    json_to_text,
+};
 use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
 use serde_json::Value;
 use sqlx::mysql::MySqlRow;
@@ -257,6 +260,20 @@ FROM information_schema.COLUMNS \
 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'fullauth_users' \
 ORDER BY ORDINAL_POSITION";
 
+/// The key type a MariaDB column of `fullauth_users.id` holds (`CHAR(32)`
+/// is the hex encoding of a UUID that SQLAlchemy used before MariaDB had
+/// `uuid`).
+fn stored_key(data_type: &str, column_type: &str) -> StoredUserKey {
+    if column_type.eq_ignore_ascii_case("char(32)") {
+        return StoredUserKey::Uuid;
+    }
+    match data_type.to_ascii_lowercase().as_str() {
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => StoredUserKey::Int,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => StoredUserKey::Text,
+        _ => StoredUserKey::Uuid,
+    }
+}
+
 /// Reads the columns of `<database>.fullauth_users` from the catalog; `None`
 /// when the table does not exist (yet).
 pub(crate) async fn discover(
@@ -270,11 +287,14 @@ pub(crate) async fn discover(
     let mut extras = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
+        let data_type: String = row.try_get(1)?;
+        let column_type: String = row.try_get(2)?;
+        if name == "id" {
+            check_user_key(stored_key(&data_type, &column_type), &column_type)?;
+        }
         if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;
         }
-        let data_type: String = row.try_get(1)?;
-        let column_type: String = row.try_get(2)?;
         let precision: Option<i64> = row.try_get(3)?;
         let scale: Option<i64> = row.try_get(4)?;
         let (kind, cast) = kind_of(

@@ -324,3 +324,60 @@ async fn database_names_are_quoted_and_the_connection_database_is_irrelevant() {
     assert_eq!(n, 1);
     env.cleanup().await;
 }
+
+/// A database a fastapi-fullauth app declared with `UserSchema[int]`
+/// (`int(11) AUTO_INCREMENT`) or `UserSchema[str]` (`varchar(36)`) made is
+/// refused before anything is read or written there, naming both key types.
+#[tokio::test]
+async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
+    let Some(mut env) = Env::new().await else {
+        return;
+    };
+    for (key, found) in [
+        ("INTEGER NOT NULL AUTO_INCREMENT", "integer"),
+        ("VARCHAR(36) NOT NULL", "text"),
+    ] {
+        let database = env.database().await;
+        let pool = common::database_pool(&env.url, &database, 1).await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE fullauth_users (
+                id {key},
+                email VARCHAR(320) NOT NULL,
+                hashed_password TEXT,
+                is_active BOOL NOT NULL,
+                is_verified BOOL NOT NULL,
+                is_superuser BOOL NOT NULL,
+                created_at DATETIME NOT NULL,
+                PRIMARY KEY (id)
+            );
+            INSERT INTO fullauth_users (id, email, is_active, is_verified, is_superuser,
+                created_at) VALUES ('7', 'seven@example.com', 1, 0, 0, NOW())"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let store = MySqlStore::builder()
+            .database(database.clone())
+            .features(Features::durable())
+            .connect(&env.url)
+            .await
+            .unwrap();
+        let e = store
+            .create_user(NewUser::new("eight@example.com").unwrap())
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("keys its users by {found}")),
+            "{text}"
+        );
+        assert!(text.contains("UUID user keys only"), "{text}");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM fullauth_users")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 1, "nothing written");
+        pool.close().await;
+    }
+    env.cleanup().await;
+}

@@ -22,7 +22,9 @@
 
 use std::sync::Arc;
 
-use fullauth_api::sql::{ColumnKind as Kind, ColumnValue, is_builtin_user_column};
+use fullauth_api::sql::{
+    ColumnKind as Kind, ColumnValue, StoredUserKey, check_user_key, is_builtin_user_column,
+};
 use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -142,6 +144,15 @@ fn kind_of(base_type: &str) -> Kind {
     }
 }
 
+/// The key type a PostgreSQL base type of `fullauth_users.id` holds.
+fn stored_key(base_type: &str) -> StoredUserKey {
+    match kind_of(base_type) {
+        Kind::Int => StoredUserKey::Int,
+        Kind::Text => StoredUserKey::Text,
+        _ => StoredUserKey::Uuid,
+    }
+}
+
 const DISCOVER: &str = "\
 SELECT a.attname::text AS name, format_type(a.atttypid, NULL) AS cast_type, \
        bt.typname::text AS base_type \
@@ -168,11 +179,14 @@ pub(crate) async fn discover(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Opt
     let mut extras = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
+        let cast_type: String = row.try_get(1)?;
+        let base: String = row.try_get(2)?;
+        if name == "id" {
+            check_user_key(stored_key(&base), &cast_type)?;
+        }
         if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;
         }
-        let cast_type: String = row.try_get(1)?;
-        let base: String = row.try_get(2)?;
         extras.push(ExtraColumn {
             quoted: quote_ident(&name),
             name,

@@ -12,6 +12,7 @@ use fullauth_api::{
     BlacklistStore, DurableStore, Feature, Features, NewUser, StateKey, StoreError, UserStore,
 };
 use fullauth_postgres::PgStore;
+use fullauth_postgres::sqlx;
 
 fn email() -> String {
     format!("err-{}@example.test", uuid::Uuid::new_v4().simple())
@@ -144,4 +145,69 @@ async fn expected_failures_inside_a_transaction_leave_it_usable() {
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.get_user(&u.id).await.unwrap(), Some(u));
+}
+
+/// `fullauth_users` as fastapi-fullauth 0.18's SQLAlchemy models create it
+/// for an app declared with `UserSchema[int]` (`id SERIAL`) and
+/// `UserSchema[str]` (`id VARCHAR`), the key column's type being `{key}`.
+const NON_UUID_USERS: &str = "CREATE TABLE {s}.fullauth_users (
+    id {key} NOT NULL,
+    email VARCHAR(320) NOT NULL,
+    hashed_password TEXT,
+    is_active BOOLEAN NOT NULL,
+    is_verified BOOLEAN NOT NULL,
+    is_superuser BOOLEAN NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY (id)
+)";
+
+#[tokio::test]
+async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
+    let Some(url) = common::database_url() else {
+        return;
+    };
+    let pool = common::pool(&url, 2).await;
+    for (key, found) in [("SERIAL", "integer"), ("VARCHAR", "text")] {
+        let schema = common::fresh_schema_name();
+        let ddl = NON_UUID_USERS
+            .replace("{s}", &format!("\"{schema}\""))
+            .replace("{key}", key);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA \"{schema}\"; {ddl}; \
+             INSERT INTO \"{schema}\".fullauth_users (id, email, is_active, is_verified, \
+             is_superuser, created_at) VALUES ('7', 'seven@example.com', true, false, false, now())"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let store = PgStore::builder()
+            .schema(schema.clone())
+            .features(Features::durable())
+            .from_pool(pool.clone())
+            .unwrap();
+        let email = "seven@example.com".parse().unwrap();
+        let e = store.get_user_by_email(&email).await.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, StoreError::Backend { .. }), "{e:?}");
+        assert!(
+            text.contains(&format!("keys its users by {found}")),
+            "{text}"
+        );
+        assert!(text.contains("UUID user keys only"), "{text}");
+        assert_eq!(e.context().operation(), Some("get_user_by_email"));
+        // Nothing was written into the app's table either.
+        let e = store
+            .create_user(NewUser::new(email.as_str()).unwrap())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(found), "{e}");
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM \"{schema}\".fullauth_users"
+        )))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(rows, 1);
+        let _ = common::drop_schema(&pool, &schema).await;
+    }
 }

@@ -33,7 +33,7 @@
 
 use std::collections::BTreeMap;
 
-use fullauth_api::sql::is_builtin_user_column;
+use fullauth_api::sql::{StoredUserKey, check_user_key, is_builtin_user_column};
 use fullauth_api::{
     Email, Entity, ExtraFields, Feature, HashedPassword, NewUser, Principal, StoreError,
     StoreResult, User, UserId, UserLookup, UserPatch, new_record_id,
@@ -66,6 +66,9 @@ impl UserColumns {
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
+        if let Some((_, declared)) = columns.iter().find(|(n, _)| n == "id") {
+            check_user_key(stored_key(declared), declared)?;
+        }
         Ok(UserColumns {
             extra: columns
                 .into_iter()
@@ -82,6 +85,25 @@ impl UserColumns {
     /// How column `name` reads back ([`ColumnType::Other`] when unknown).
     fn type_of(&self, name: &str) -> ColumnType {
         self.extra.get(name).copied().unwrap_or(ColumnType::Other)
+    }
+}
+
+/// The key type a declared SQLite column type of `fullauth_users.id` holds:
+/// `INTEGER` (a rowid alias) for integer keys, `VARCHAR`, `TEXT` or a
+/// `CHAR` of another length than 32 for text keys; `CHAR(32)`, the UUID
+/// encoding, and anything else for UUID keys.
+fn stored_key(declared: &str) -> StoredUserKey {
+    let t = declared.trim().to_ascii_uppercase();
+    if t.starts_with("INT") || t == "BIGINT" || t == "SMALLINT" {
+        StoredUserKey::Int
+    } else if t.starts_with("VARCHAR")
+        || t.starts_with("NVARCHAR")
+        || t.starts_with("TEXT")
+        || (t.starts_with("CHAR") && t != "CHAR(32)")
+    {
+        StoredUserKey::Text
+    } else {
+        StoredUserKey::Uuid
     }
 }
 
