@@ -137,7 +137,9 @@ impl MySqlStoreBuilder {
     /// [`StoreError::InvalidInput`] for a malformed URL, a URL without a
     /// database (and none given to [`database`](Self::database)), an invalid
     /// database name or feature set; [`StoreError::Unavailable`] when the
-    /// server cannot be reached.
+    /// server cannot be reached; [`StoreError::Backend`] when the database
+    /// keys its users by integer or text
+    /// ([`fullauth_api::sql::check_user_key`]).
     pub async fn connect(self, url: &str) -> StoreResult<MySqlStore> {
         let options = MySqlConnectOptions::from_str(url)
             .map_err(|e| StoreError::invalid("url", e.to_string()))?
@@ -155,6 +157,10 @@ impl MySqlStoreBuilder {
         let store = self.build(database, pool);
         if migrate {
             store.migrate().await?;
+        } else {
+            // The users' columns now: a database this store cannot serve
+            // (integer or text user keys) is refused here, at open.
+            store.refresh_user_columns().await?;
         }
         Ok(store)
     }
@@ -292,10 +298,13 @@ impl MySqlStore {
     }
 
     /// Reads the application's columns of `fullauth_users` from the catalog
-    /// again (after the app's own migration added one).
+    /// again (after the app's own migration added one). `connect` reads
+    /// them once already.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] when the server cannot be reached.
+    /// [`StoreError::Unavailable`] when the server cannot be reached;
+    /// [`StoreError::Backend`] when `fullauth_users.id` holds integer or
+    /// text keys ([`fullauth_api::sql::check_user_key`]).
     pub async fn refresh_user_columns(&self) -> StoreResult<()> {
         let h = self.handle();
         run!(h, Retry::Idempotent, atomic = false, |c| async move {
@@ -304,7 +313,7 @@ impl MySqlStore {
     }
 
     /// Names of the application's columns of `fullauth_users`, as last
-    /// discovered (empty before the first operation on users; see
+    /// discovered (by `connect`, else by the first operation on users; see
     /// [`refresh_user_columns`](Self::refresh_user_columns)).
     pub fn user_columns(&self) -> Vec<String> {
         self.ctx

@@ -327,7 +327,8 @@ async fn database_names_are_quoted_and_the_connection_database_is_irrelevant() {
 
 /// A database a fastapi-fullauth app declared with `UserSchema[int]`
 /// (`int(11) AUTO_INCREMENT`) or `UserSchema[str]` (`varchar(36)`) made is
-/// refused before anything is read or written there, naming both key types.
+/// refused before anything is read or written there, naming both key types:
+/// by `connect`, and on the app's pool by the first operation on users.
 #[tokio::test]
 async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
     let Some(mut env) = Env::new().await else {
@@ -356,11 +357,23 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
         .execute(&pool)
         .await
         .unwrap();
-        let store = MySqlStore::builder()
+        // Refused when the store connects ...
+        let e = MySqlStore::builder()
             .database(database.clone())
             .features(Features::durable())
             .connect(&env.url)
             .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("keys its users by {found}")),
+            "{text}"
+        );
+        // ... and on the app's pool, by the first operation on users.
+        let store = MySqlStore::builder()
+            .database(database.clone())
+            .features(Features::durable())
+            .from_pool(pool.clone())
             .unwrap();
         let e = store
             .create_user(NewUser::new("eight@example.com").unwrap())

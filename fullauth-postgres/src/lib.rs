@@ -212,7 +212,9 @@ impl PgStoreBuilder {
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for a malformed URL, schema or feature
-    /// set; [`StoreError::Unavailable`] when the server cannot be reached.
+    /// set; [`StoreError::Unavailable`] when the server cannot be reached;
+    /// [`StoreError::Backend`] when the database keys its users by integer
+    /// or text ([`fullauth_api::sql::check_user_key`]).
     pub async fn connect(self, url: &str) -> StoreResult<PgStore> {
         self.check()?;
         let options = PgConnectOptions::from_str(url)
@@ -236,6 +238,10 @@ impl PgStoreBuilder {
         let store = self.build(Source::Own(set), pool);
         if migrate {
             store.migrate().await?;
+        } else {
+            // The users' columns now: a database this store cannot serve
+            // (integer or text user keys) is refused here, at open.
+            store.refresh_user_columns().await?;
         }
         Ok(store)
     }
@@ -372,10 +378,13 @@ impl PgStore {
     }
 
     /// Reads the application's columns of `fullauth_users` from the catalog
-    /// again (after the app's own migration added one).
+    /// again (after the app's own migration added one). `connect` reads
+    /// them once already.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] when the server cannot be reached.
+    /// [`StoreError::Unavailable`] when the server cannot be reached;
+    /// [`StoreError::Backend`] when `fullauth_users.id` holds integer or
+    /// text keys ([`fullauth_api::sql::check_user_key`]).
     pub async fn refresh_user_columns(&self) -> StoreResult<()> {
         let h = self.handle();
         run!(h, Retry::Idempotent, savepoint = false, |c| async move {
@@ -384,7 +393,7 @@ impl PgStore {
     }
 
     /// Names of the application's columns of `fullauth_users`, as last
-    /// discovered (empty before the first operation on users; see
+    /// discovered (by `connect`, else by the first operation on users; see
     /// [`refresh_user_columns`](Self::refresh_user_columns)).
     pub fn user_columns(&self) -> Vec<String> {
         self.ctx

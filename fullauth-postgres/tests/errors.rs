@@ -180,6 +180,19 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
         .execute(&pool)
         .await
         .unwrap();
+        // Refused when the store connects ...
+        let e = PgStore::builder()
+            .schema(schema.clone())
+            .features(Features::durable())
+            .connect(&url)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("keys its users by {found}")),
+            "{e}"
+        );
+        // ... and on the app's pool, by the first operation on users.
         let store = PgStore::builder()
             .schema(schema.clone())
             .features(Features::durable())
