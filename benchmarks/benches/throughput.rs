@@ -51,6 +51,7 @@ use fullauth_postgres::hot_sql;
 use fullauth_postgres::sqlx::postgres::PgConnectOptions;
 use fullauth_postgres::sqlx::{self, AssertSqlSafe, ConnectOptions as _, PgConnection, Row as _};
 use fullauth_sqlite::SqliteStore;
+use fullauth_sqlite::hot_sql as sqlite_sql;
 use fullauth_sqlite::rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
@@ -316,10 +317,6 @@ fn hex(id: UserId) -> Result<String> {
     Ok(id.as_uuid().ok_or("not a uuid key")?.simple().to_string())
 }
 
-const SQLITE_INSERT_TOKEN: &str = "INSERT INTO fullauth_refresh_tokens (id, token, user_id, \
-     family_id, expires_at, revoked, user_agent, ip_address, created_at) VALUES (?1, ?2, ?3, ?4, \
-     ?5, 0, NULL, NULL, ?6) RETURNING *";
-
 /// Runs a cached statement without parameters (`BEGIN IMMEDIATE`,
 /// `COMMIT`), as the store does.
 fn exec(c: &Connection, sql: &str) -> Result<()> {
@@ -338,13 +335,15 @@ fn settle(path: &Path) -> Result<()> {
 /// Stores a live token of `user` in `family` on `c`; returns its digest.
 fn sqlite_token(c: &Connection, user: &str, family: &str) -> Result<TokenDigest> {
     let d = digest();
-    c.prepare_cached(SQLITE_INSERT_TOKEN)?.query_row(
+    c.prepare_cached(sqlite_sql::INSERT_TOKEN)?.query_row(
         params![
             uuid::Uuid::now_v7().simple().to_string(),
             d.as_str(),
             user,
             family,
             in_an_hour().to_naive_utc_string(),
+            None::<&str>,
+            None::<&str>,
             Timestamp::now().to_naive_utc_string()
         ],
         |r| r.get::<_, String>(0),
@@ -374,7 +373,7 @@ fn sqlite_op(
         }
         "get_user" => {
             reader
-                .prepare_cached("SELECT * FROM fullauth_users WHERE id = ?1")?
+                .prepare_cached(sqlite_sql::GET_USER)?
                 .query_row([user], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
@@ -389,12 +388,7 @@ fn sqlite_op(
         }
         "user_permissions" => {
             let n = reader
-                .prepare_cached(
-                    "SELECT DISTINCT p.name FROM fullauth_user_roles ur \
-                 JOIN fullauth_role_permissions rp ON rp.role_id = ur.role_id \
-                 JOIN fullauth_permissions p ON p.id = rp.permission_id \
-                 WHERE ur.user_id = ?1 ORDER BY p.name",
-                )?
+                .prepare_cached(sqlite_sql::USER_PERMISSIONS)?
                 .query_map([user], |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?
                 .len();
@@ -406,7 +400,8 @@ fn sqlite_op(
             let d = input.take().ok_or("no token")?;
             let w = writer.lock().map_err(|_| "poisoned")?;
             exec(&w, "BEGIN IMMEDIATE")?;
-            let n = w.prepare_cached("UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0")?
+            let n = w
+                .prepare_cached(sqlite_sql::REVOKE)?
                 .execute([d.as_str()])?;
             exec(&w, "COMMIT")?;
             if n != 1 {
@@ -417,10 +412,11 @@ fn sqlite_op(
             let old = input.take().ok_or("no token")?;
             let w = writer.lock().map_err(|_| "poisoned")?;
             exec(&w, "BEGIN IMMEDIATE")?;
-            let (user, family): (String, String) = w.prepare_cached(
-                "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0 \
-                 AND expires_at > ?2 RETURNING user_id, family_id")?
-                .query_row(params![old.as_str(), Timestamp::now().to_naive_utc_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (user, family): (String, String) =
+                w.prepare_cached(sqlite_sql::ROTATE_FLIP)?.query_row(
+                    params![old.as_str(), Timestamp::now().to_naive_utc_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
             *input = Some(sqlite_token(&w, &user, &family)?);
             exec(&w, "COMMIT")?;
         }
@@ -428,7 +424,7 @@ fn sqlite_op(
     Ok(())
 }
 
-/// One round of the raw SQLite side: `c` threads, own readers, one writer.
+/// One round of the raw SQLite side: `c` tasks, own readers, one writer.
 async fn sqlite_raw_round(
     path: &Path,
     users: &[UserId],

@@ -616,7 +616,7 @@ impl Transaction for PgTransaction {
 #[doc(hidden)]
 pub mod hot_sql {
     pub use crate::permissions::FOR_USER as USER_PERMISSIONS;
-    pub use crate::tokens::ROTATE;
+    pub use crate::tokens::{REVOKE, ROTATE};
 
     /// The store's read of a user by id (no application columns here).
     pub const GET_USER: &str = "SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, \
@@ -630,8 +630,4 @@ pub mod hot_sql {
          SELECT ins.*, EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE id = $1), \
          EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE email = $2) \
          FROM (SELECT 1) AS one LEFT JOIN ins ON true";
-
-    /// The store's revocation.
-    pub const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
-         WHERE token = $1 AND revoked IS false";
 }

@@ -120,7 +120,8 @@ pub(crate) async fn get_refresh_token(
     })
 }
 
-const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
+/// Compare-and-set revoke of one token.
+pub const REVOKE: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true \
                       WHERE token = $1 AND revoked IS false";
 
 pub(crate) async fn revoke_refresh_token(h: Handle<'_>, digest: &TokenDigest) -> StoreResult<bool> {

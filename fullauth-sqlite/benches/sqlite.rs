@@ -16,8 +16,8 @@ use fullauth_api::{
     TokenDigest, UserId, UserStore,
 };
 use fullauth_conformance::fixtures::{self, digest, in_an_hour as later, next_token, token};
-use fullauth_sqlite::SqliteStore;
 use fullauth_sqlite::rusqlite::{Connection, params};
+use fullauth_sqlite::{SqliteStore, hot_sql};
 use tokio::runtime::Runtime;
 
 fn main() {
@@ -102,10 +102,7 @@ fn raw_get_user(b: Bencher) {
     let mut next = cycle(&f.users);
     b.bench_local(|| {
         let id = next().as_uuid().expect("a uuid").simple().to_string();
-        let mut stmt = f
-            .raw
-            .prepare_cached("SELECT * FROM fullauth_users WHERE id = ?1")
-            .expect("prepare");
+        let mut stmt = f.raw.prepare_cached(hot_sql::GET_USER).expect("prepare");
         stmt.query_row([id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -130,10 +127,7 @@ fn raw_get_user_typed(b: Bencher) {
     let mut next = cycle(&f.users);
     b.bench_local(|| {
         let id = next().as_uuid().expect("a uuid").simple().to_string();
-        let mut stmt = f
-            .raw
-            .prepare_cached("SELECT * FROM fullauth_users WHERE id = ?1")
-            .expect("prepare");
+        let mut stmt = f.raw.prepare_cached(hot_sql::GET_USER).expect("prepare");
         stmt.query_row([id], |r| {
             let id: UserId = r.get::<_, String>(0)?.parse().expect("an id");
             let email = fullauth_api::Email::new(&r.get::<_, String>(1)?).expect("an email");
@@ -170,12 +164,7 @@ fn raw_user_permissions(b: Bencher) {
         let id = next().as_uuid().expect("a uuid").simple().to_string();
         let mut stmt = f
             .raw
-            .prepare_cached(
-                "SELECT DISTINCT p.name FROM fullauth_user_roles ur \
-                 JOIN fullauth_role_permissions rp ON rp.role_id = ur.role_id \
-                 JOIN fullauth_permissions p ON p.id = rp.permission_id \
-                 WHERE ur.user_id = ?1 ORDER BY p.name",
-            )
+            .prepare_cached(hot_sql::USER_PERMISSIONS)
             .expect("prepare");
         stmt.query_map([id], |r| r.get::<_, String>(0))
             .expect("query")
@@ -236,23 +225,30 @@ fn store_revoke(b: Bencher) {
 fn raw_live_token(f: &Fixture) -> TokenDigest {
     let d = digest();
     let user = f.users[0].as_uuid().expect("a uuid").simple().to_string();
-    f.raw
-        .prepare_cached(
-            "INSERT INTO fullauth_refresh_tokens (id, token, user_id, family_id, expires_at, \
-             revoked, user_agent, ip_address, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL, \
-             NULL, ?6)",
-        )
-        .expect("prepare")
-        .execute(params![
-            uuid::Uuid::now_v7().simple().to_string(),
-            d.as_str(),
-            user,
-            FamilyId::generate().as_str(),
-            later().to_naive_utc_string(),
-            Timestamp::now().to_naive_utc_string()
-        ])
-        .expect("insert");
+    in_transaction(&f.raw, |c| {
+        raw_insert_token(c, &d, &user, FamilyId::generate().as_str())
+    });
     d
+}
+
+/// The store's insert of a live token (no client details), on `c`.
+fn raw_insert_token(c: &Connection, d: &TokenDigest, user: &str, family: &str) {
+    c.prepare_cached(hot_sql::INSERT_TOKEN)
+        .expect("prepare")
+        .query_row(
+            params![
+                uuid::Uuid::now_v7().simple().to_string(),
+                d.as_str(),
+                user,
+                family,
+                later().to_naive_utc_string(),
+                None::<&str>,
+                None::<&str>,
+                Timestamp::now().to_naive_utc_string()
+            ],
+            |r| r.get::<_, String>(0),
+        )
+        .expect("insert");
 }
 
 #[divan::bench]
@@ -261,12 +257,10 @@ fn raw_revoke(b: Bencher) {
     b.with_inputs(|| raw_live_token(&f))
         .bench_local_values(|d| {
             in_transaction(&f.raw, |c| {
-                c.prepare_cached(
-                    "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0",
-                )
-                .expect("prepare")
-                .execute([d.as_str()])
-                .expect("revoke")
+                c.prepare_cached(hot_sql::REVOKE)
+                    .expect("prepare")
+                    .execute([d.as_str()])
+                    .expect("revoke")
             })
         });
 }
@@ -303,37 +297,18 @@ fn raw_rotate(b: Bencher) {
     );
     let c = &f.raw;
     b.bench_local(|| {
-        let now = Timestamp::now().to_naive_utc_string();
-        let expires = later().to_naive_utc_string();
         let new = digest();
         let old = head.replace(new.clone());
-        exec(c, "BEGIN IMMEDIATE");
-        let (user, family): (String, String) = c
-            .prepare_cached(
-                "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0 \
-                 AND expires_at > ?2 RETURNING user_id, family_id",
-            )
-            .expect("prepare")
-            .query_row(params![old.as_str(), now], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("flip");
-        c.prepare_cached(
-            "INSERT INTO fullauth_refresh_tokens (id, token, user_id, family_id, expires_at, \
-             revoked, user_agent, ip_address, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL, \
-             NULL, ?6) RETURNING *",
-        )
-        .expect("prepare")
-        .query_row(
-            params![
-                uuid::Uuid::now_v7().simple().to_string(),
-                new.as_str(),
-                user,
-                family,
-                expires,
-                now
-            ],
-            |r| r.get::<_, String>(0),
-        )
-        .expect("insert");
-        exec(c, "COMMIT");
+        in_transaction(c, |c| {
+            let (user, family): (String, String) = c
+                .prepare_cached(hot_sql::ROTATE_FLIP)
+                .expect("prepare")
+                .query_row(
+                    params![old.as_str(), Timestamp::now().to_naive_utc_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("flip");
+            raw_insert_token(c, &new, &user, &family);
+        });
     });
 }

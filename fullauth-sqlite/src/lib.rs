@@ -470,6 +470,16 @@ impl Transaction for SqliteTransaction {
     }
 }
 
+/// The fixed statements of the hot operations exactly as the store runs
+/// them, so a benchmark can run the same SQL straight on rusqlite. Not part
+/// of the stable API.
+#[doc(hidden)]
+pub mod hot_sql {
+    pub use crate::permissions::FOR_USER as USER_PERMISSIONS;
+    pub use crate::tokens::{INSERT as INSERT_TOKEN, REVOKE, ROTATE_FLIP};
+    pub use crate::users::BY_ID as GET_USER;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

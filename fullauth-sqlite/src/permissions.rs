@@ -111,23 +111,19 @@ pub(crate) async fn get_permissions_for_roles(
     .await
 }
 
+/// The union of the permissions of the user's roles, sorted, once each.
+pub const FOR_USER: &str = "SELECT DISTINCT p.name FROM fullauth_user_roles ur \
+     JOIN fullauth_role_permissions rp ON rp.role_id = ur.role_id \
+     JOIN fullauth_permissions p ON p.id = rp.permission_id \
+     WHERE ur.user_id = ?1 ORDER BY p.name";
+
 pub(crate) async fn get_user_permissions(
     h: &Handle,
     user_id: &UserId,
 ) -> StoreResult<Vec<PermissionName>> {
     let u = user_key(user_id);
-    h.read(move |c| {
-        names(
-            c,
-            "SELECT DISTINCT p.name FROM fullauth_user_roles ur \
-             JOIN fullauth_role_permissions rp ON rp.role_id = ur.role_id \
-             JOIN fullauth_permissions p ON p.id = rp.permission_id \
-             WHERE ur.user_id = ?1 ORDER BY p.name",
-            [u],
-            permission_name,
-        )
-    })
-    .await
+    h.read(move |c| names(c, FOR_USER, [u], permission_name))
+        .await
 }
 
 pub(crate) async fn list_permissions(h: &Handle) -> StoreResult<Vec<PermissionName>> {

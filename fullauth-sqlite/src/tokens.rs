@@ -35,9 +35,19 @@ fn token_from_row(row: &Row<'_>) -> StoreResult<RefreshToken> {
     })
 }
 
-const INSERT: &str = "INSERT INTO fullauth_refresh_tokens \
+/// A new live token.
+pub const INSERT: &str = "INSERT INTO fullauth_refresh_tokens \
      (id, token, user_id, family_id, expires_at, revoked, user_agent, ip_address, created_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8) RETURNING *";
+
+/// Compare-and-set revoke of one token.
+pub const REVOKE: &str =
+    "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0";
+
+/// The decision of a rotation: flips a live, unexpired token and answers its
+/// owner and family (no row: the token is unknown, revoked or expired).
+pub const ROTATE_FLIP: &str = "UPDATE fullauth_refresh_tokens SET revoked = 1 \
+     WHERE token = ?1 AND revoked = 0 AND expires_at > ?2 RETURNING user_id, family_id";
 
 #[allow(clippy::too_many_arguments)]
 fn insert(
@@ -114,14 +124,7 @@ pub(crate) async fn get_refresh_token(
 pub(crate) async fn revoke_refresh_token(h: &Handle, digest: &TokenDigest) -> StoreResult<bool> {
     let d = digest.as_str().to_owned();
     let n = h
-        .write(move |c| {
-            c.prepare_cached(
-                "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE token = ?1 AND revoked = 0",
-            )
-            .db()?
-            .execute([d])
-            .db()
-        })
+        .write(move |c| c.prepare_cached(REVOKE).db()?.execute([d]).db())
         .await?;
     Ok(n == 1)
 }
@@ -136,11 +139,7 @@ pub(crate) async fn rotate_refresh_token(
     h.atomic(move |c| {
         // The decision: flip a live token, and learn its owner and family.
         let won: Option<(String, String)> = c
-            .prepare_cached(
-                "UPDATE fullauth_refresh_tokens SET revoked = 1 \
-                 WHERE token = ?1 AND revoked = 0 AND expires_at > ?2 \
-                 RETURNING user_id, family_id",
-            )
+            .prepare_cached(ROTATE_FLIP)
             .db()?
             .query_row(params![old, ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()

@@ -273,18 +273,13 @@ pub(crate) async fn create_user(h: &Handle, new: NewUser) -> StoreResult<User> {
     .await
 }
 
+/// A user by id (every column: the app's are read too).
+pub const BY_ID: &str = "SELECT * FROM fullauth_users WHERE id = ?1";
+
 pub(crate) async fn get_user(h: &Handle, id: &UserId) -> StoreResult<Option<User>> {
     let key = user_key(id);
     let shared = h.shared.clone();
-    h.read(move |c| {
-        one_user(
-            &shared,
-            c,
-            "SELECT * FROM fullauth_users WHERE id = ?1",
-            [key],
-        )
-    })
-    .await
+    h.read(move |c| one_user(&shared, c, BY_ID, [key])).await
 }
 
 pub(crate) async fn get_user_by_email(h: &Handle, email: &Email) -> StoreResult<Option<User>> {
