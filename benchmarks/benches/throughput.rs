@@ -216,7 +216,7 @@ async fn live_tokens(store: &dyn Store, users: &[UserId], n: usize) -> Result<Ve
     for i in 0..n {
         out.push(
             store
-                .store_refresh_token(token(users[i % users.len()]))
+                .store_refresh_token(token(users[i % users.len()].clone()))
                 .await?
                 .digest,
         );
@@ -246,7 +246,7 @@ async fn store_round(
         }
         "get_user" => {
             on_tasks(c, n, move |t, k| {
-                let (s, id) = (store.clone(), users[(t * 7919 + k) % users.len()]);
+                let (s, id) = (store.clone(), users[(t * 7919 + k) % users.len()].clone());
                 async move {
                     s.get_user(&id).await?.ok_or("no such user")?;
                     Ok(())
@@ -256,7 +256,7 @@ async fn store_round(
         }
         "user_permissions" => {
             on_tasks(c, n, move |t, k| {
-                let (s, id) = (store.clone(), users[(t * 7919 + k) % users.len()]);
+                let (s, id) = (store.clone(), users[(t * 7919 + k) % users.len()].clone());
                 async move {
                     if s.get_user_permissions(&id).await?.len() != 20 {
                         return Err("not the seeded permissions".into());
@@ -313,7 +313,7 @@ fn sqlite_conn(path: &Path) -> Result<Connection> {
     Ok(c)
 }
 
-fn hex(id: UserId) -> Result<String> {
+fn hex(id: &UserId) -> Result<String> {
     Ok(id.as_uuid().ok_or("not a uuid key")?.simple().to_string())
 }
 
@@ -433,7 +433,7 @@ async fn sqlite_raw_round(
     n: usize,
 ) -> Result<(Vec<Duration>, Duration)> {
     let writer = Mutex::new(sqlite_conn(path)?);
-    let users: Vec<String> = users.iter().map(|u| hex(*u)).collect::<Result<_>>()?;
+    let users: Vec<String> = users.iter().map(|u| hex(u)).collect::<Result<_>>()?;
     let per = n / c;
     let mut inputs: Vec<Vec<Option<TokenDigest>>> = Vec::with_capacity(c);
     {

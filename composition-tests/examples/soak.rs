@@ -942,7 +942,7 @@ async fn worker(ctx: Arc<Ctx>, task: usize) {
             let token = ctx
                 .call(s.store_refresh_token(NewRefreshToken {
                     digest: secret_digest(),
-                    user_id: user.id,
+                    user_id: user.id.clone(),
                     family_id: family.clone(),
                     expires_at: Timestamp::now() + REFRESH_TTL,
                     client: info,
@@ -1044,7 +1044,8 @@ async fn worker(ctx: Arc<Ctx>, task: usize) {
             // Authorisation.
             63..73 => match roll % 3 {
                 0 => {
-                    ctx.call(s.get_principal(&UserLookup::Id(acct.id))).await;
+                    ctx.call(s.get_principal(&UserLookup::Id(acct.id.clone())))
+                        .await;
                 }
                 1 => {
                     ctx.call(s.get_user_permissions(&acct.id)).await;

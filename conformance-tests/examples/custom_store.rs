@@ -161,7 +161,9 @@ fn find_user<'a>(t: &'a Tables, lookup: &UserLookup) -> StoreResult<Option<&'a U
     };
     let mut found: Option<&User> = None;
     for (u, _) in t.users.values() {
-        if matches(u) && found.is_none_or(|f| (u.created_at, u.id) < (f.created_at, f.id)) {
+        if matches(u)
+            && found.is_none_or(|f| (u.created_at, u.id.clone()) < (f.created_at, f.id.clone()))
+        {
             found = Some(u);
         }
     }
@@ -207,7 +209,7 @@ impl UserStore for LegacyStore {
                 return Err(StoreError::conflict(ConflictKind::Email));
             }
             let mut user = User {
-                id,
+                id: id.clone(),
                 email: new.email,
                 is_active: new.is_active,
                 is_verified: new.is_verified,
@@ -617,7 +619,7 @@ impl AppDb {
     pub fn create_user(&self, name: &str) -> UserId {
         let id = UserId::generate();
         lock(&self.0).users.insert(
-            id,
+            id.clone(),
             AppUser {
                 name: name.to_string(),
             },
@@ -693,14 +695,14 @@ impl MfaStore for AppMfaStore {
             }
             let factor = MfaFactor {
                 id: new_record_id(),
-                user_id: *user_id,
+                user_id: user_id.clone(),
                 secret: secret.clone(),
                 confirmed_at: None,
                 last_counter: 0,
                 recovery_codes: Vec::new(),
                 created_at: now,
             };
-            t.factors.insert(*user_id, factor.clone());
+            t.factors.insert(user_id.clone(), factor.clone());
             Ok(factor)
         })
     }
@@ -803,7 +805,7 @@ async fn legacy_demo() -> Result<(), StoreError> {
     store
         .store_refresh_token(NewRefreshToken {
             digest: first.clone(),
-            user_id: ada.id,
+            user_id: ada.id.clone(),
             family_id: family.clone(),
             expires_at: Timestamp::now() + Duration::from_secs(3600),
             client: Default::default(),

@@ -714,12 +714,12 @@ async fn load_task(
     let expires = Timestamp::now() + Duration::from_secs(3600);
     while !stop.load(Ordering::SeqCst) {
         step += 1;
-        let Some(owner) = user else {
+        let Some(ref owner) = user else {
             let id = UserId::generate();
             let email = format!("fault-{}@example.test", uuid::Uuid::new_v4().simple());
             let new = match NewUser::new(&email) {
                 Ok(new) => NewUser {
-                    id: Some(id),
+                    id: Some(id.clone()),
                     ..new
                 },
                 Err(e) => {
@@ -741,7 +741,7 @@ async fn load_task(
                         .violations
                         .push(format!("create_user({id}) answered the id {}", created.id));
                 }
-                facts.users.push(id);
+                facts.users.push(id.clone());
                 user = Some(id);
             }
             continue;
@@ -751,7 +751,7 @@ async fn load_task(
             let family = FamilyId::generate();
             let new = NewRefreshToken {
                 digest: digest.clone(),
-                user_id: owner,
+                user_id: owner.clone(),
                 family_id: family.clone(),
                 expires_at: expires,
                 client: Default::default(),
@@ -765,7 +765,9 @@ async fn load_task(
             )
             .await
             {
-                facts.tokens.push((digest.clone(), family.clone(), owner));
+                facts
+                    .tokens
+                    .push((digest.clone(), family.clone(), owner.clone()));
                 current = Some((digest, family));
             }
             continue;
@@ -817,7 +819,7 @@ async fn load_task(
         .await;
         match answer {
             Some(Ok(Rotation::Rotated(token))) => {
-                if token.family_id != family || token.user_id != owner || token.digest != next {
+                if token.family_id != family || token.user_id != *owner || token.digest != next {
                     facts.violations.push(format!(
                         "rotating {} answered a successor of another family, user or digest",
                         old.as_str()
@@ -1010,10 +1012,13 @@ async fn check_durable(direct: &Arc<dyn Store>, facts: &Facts) -> (u64, Vec<Stri
     let mut violations = Vec::new();
     let mut checked = 0u64;
     // Users.
-    let users: Vec<_> = futures::stream::iter(facts.users.iter().copied())
+    let users: Vec<_> = futures::stream::iter(facts.users.iter().cloned())
         .map(|id| {
             let direct = direct.clone();
-            async move { (id, direct.get_user(&id).await) }
+            async move {
+                let found = direct.get_user(&id).await;
+                (id, found)
+            }
         })
         .buffer_unordered(CHECK_CONCURRENCY)
         .collect()

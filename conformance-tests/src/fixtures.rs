@@ -84,7 +84,7 @@ where
         store
             .assign_role(&user.id, &roles[(i + 1) % SEED_ROLES])
             .await?;
-        store.store_refresh_token(token(user.id)).await?;
+        store.store_refresh_token(token(user.id.clone())).await?;
         ids.push(user.id);
     }
     Ok(ids)

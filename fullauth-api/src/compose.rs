@@ -132,6 +132,12 @@ impl StoreInfo for ComposedStore {
     fn backend_name(&self) -> &'static str {
         "composed"
     }
+    /// The durable store's key type ([`UserIdType::Uuid`] without one).
+    fn user_id_type(&self) -> crate::UserIdType {
+        self.durable
+            .as_ref()
+            .map_or(crate::UserIdType::Uuid, |d| d.user_id_type())
+    }
 }
 
 #[async_trait]

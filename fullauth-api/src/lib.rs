@@ -26,7 +26,7 @@ pub use compose::{ComposedStore, ComposedStoreBuilder};
 pub use digest::{TokenDigest, constant_time_eq};
 pub use error::{BoxError, ConflictKind, Entity, ErrorContext, StoreError, StoreResult};
 pub use features::{Feature, Features};
-pub use ids::{UserId, new_record_id};
+pub use ids::{MAX_TEXT_USER_ID_BYTES, UserId, UserIdType, new_record_id};
 #[cfg(feature = "password")]
 pub use password::PasswordHasher;
 pub use records::{

@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 
 use crate::error::{StoreError, StoreResult};
 use crate::features::Feature;
+use crate::ids::UserIdType;
 use crate::migrate::Migration;
 use crate::records::MAX_COUNTER;
 use crate::timestamp::Timestamp;
@@ -142,44 +143,47 @@ pub fn is_builtin_user_column(name: &str) -> bool {
     BUILTIN_USER_COLUMNS.contains(&name)
 }
 
-/// What the `id` column of a database's `fullauth_users` holds, as its
-/// catalog type says: fastapi-fullauth keys users by UUID unless the app
-/// declares `UserSchema[int]` or `UserSchema[str]` and overrides the
-/// models' `id` and `user_id` columns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoredUserKey {
-    /// UUID keys (`CHAR(32)` on SQLite, `uuid` on PostgreSQL and MariaDB).
-    Uuid,
-    /// Integer keys (`INTEGER`, `SERIAL`, `int(11) AUTO_INCREMENT`).
-    Int,
-    /// Text keys (`VARCHAR`, `TEXT`).
-    Text,
-}
-
 /// Checks that `fullauth_users.id`, of catalog type `column_type`, holds
-/// keys this release reads and writes: UUIDs.
+/// keys of the type the store is configured for.
+///
+/// `found` is the key type the backend read from the catalog (or the
+/// tracking table); `expected` the one the store was opened for.
 ///
 /// # Errors
 /// [`StoreError::Backend`] naming the column's type, the key type it holds
-/// and the one the store serves, for an integer- or text-keyed database:
-/// the store refuses it before it reads or writes a row there.
+/// and the one the store serves, in the form of fastapi-fullauth's own
+/// construction-time check: the store refuses the database before it reads
+/// or writes a row there.
 ///
 /// ```
-/// use fullauth_api::sql::{StoredUserKey, check_user_key};
-/// assert!(check_user_key(StoredUserKey::Uuid, "uuid").is_ok());
-/// let e = check_user_key(StoredUserKey::Int, "INTEGER").unwrap_err();
-/// assert!(e.to_string().contains("integer"));
+/// use fullauth_api::UserIdType;
+/// use fullauth_api::sql::check_user_key;
+/// assert!(check_user_key(UserIdType::Uuid, UserIdType::Uuid, "uuid").is_ok());
+/// let e = check_user_key(UserIdType::Uuid, UserIdType::Int, "INTEGER").unwrap_err();
+/// assert!(e.to_string().contains("user ids are integer"));
 /// ```
-pub fn check_user_key(found: StoredUserKey, column_type: &str) -> StoreResult<()> {
-    let (key, schema) = match found {
-        StoredUserKey::Uuid => return Ok(()),
-        StoredUserKey::Int => ("integer", "UserSchema[int]"),
-        StoredUserKey::Text => ("text", "UserSchema[str]"),
+pub fn check_user_key(
+    expected: UserIdType,
+    found: UserIdType,
+    column_type: &str,
+) -> StoreResult<()> {
+    if expected == found {
+        return Ok(());
+    }
+    let schema = |t: UserIdType| match t {
+        UserIdType::Uuid => "UserSchema[UUID]",
+        UserIdType::Int => "UserSchema[int]",
+        UserIdType::Text => "UserSchema[str]",
     };
     Err(StoreError::backend_message(format!(
-        "fullauth_users.id is {column_type}: this database keys its users by {key} \
-         (a fastapi-fullauth app declared with {schema}), but this store reads and writes \
-         UUID user keys only; integer and text user keys are not supported in this release"
+        "User id type mismatch: fullauth_users.id is {column_type}, so this database's user ids \
+         are {found_d} (a fastapi-fullauth app declared with {found_s}), but this store was \
+         opened for {expected_d} user ids. Open it with user id type `{found}` \
+         (the store builder's user_id_type, or --user-id-type {found} on the CLI).",
+        found_d = found.describe(),
+        found_s = schema(found),
+        expected_d = expected.describe(),
+        found = found.as_str(),
     )))
 }
 

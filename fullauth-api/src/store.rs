@@ -22,7 +22,7 @@ use crate::StoreError;
 use crate::digest::TokenDigest;
 use crate::error::StoreResult;
 use crate::features::{Feature, Features};
-use crate::ids::UserId;
+use crate::ids::{UserId, UserIdType};
 use crate::records::{
     LockoutOutcome, LockoutPolicy, MfaFactor, NewOAuthAccount, NewPasskey, NewRefreshToken,
     NextRefreshToken, OAuthAccount, OAuthAccountPatch, OAuthLink, Passkey, Principal,
@@ -53,6 +53,17 @@ pub trait StoreInfo: Send + Sync {
     /// A short name of the backend for logs, errors and reports (`memory`,
     /// `sqlite`, `postgres`, `redis`, `composed`).
     fn backend_name(&self) -> &'static str;
+
+    /// How this store keys users ([`UserIdType`]): the type of every
+    /// [`UserId`] it returns and accepts. An id of another type is refused
+    /// with [`StoreError::InvalidInput`] (field `user_id`). Callers parse a
+    /// user id from text (a JWT `sub`) with `store.user_id_type().parse(s)`.
+    ///
+    /// The default is [`UserIdType::Uuid`], what a store that keeps no users
+    /// and every store before integer and text keys serve.
+    fn user_id_type(&self) -> UserIdType {
+        UserIdType::Uuid
+    }
 }
 
 /// Users and their password hashes ([`Feature::Core`]).
@@ -632,6 +643,9 @@ impl<T: StoreInfo + ?Sized> StoreInfo for std::sync::Arc<T> {
     fn backend_name(&self) -> &'static str {
         (**self).backend_name()
     }
+    fn user_id_type(&self) -> UserIdType {
+        (**self).user_id_type()
+    }
 }
 
 impl<T: StoreInfo + ?Sized> StoreInfo for Box<T> {
@@ -641,6 +655,9 @@ impl<T: StoreInfo + ?Sized> StoreInfo for Box<T> {
     fn backend_name(&self) -> &'static str {
         (**self).backend_name()
     }
+    fn user_id_type(&self) -> UserIdType {
+        (**self).user_id_type()
+    }
 }
 
 impl<T: StoreInfo + ?Sized> StoreInfo for &T {
@@ -649,6 +666,9 @@ impl<T: StoreInfo + ?Sized> StoreInfo for &T {
     }
     fn backend_name(&self) -> &'static str {
         (**self).backend_name()
+    }
+    fn user_id_type(&self) -> UserIdType {
+        (**self).user_id_type()
     }
 }
 

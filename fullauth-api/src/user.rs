@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::StoreError;
-use crate::ids::UserId;
+use crate::ids::{UserId, UserIdType};
 use crate::timestamp::Timestamp;
 use crate::validate::{Email, HashedPassword, MAX_TEXT_BYTES};
 
@@ -407,19 +407,50 @@ impl UserLookup {
     /// `roles`; [`StoreError::UnknownField`] for a name that is not an SQL
     /// identifier; [`StoreError::InvalidInput`] for a value of the wrong type
     /// or NULL.
+    ///
+    /// An `id` is read as a UUID key; on a store keyed otherwise use
+    /// [`parse_for`](Self::parse_for).
     pub fn parse(field: &str, value: impl Into<Value>) -> Result<Self, StoreError> {
+        Self::parse_for(UserIdType::Uuid, field, value)
+    }
+
+    /// [`parse`](Self::parse) for a store whose users are keyed by
+    /// `id_type` (its [`user_id_type`](crate::StoreInfo::user_id_type)): an
+    /// `id` is a string parsed with [`UserIdType::parse`], or, for integer
+    /// keys, also a JSON integer.
+    ///
+    /// ```
+    /// use fullauth_api::{UserId, UserIdType, UserLookup};
+    /// let l = UserLookup::parse_for(UserIdType::Int, "id", 42).unwrap();
+    /// assert_eq!(l, UserLookup::Id(UserId::from_int(42)));
+    /// let l = UserLookup::parse_for(UserIdType::Text, "id", "42").unwrap();
+    /// assert_eq!(l, UserLookup::Id(UserId::from_text("42")));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub fn parse_for(
+        id_type: UserIdType,
+        field: &str,
+        value: impl Into<Value>,
+    ) -> Result<Self, StoreError> {
         let value = value.into();
         let want_bool = |v: &Value| {
             v.as_bool()
                 .ok_or_else(|| StoreError::invalid("value", format!("`{field}` takes a boolean")))
         };
         Ok(match field {
-            "id" => UserLookup::Id(
-                value
-                    .as_str()
-                    .ok_or_else(|| StoreError::invalid("value", "`id` takes a string"))?
-                    .parse()?,
-            ),
+            "id" => UserLookup::Id(match (&value, id_type) {
+                (Value::Number(n), UserIdType::Int) => n
+                    .as_i64()
+                    .map(UserId::from_int)
+                    .ok_or_else(|| StoreError::invalid("value", "`id` takes a 64-bit integer"))?,
+                _ => id_type.parse(
+                    value
+                        .as_str()
+                        .ok_or_else(|| StoreError::invalid("value", "`id` takes a string"))?,
+                )?,
+            }),
             "email" => UserLookup::Email(Email::new(
                 value
                     .as_str()

@@ -239,7 +239,7 @@ impl<'a> Fields<'a> {
                 self.missing(name);
                 None
             }
-            Some(Value::String(s)) => match s.parse::<fullauth_api::UserId>() {
+            Some(Value::String(s)) => match fullauth_api::UserIdType::Uuid.parse(s) {
                 Ok(id) => Some(id),
                 Err(_) => {
                     let reason = uuid_reason(s);

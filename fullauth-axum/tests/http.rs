@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
-use fullauth_api::{LockoutPolicy, PermissionName, RoleName, Store, UserId};
+use fullauth_api::{LockoutPolicy, PermissionName, RoleName, Store, UserId, UserIdType};
 use fullauth_axum::{
     AuthSettings, CookieTransport, CurrentUser, RequirePermission, RequireRole, Superuser,
     Transport, VerifiedUser,
@@ -652,7 +652,9 @@ async fn role_and_permission_extractors(store: Arc<dyn Store>) {
     s.register(&who).await;
     let login = s.login(&who).await;
     let access = login["access_token"].as_str().unwrap();
-    let id: UserId = login["user"]["id"].as_str().unwrap().parse().unwrap();
+    let id: UserId = UserIdType::Uuid
+        .parse(login["user"]["id"].as_str().unwrap())
+        .unwrap();
 
     let whoami = s.get("!/app/whoami", Some(access)).await;
     assert_eq!((whoami.status, whoami.text.as_str()), (200, who.as_str()));
@@ -688,7 +690,9 @@ async fn role_and_permission_extractors(store: Arc<dyn Store>) {
     let boss = email("rbac-boss");
     s.register(&boss).await;
     let b = s.login(&boss).await;
-    let boss_id: UserId = b["user"]["id"].as_str().unwrap().parse().unwrap();
+    let boss_id: UserId = UserIdType::Uuid
+        .parse(b["user"]["id"].as_str().unwrap())
+        .unwrap();
     let patch = fullauth_api::UserPatch {
         is_superuser: Some(true),
         ..Default::default()
@@ -1019,7 +1023,9 @@ async fn profile_and_admin_routes(store: Arc<dyn Store>) {
     let boss = email("profile-boss");
     s.register_created(&boss).await;
     let b = s.login(&boss).await;
-    let boss_id: UserId = b["user"]["id"].as_str().unwrap().parse().unwrap();
+    let boss_id: UserId = UserIdType::Uuid
+        .parse(b["user"]["id"].as_str().unwrap())
+        .unwrap();
     let patch = fullauth_api::UserPatch {
         is_superuser: Some(true),
         ..Default::default()

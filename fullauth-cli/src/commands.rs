@@ -1,12 +1,11 @@
 //! What each command does.
 
 use std::io::{BufRead as _, IsTerminal as _};
-use std::str::FromStr as _;
 use std::sync::Arc;
 
 use fullauth_api::{
     Email, ExtraFields, FamilyId, Feature, Features, NewUser, PasswordHasher, PermissionName,
-    RoleName, Store, StoreError, Timestamp, User, UserId, UserPatch,
+    RoleName, Store, StoreError, Timestamp, User, UserPatch,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -502,7 +501,7 @@ async fn resolve_user(store: &Arc<dyn Store>, who: &str) -> Result<User, CliErro
         let email = Email::new(who)?;
         store.get_user_by_email(&email).await?
     } else {
-        let id = UserId::from_str(who).map_err(|_| {
+        let id = store.user_id_type().parse(who).map_err(|_| {
             CliError::usage(format!("`{who}` is neither an email nor a user id"))
                 .hint("name the user by email or by the id `fullauth user list` shows")
         })?;

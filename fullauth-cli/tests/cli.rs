@@ -443,8 +443,8 @@ fn sessions_and_prune(f: &Fixture) {
     );
     let id: UserId = f.json(&["user", "show", "ada@example.com"])["id"]
         .as_str()
+        .map(|s| fullauth_api::UserIdType::Uuid.parse(s))
         .unwrap()
-        .parse()
         .unwrap();
     let (fam_a, fam_b) = (FamilyId::generate(), FamilyId::generate());
     common::runtime().block_on(async {
@@ -468,7 +468,7 @@ fn sessions_and_prune(f: &Fixture) {
             store
                 .store_refresh_token(NewRefreshToken {
                     digest: TokenDigest::of(raw),
-                    user_id: id,
+                    user_id: id.clone(),
                     family_id: fam.clone(),
                     expires_at: expires,
                     client: ClientInfo::new(Some(ua), Some("192.0.2.7")),

@@ -46,8 +46,8 @@ on_all!(
 fn user_id(f: &Fixture, email: &str) -> UserId {
     f.json(&["user", "show", email])["id"]
         .as_str()
+        .map(|s| fullauth_api::UserIdType::Uuid.parse(s))
         .unwrap()
-        .parse()
         .unwrap()
 }
 
@@ -249,7 +249,7 @@ fn sessions_revoke_json_has_one_shape(f: &Fixture) {
                 store
                     .store_refresh_token(NewRefreshToken {
                         digest: TokenDigest::of(&format!("tok-{i}-{n}")),
-                        user_id: id,
+                        user_id: id.clone(),
                         family_id: fam.clone(),
                         expires_at: Timestamp::now() + Duration::from_secs(3600),
                         client: ClientInfo::default(),

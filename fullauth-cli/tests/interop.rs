@@ -31,6 +31,7 @@ use std::time::Duration;
 use common::Fixture;
 use fullauth_api::{
     ClientInfo, Email, NextRefreshToken, PasswordHasher, Rotation, Timestamp, TokenDigest, UserId,
+    UserIdType,
 };
 use serde_json::Value;
 
@@ -263,7 +264,7 @@ fn python_creates_rust_adopts(f: &Fixture) {
             .await
             .unwrap()
             .expect("the Python user");
-        let id: UserId = s(&data["user_id"]).parse().unwrap();
+        let id: UserId = UserIdType::Uuid.parse(s(&data["user_id"])).unwrap();
         assert_eq!(user.id, id);
         assert!(user.is_active && user.is_verified && !user.is_superuser);
 

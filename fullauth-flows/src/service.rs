@@ -545,7 +545,7 @@ impl AuthService {
             .store
             .store_refresh_token(NewRefreshToken {
                 digest: TokenDigest::of(&pair.refresh.token),
-                user_id: user.id,
+                user_id: user.id.clone(),
                 family_id: pair.family_id.clone(),
                 expires_at: pair.refresh.claims.expires_at(),
                 client: ctx.client_info(),
@@ -581,7 +581,7 @@ impl AuthService {
         let engine = &self.inner.engine;
         let store = &self.inner.store;
         let claims = engine.decode(refresh_token, Expect::Refresh).await?;
-        let user_id = claims.user_id()?;
+        let user_id = claims.user_id(self.inner.store.user_id_type())?;
         let (user, roles) = match self.principal(&UserLookup::Id(user_id)).await? {
             Some((u, roles)) if u.is_active => (u, roles),
             _ => return Err(FlowError::InactiveUser),
@@ -644,7 +644,7 @@ impl AuthService {
             .engine
             .decode(access_token, Expect::Session)
             .await?;
-        let user_id = claims.user_id()?;
+        let user_id = claims.user_id(self.inner.store.user_id_type())?;
         match self.inner.store.get_user(&user_id).await? {
             Some(user) if user.is_active => Ok(AuthenticatedUser { user, claims }),
             _ => Err(FlowError::InactiveUser),
@@ -946,7 +946,7 @@ impl AuthService {
         let claims = engine
             .decode(token, Expect::Purpose(PURPOSE_EMAIL_VERIFY))
             .await?;
-        let user_id = claims.user_id()?;
+        let user_id = claims.user_id(self.inner.store.user_id_type())?;
         let Some(mut user) = self.inner.store.get_user(&user_id).await? else {
             return Err(FlowError::InactiveUser);
         };
@@ -1037,7 +1037,7 @@ impl AuthService {
             .decode(token, Expect::Purpose(PURPOSE_PASSWORD_RESET))
             .await?;
         self.inner.config.password_policy.validate(new_password)?;
-        let user_id = claims.user_id()?;
+        let user_id = claims.user_id(self.inner.store.user_id_type())?;
         let Some(user) = store.get_user(&user_id).await? else {
             return Err(FlowError::InactiveUser);
         };
@@ -1315,7 +1315,7 @@ impl AuthService {
         let claims = engine
             .decode(mfa_token, Expect::Purpose(PURPOSE_MFA_PENDING))
             .await?;
-        let user_id = claims.user_id()?;
+        let user_id = claims.user_id(self.inner.store.user_id_type())?;
         let key = StateKey::new(format!("mfa:{user_id}")).ok();
         if self.is_locked(key.as_ref()).await {
             tracing::warn!(user_id = %user_id, "MFA blocked: too many failures");

@@ -24,7 +24,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fullauth_api::{BlacklistStore, FamilyId, StateKey, Timestamp, UserId};
+use fullauth_api::{BlacklistStore, FamilyId, StateKey, Timestamp, UserId, UserIdType};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -144,13 +144,16 @@ impl Claims {
         self.extra.as_ref()?.get(key)
     }
 
-    /// The subject as a user id.
+    /// The subject as a user id of the store's key type (`sub` is Python's
+    /// `str(id)`: `"42"` is an integer key on an int-keyed store and a text
+    /// key on a text-keyed one).
     ///
     /// # Errors
-    /// [`FlowError::InvalidToken`] ([`TokenRejection::BadSubject`]).
-    pub fn user_id(&self) -> Result<UserId, FlowError> {
-        self.sub
-            .parse()
+    /// [`FlowError::InvalidToken`] ([`TokenRejection::BadSubject`]) when
+    /// `sub` is not an id of that type.
+    pub fn user_id(&self, id_type: UserIdType) -> Result<UserId, FlowError> {
+        id_type
+            .parse(&self.sub)
             .map_err(|_| FlowError::InvalidToken(TokenRejection::BadSubject))
     }
 

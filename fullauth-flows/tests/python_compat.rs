@@ -403,7 +403,13 @@ async fn reference_tokens_decode_in_rust_with_the_same_claims() {
 
             // What the reference wrote is what our flows read.
             assert_eq!(access.sub, SUBJECT);
-            assert_eq!(access.user_id().unwrap().to_string(), SUBJECT);
+            assert_eq!(
+                access
+                    .user_id(fullauth_api::UserIdType::Uuid)
+                    .unwrap()
+                    .to_string(),
+                SUBJECT
+            );
             assert_eq!(
                 access.roles.as_deref(),
                 Some(&["editor".to_string(), "viewer".to_string()][..])

@@ -56,7 +56,10 @@ fn fixture(users: usize) -> Fixture {
                 .assign_role(&u.id, &roles[i % roles.len()])
                 .await
                 .expect("assign");
-            store.store_refresh_token(token(u.id)).await.expect("token");
+            store
+                .store_refresh_token(token(u.id.clone()))
+                .await
+                .expect("token");
             last = Some(u.id);
         }
         last.expect("at least one user")
@@ -109,7 +112,9 @@ fn transaction_write(b: Bencher, users: usize) {
     b.bench_local(|| {
         f.rt.block_on(async {
             let tx = f.store.begin().await.expect("begin");
-            tx.store_refresh_token(token(f.user)).await.expect("store");
+            tx.store_refresh_token(token(f.user.clone()))
+                .await
+                .expect("store");
             tx.rollback().await.expect("rollback");
         })
     });

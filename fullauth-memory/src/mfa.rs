@@ -46,7 +46,7 @@ pub(crate) async fn store_mfa(
         }
         let factor = MfaFactor {
             id: new_record_id(),
-            user_id: *user_id,
+            user_id: user_id.clone(),
             secret: secret.clone(),
             confirmed_at: None,
             last_counter: 0,
@@ -55,7 +55,7 @@ pub(crate) async fn store_mfa(
         };
         Arc::make_mut(&mut st.mfa)
             .rows
-            .insert(*user_id, factor.clone());
+            .insert(user_id.clone(), factor.clone());
         Ok(factor)
     })
     .await

@@ -107,7 +107,7 @@ pub(crate) async fn link_oauth_account(
         let oauth = Arc::make_mut(&mut st.oauth);
         oauth
             .by_user
-            .entry(account.user_id)
+            .entry(account.user_id.clone())
             .or_default()
             .insert(key.clone());
         oauth.rows.insert(key, account.clone());

@@ -110,7 +110,7 @@ pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult
         pks.by_credential
             .insert(passkey.credential_id.clone(), passkey.id);
         pks.by_user
-            .entry(passkey.user_id)
+            .entry(passkey.user_id.clone())
             .or_default()
             .insert(passkey.id);
         pks.rows.insert(passkey.id, passkey.clone());

@@ -77,14 +77,14 @@ pub(crate) async fn assign_role(
         roles.create(role);
         roles
             .by_user
-            .entry(*user_id)
+            .entry(user_id.clone())
             .or_default()
             .insert(role.clone());
         roles
             .users_of
             .entry(role.clone())
             .or_default()
-            .insert(*user_id);
+            .insert(user_id.clone());
         Ok(true)
     })
     .await

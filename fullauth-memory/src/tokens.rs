@@ -49,7 +49,7 @@ impl Tokens {
     fn insert(&mut self, token: RefreshToken) {
         let digest = token.digest.clone();
         self.by_user
-            .entry(token.user_id)
+            .entry(token.user_id.clone())
             .or_default()
             .insert(digest.clone());
         self.by_family
@@ -199,7 +199,7 @@ pub(crate) async fn rotate_refresh_token(
         let Some(row) = st.tokens.rows.get(old) else {
             return Ok(Rotation::NotFound);
         };
-        let (user_id, family_id) = (row.token.user_id, row.token.family_id.clone());
+        let (user_id, family_id) = (row.token.user_id.clone(), row.token.family_id.clone());
         if row.token.revoked {
             let live = st.tokens.live_of_family(&family_id);
             revoke(&mut st.tokens, &live);

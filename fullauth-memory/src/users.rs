@@ -50,7 +50,7 @@ fn not_found() -> StoreError {
 pub(crate) async fn create_user(h: Handle<'_>, new: NewUser) -> StoreResult<User> {
     h.write(move |st, cx| {
         let extra = cx.typed_extra(&new.extra)?;
-        if new.id.is_some_and(|id| st.users.exists(&id)) {
+        if new.id.as_ref().is_some_and(|id| st.users.exists(id)) {
             return Err(StoreError::conflict(ConflictKind::UserId));
         }
         if st.users.by_email.contains_key(&new.email) {
@@ -66,12 +66,12 @@ pub(crate) async fn create_user(h: Handle<'_>, new: NewUser) -> StoreResult<User
             extra: cx.extra_with_defaults(&extra),
         };
         let users = Arc::make_mut(&mut st.users);
-        users.by_email.insert(user.email.clone(), user.id);
+        users.by_email.insert(user.email.clone(), user.id.clone());
         let row = Row {
             user: user.clone(),
             hashed_password: new.hashed_password,
         };
-        users.rows.insert(user.id, row);
+        users.rows.insert(user.id.clone(), row);
         Ok(user)
     })
     .await
@@ -145,7 +145,7 @@ fn find(st: &State, cx: &Ctx, lookup: &UserLookup) -> StoreResult<Option<User>> 
         .values()
         .map(|r| &r.user)
         .filter(|u| matches(u))
-        .min_by_key(|u| (u.created_at, u.id))
+        .min_by_key(|u| (u.created_at, u.id.clone()))
         .cloned())
 }
 
@@ -175,7 +175,7 @@ pub(crate) async fn update_user(h: Handle<'_>, id: &UserId, patch: UserPatch) ->
         if let Some(email) = patch.email {
             if email != user.email {
                 users.by_email.remove(&user.email);
-                users.by_email.insert(email.clone(), *id);
+                users.by_email.insert(email.clone(), id.clone());
                 user.email = email;
             }
         }

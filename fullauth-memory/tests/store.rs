@@ -143,7 +143,7 @@ async fn unserved_features_answer_feature_disabled() {
     };
     // A principal is served without Roles and Permissions, with empty lists.
     let p = store
-        .get_principal(&UserLookup::Id(u.id))
+        .get_principal(&UserLookup::Id(u.id.clone()))
         .await
         .unwrap()
         .unwrap();
@@ -345,7 +345,7 @@ async fn typed_columns_convert_what_is_written() {
     let found = store
         .get_user_by_field(&by("login_count", json!("7")))
         .await;
-    assert_eq!(found.unwrap().map(|f| f.id), Some(u.id));
+    assert_eq!(found.unwrap().map(|f| f.id), Some(u.id.clone()));
 
     // A value the type refuses is a backend error, and nothing is written.
     let refused = store

@@ -401,7 +401,7 @@ async fn measure(
             store
                 .store_refresh_token(NewRefreshToken {
                     digest: d.clone(),
-                    user_id: user.id,
+                    user_id: user.id.clone(),
                     family_id: FamilyId::generate(),
                     expires_at: store.clock().now() + Duration::from_secs(3600),
                     client: Default::default(),
@@ -480,14 +480,14 @@ async fn measure(
     let perm_sql = sql(USER_PERMISSIONS);
     for c in [1, 16] {
         let s = store.clone();
-        let id = u.id;
+        let id = u.id.clone();
         let (p, q) = (pool.clone(), perm_sql.clone());
         compare(
             "user_permissions",
             c,
             plan,
             move |_| {
-                let s = s.clone();
+                let (s, id) = (s.clone(), id.clone());
                 async move {
                     let names = s.get_user_permissions(&id).await?;
                     if names.len() != 5 {
@@ -522,14 +522,14 @@ async fn measure(
     let get_sql = sql(GET_USER);
     for c in [1, 16] {
         let s = store.clone();
-        let id = u.id;
+        let id = u.id.clone();
         let (p, q) = (pool.clone(), get_sql.clone());
         compare(
             "get_user",
             c,
             plan,
             move |_| {
-                let s = s.clone();
+                let (s, id) = (s.clone(), id.clone());
                 async move {
                     match s.get_user(&id).await? {
                         Some(_) => Ok(()),

@@ -29,8 +29,7 @@
 use std::sync::Arc;
 
 use fullauth_api::sql::{
-    ColumnKind as Kind, ColumnValue, StoredUserKey, check_user_key, is_builtin_user_column,
-    json_to_text,
+    ColumnKind as Kind, ColumnValue, check_user_key, is_builtin_user_column, json_to_text,
 };
 use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
 use serde_json::Value;
@@ -263,14 +262,16 @@ ORDER BY ORDINAL_POSITION";
 /// The key type a MariaDB column of `fullauth_users.id` holds (`CHAR(32)`
 /// is the hex encoding of a UUID that SQLAlchemy used before MariaDB had
 /// `uuid`).
-fn stored_key(data_type: &str, column_type: &str) -> StoredUserKey {
+fn stored_key(data_type: &str, column_type: &str) -> fullauth_api::UserIdType {
     if column_type.eq_ignore_ascii_case("char(32)") {
-        return StoredUserKey::Uuid;
+        return fullauth_api::UserIdType::Uuid;
     }
     match data_type.to_ascii_lowercase().as_str() {
-        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => StoredUserKey::Int,
-        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => StoredUserKey::Text,
-        _ => StoredUserKey::Uuid,
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => fullauth_api::UserIdType::Int,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
+            fullauth_api::UserIdType::Text
+        }
+        _ => fullauth_api::UserIdType::Uuid,
     }
 }
 
@@ -290,7 +291,11 @@ pub(crate) async fn discover(
         let data_type: String = row.try_get(1)?;
         let column_type: String = row.try_get(2)?;
         if name == "id" {
-            check_user_key(stored_key(&data_type, &column_type), &column_type)?;
+            check_user_key(
+                fullauth_api::UserIdType::Uuid,
+                stored_key(&data_type, &column_type),
+                &column_type,
+            )?;
         }
         if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;

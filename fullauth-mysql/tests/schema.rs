@@ -366,7 +366,7 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
             .unwrap_err();
         let text = e.to_string();
         assert!(
-            text.contains(&format!("keys its users by {found}")),
+            text.contains(&format!("user ids are {found}")),
             "{text}"
         );
         // ... and on the app's pool, by the first operation on users.
@@ -381,10 +381,10 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
             .unwrap_err();
         let text = e.to_string();
         assert!(
-            text.contains(&format!("keys its users by {found}")),
+            text.contains(&format!("user ids are {found}")),
             "{text}"
         );
-        assert!(text.contains("UUID user keys only"), "{text}");
+        assert!(text.contains("opened for UUID user ids"), "{text}");
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM fullauth_users")
             .fetch_one(&pool)
             .await

@@ -117,14 +117,14 @@ fn uuid_of(id: UserId) -> uuid::Uuid {
 #[divan::bench(sample_count = 50)]
 fn store_get_user(b: Bencher) {
     let f = fixture();
-    let id = f.users[7];
+    let id = f.users[7].clone();
     b.bench_local(|| f.rt.block_on(f.store.get_user(&id)).expect("get"));
 }
 
 #[divan::bench(sample_count = 50)]
 fn raw_get_user(b: Bencher) {
     let mut f = fixture();
-    let (id, sql) = (uuid_of(f.users[7]), f.sql(GET_USER));
+    let (id, sql) = (uuid_of(f.users[7].clone()), f.sql(GET_USER));
     b.bench_local(|| {
         f.rt.block_on(async {
             let c = &mut f.raw;
@@ -149,7 +149,7 @@ fn raw_get_user(b: Bencher) {
 #[divan::bench(sample_count = 50)]
 fn store_user_permissions(b: Bencher) {
     let f = fixture();
-    let id = f.users[7];
+    let id = f.users[7].clone();
     b.bench_local(|| {
         f.rt.block_on(f.store.get_user_permissions(&id))
             .expect("permissions")
@@ -159,7 +159,7 @@ fn store_user_permissions(b: Bencher) {
 #[divan::bench(sample_count = 50)]
 fn raw_user_permissions(b: Bencher) {
     let mut f = fixture();
-    let (id, sql) = (uuid_of(f.users[7]), f.sql(USER_PERMISSIONS));
+    let (id, sql) = (uuid_of(f.users[7].clone()), f.sql(USER_PERMISSIONS));
     b.bench_local(|| {
         f.rt.block_on(async {
             let c = &mut f.raw;
@@ -216,7 +216,7 @@ fn live_token(rt: &Runtime, store: &PgStore, user: UserId) -> TokenDigest {
 #[divan::bench(sample_count = 50)]
 fn store_revoke(b: Bencher) {
     let f = fixture();
-    b.with_inputs(|| live_token(&f.rt, &f.store, f.users[0]))
+    b.with_inputs(|| live_token(&f.rt, &f.store, f.users[0].clone()))
         .bench_local_values(|d| {
             f.rt.block_on(f.store.revoke_refresh_token(&d))
                 .expect("revoke")
@@ -227,7 +227,7 @@ fn store_revoke(b: Bencher) {
 fn raw_revoke(b: Bencher) {
     let mut f = fixture();
     let sql = f.sql(REVOKE);
-    b.with_inputs(|| live_token(&f.rt, &f.store, f.users[0]))
+    b.with_inputs(|| live_token(&f.rt, &f.store, f.users[0].clone()))
         .bench_local_values(|d| {
             f.rt.block_on(async {
                 let c = &mut f.raw;
@@ -244,7 +244,7 @@ fn raw_revoke(b: Bencher) {
 #[divan::bench(sample_count = 50)]
 fn store_rotate(b: Bencher) {
     let f = fixture();
-    let head = RefCell::new(live_token(&f.rt, &f.store, f.users[0]));
+    let head = RefCell::new(live_token(&f.rt, &f.store, f.users[0].clone()));
     b.bench_local(|| {
         let next = next_token();
         let old = head.replace(next.digest.clone());
@@ -262,7 +262,7 @@ fn store_rotate(b: Bencher) {
 #[divan::bench(sample_count = 50)]
 fn raw_rotate(b: Bencher) {
     let mut f = fixture();
-    let head = RefCell::new(live_token(&f.rt, &f.store, f.users[0]));
+    let head = RefCell::new(live_token(&f.rt, &f.store, f.users[0].clone()));
     let sql = f.sql(ROTATE);
     b.bench_local(|| {
         let new = digest();

@@ -22,9 +22,7 @@
 
 use std::sync::Arc;
 
-use fullauth_api::sql::{
-    ColumnKind as Kind, ColumnValue, StoredUserKey, check_user_key, is_builtin_user_column,
-};
+use fullauth_api::sql::{ColumnKind as Kind, ColumnValue, check_user_key, is_builtin_user_column};
 use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -145,11 +143,11 @@ fn kind_of(base_type: &str) -> Kind {
 }
 
 /// The key type a PostgreSQL base type of `fullauth_users.id` holds.
-fn stored_key(base_type: &str) -> StoredUserKey {
+fn stored_key(base_type: &str) -> fullauth_api::UserIdType {
     match kind_of(base_type) {
-        Kind::Int => StoredUserKey::Int,
-        Kind::Text => StoredUserKey::Text,
-        _ => StoredUserKey::Uuid,
+        Kind::Int => fullauth_api::UserIdType::Int,
+        Kind::Text => fullauth_api::UserIdType::Text,
+        _ => fullauth_api::UserIdType::Uuid,
     }
 }
 
@@ -182,7 +180,11 @@ pub(crate) async fn discover(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Opt
         let cast_type: String = row.try_get(1)?;
         let base: String = row.try_get(2)?;
         if name == "id" {
-            check_user_key(stored_key(&base), &cast_type)?;
+            check_user_key(
+                fullauth_api::UserIdType::Uuid,
+                stored_key(&base),
+                &cast_type,
+            )?;
         }
         if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;

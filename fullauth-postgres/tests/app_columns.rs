@@ -134,12 +134,12 @@ async fn app_columns_round_trip_and_refuse_what_does_not_fit() {
         .get_user_by_field(&UserLookup::parse("age", 36).unwrap())
         .await
         .unwrap();
-    assert_eq!(by_age.map(|x| x.id), Some(u.id));
+    assert_eq!(by_age.map(|x| x.id), Some(u.id.clone()));
     let by_vip = store
         .get_user_by_field(&UserLookup::parse("vip", true).unwrap())
         .await
         .unwrap();
-    assert_eq!(by_vip.map(|x| x.id), Some(u.id));
+    assert_eq!(by_vip.map(|x| x.id), Some(u.id.clone()));
 
     // Inside a transaction a refused value does not poison it.
     let tx = fullauth_api::DurableStore::begin(&store).await.unwrap();
@@ -197,7 +197,7 @@ async fn principal_on_a_core_only_schema() {
         .await
         .unwrap();
     for lookup in [
-        UserLookup::Id(u.id),
+        UserLookup::Id(u.id.clone()),
         UserLookup::parse("email", "core-only@example.test").unwrap(),
         UserLookup::parse("nickname", "ada").unwrap(),
     ] {

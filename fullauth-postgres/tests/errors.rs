@@ -189,7 +189,7 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
             .unwrap_err();
         assert!(
             e.to_string()
-                .contains(&format!("keys its users by {found}")),
+                .contains(&format!("user ids are {found}")),
             "{e}"
         );
         // ... and on the app's pool, by the first operation on users.
@@ -203,10 +203,10 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
         let text = e.to_string();
         assert!(matches!(e, StoreError::Backend { .. }), "{e:?}");
         assert!(
-            text.contains(&format!("keys its users by {found}")),
+            text.contains(&format!("user ids are {found}")),
             "{text}"
         );
-        assert!(text.contains("UUID user keys only"), "{text}");
+        assert!(text.contains("opened for UUID user ids"), "{text}");
         assert_eq!(e.context().operation(), Some("get_user_by_email"));
         // Nothing was written into the app's table either.
         let e = store

@@ -133,7 +133,7 @@ async fn after_termination(conns: Conns) {
     store
         .store_refresh_token(NewRefreshToken {
             digest: digest.clone(),
-            user_id: u.id,
+            user_id: u.id.clone(),
             family_id: fullauth_api::FamilyId::generate(),
             expires_at: store.clock().now() + Duration::from_secs(600),
             client: Default::default(),

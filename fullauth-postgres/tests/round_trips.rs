@@ -82,7 +82,7 @@ async fn hot_operations(store: &PgStore, proxy: &FaultProxy) -> Measured {
     store.assign_role(&id, &role).await.unwrap();
     store.assign_permission(&role, &perm).await.unwrap();
     let by_email = UserLookup::Email(user.email.clone());
-    let by_id = UserLookup::Id(id);
+    let by_id = UserLookup::Id(id.clone());
 
     measure!(
         "create_user",
@@ -112,18 +112,18 @@ async fn hot_operations(store: &PgStore, proxy: &FaultProxy) -> Measured {
     );
     measure!(
         "store_refresh_token",
-        store.store_refresh_token(token(id)),
-        store.store_refresh_token(token(id))
+        store.store_refresh_token(token(id.clone())),
+        store.store_refresh_token(token(id.clone()))
     );
-    let a = store.store_refresh_token(token(id)).await.unwrap();
-    let b = store.store_refresh_token(token(id)).await.unwrap();
+    let a = store.store_refresh_token(token(id.clone())).await.unwrap();
+    let b = store.store_refresh_token(token(id.clone())).await.unwrap();
     measure!(
         "revoke_refresh_token",
         store.revoke_refresh_token(&a.digest),
         store.revoke_refresh_token(&b.digest)
     );
-    let c = store.store_refresh_token(token(id)).await.unwrap();
-    let d = store.store_refresh_token(token(id)).await.unwrap();
+    let c = store.store_refresh_token(token(id.clone())).await.unwrap();
+    let d = store.store_refresh_token(token(id.clone())).await.unwrap();
     let rotated = |r: Result<Rotation, fullauth_api::StoreError>| match r {
         Ok(Rotation::Rotated { .. }) => Ok(()),
         Ok(other) => Err(format!("not rotated: {other:?}")),
@@ -143,7 +143,7 @@ async fn hot_operations(store: &PgStore, proxy: &FaultProxy) -> Measured {
     let credential = CredentialId::new(format!("rt{}", uuid::Uuid::new_v4().simple())).unwrap();
     store
         .store_passkey(NewPasskey {
-            user_id: id,
+            user_id: id.clone(),
             credential_id: credential.clone(),
             public_key: Text::new("pQECAyYgASFYIrt").unwrap(),
             sign_count: 0,
@@ -197,11 +197,14 @@ async fn hot_operations(store: &PgStore, proxy: &FaultProxy) -> Measured {
 
 /// begin + N statements + commit on `store`: the round trips counted.
 async fn transaction_of(store: &PgStore, proxy: &FaultProxy, user: UserId) -> (u64, u64) {
-    let t = store.store_refresh_token(token(user)).await.unwrap();
+    let t = store
+        .store_refresh_token(token(user.clone()))
+        .await
+        .unwrap();
     let (done, trips) = counted(proxy, async {
         let tx = store.begin().await?;
         tx.revoke_refresh_token(&t.digest).await?;
-        tx.store_refresh_token(token(user)).await?;
+        tx.store_refresh_token(token(user.clone())).await?;
         tx.store_refresh_token(token(user)).await?;
         tx.commit().await
     })
@@ -238,7 +241,7 @@ async fn one_round_trip_per_hot_operation() {
         .await
         .unwrap();
     // Warm the transaction's statements, then count.
-    transaction_of(&store, &proxy, user.id).await;
+    transaction_of(&store, &proxy, user.id.clone()).await;
     let (n, trips) = transaction_of(&store, &proxy, user.id).await;
     eprintln!("begin + {n} statements + commit: {trips} round trips");
     assert_eq!(trips, n + 2, "a transaction of {n} statements");

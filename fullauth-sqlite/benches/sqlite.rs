@@ -85,7 +85,7 @@ fn cycle(users: &[UserId]) -> impl FnMut() -> UserId + '_ {
     move || {
         let n = i.get();
         i.set(n + 1);
-        users[n % users.len()]
+        users[n % users.len()].clone()
     }
 }
 
@@ -129,7 +129,9 @@ fn raw_get_user_typed(b: Bencher) {
         let id = next().as_uuid().expect("a uuid").simple().to_string();
         let mut stmt = f.raw.prepare_cached(hot_sql::GET_USER).expect("prepare");
         stmt.query_row([id], |r| {
-            let id: UserId = r.get::<_, String>(0)?.parse().expect("an id");
+            let id: UserId = fullauth_api::UserIdType::Uuid
+                .parse(&r.get::<_, String>(0)?)
+                .expect("an id");
             let email = fullauth_api::Email::new(&r.get::<_, String>(1)?).expect("an email");
             let created = Timestamp::parse_naive_utc(&r.get::<_, String>(6)?).expect("a time");
             Ok((
@@ -206,7 +208,7 @@ fn raw_create_user(b: Bencher) {
 
 /// A live token to revoke (made outside the timed part).
 fn live_token(f: &Fixture) -> TokenDigest {
-    f.rt.block_on(f.store.store_refresh_token(token(f.users[0])))
+    f.rt.block_on(f.store.store_refresh_token(token(f.users[0].clone())))
         .expect("store")
         .digest
 }
@@ -269,7 +271,7 @@ fn raw_revoke(b: Bencher) {
 fn store_rotate(b: Bencher) {
     let f = fixture();
     let head = RefCell::new(
-        f.rt.block_on(f.store.store_refresh_token(token(f.users[0])))
+        f.rt.block_on(f.store.store_refresh_token(token(f.users[0].clone())))
             .expect("store")
             .digest,
     );
@@ -291,7 +293,7 @@ fn store_rotate(b: Bencher) {
 fn raw_rotate(b: Bencher) {
     let f = fixture();
     let head = RefCell::new(
-        f.rt.block_on(f.store.store_refresh_token(token(f.users[0])))
+        f.rt.block_on(f.store.store_refresh_token(token(f.users[0].clone())))
             .expect("store")
             .digest,
     );

@@ -77,7 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = store
         .store_refresh_token(NewRefreshToken {
             digest: TokenDigest::of(&first),
-            user_id: user.id,
+            user_id: user.id.clone(),
             family_id: FamilyId::generate(),
             expires_at: Timestamp::now() + Duration::from_secs(30 * 24 * 3600),
             client: client.clone(),
@@ -155,7 +155,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     store
         .store_refresh_token(NewRefreshToken {
             digest: TokenDigest::of(&mint()),
-            user_id: user.id,
+            user_id: user.id.clone(),
             family_id: FamilyId::generate(),
             expires_at: Timestamp::now() + Duration::from_secs(30 * 24 * 3600),
             client: client.clone(),

@@ -149,7 +149,9 @@ pub(crate) fn parse_uuid(s: &str) -> StoreResult<Uuid> {
 
 /// Parses a stored user id.
 pub(crate) fn parse_user_id(s: &str) -> StoreResult<UserId> {
-    s.parse().map_err(|e| corrupt("a user id column", e))
+    fullauth_api::UserIdType::Uuid
+        .parse(s)
+        .map_err(|e| corrupt("a user id column", e))
 }
 
 /// A time as stored.

@@ -33,7 +33,7 @@
 
 use std::collections::BTreeMap;
 
-use fullauth_api::sql::{StoredUserKey, check_user_key, is_builtin_user_column};
+use fullauth_api::sql::{check_user_key, is_builtin_user_column};
 use fullauth_api::{
     Email, Entity, ExtraFields, Feature, HashedPassword, NewUser, Principal, StoreError,
     StoreResult, User, UserId, UserLookup, UserPatch, new_record_id,
@@ -67,7 +67,11 @@ impl UserColumns {
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
         if let Some((_, declared)) = columns.iter().find(|(n, _)| n == "id") {
-            check_user_key(stored_key(declared), declared)?;
+            check_user_key(
+                fullauth_api::UserIdType::Uuid,
+                stored_key(declared),
+                declared,
+            )?;
         }
         Ok(UserColumns {
             extra: columns
@@ -92,18 +96,18 @@ impl UserColumns {
 /// `INTEGER` (a rowid alias) for integer keys, `VARCHAR`, `TEXT` or a
 /// `CHAR` of another length than 32 for text keys; `CHAR(32)`, the UUID
 /// encoding, and anything else for UUID keys.
-fn stored_key(declared: &str) -> StoredUserKey {
+fn stored_key(declared: &str) -> fullauth_api::UserIdType {
     let t = declared.trim().to_ascii_uppercase();
     if t.starts_with("INT") || t == "BIGINT" || t == "SMALLINT" {
-        StoredUserKey::Int
+        fullauth_api::UserIdType::Int
     } else if t.starts_with("VARCHAR")
         || t.starts_with("NVARCHAR")
         || t.starts_with("TEXT")
         || (t.starts_with("CHAR") && t != "CHAR(32)")
     {
-        StoredUserKey::Text
+        fullauth_api::UserIdType::Text
     } else {
-        StoredUserKey::Uuid
+        fullauth_api::UserIdType::Uuid
     }
 }
 

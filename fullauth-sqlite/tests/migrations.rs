@@ -301,7 +301,7 @@ async fn a_transaction_interrupted_by_an_error_leaves_nothing_behind() {
     async fn work(store: &SqliteStore, email: &fullauth_api::Email) -> Result<(), StoreError> {
         let tx = store.begin().await?;
         let u = tx.create_user(NewUser::new(email.as_str())?).await?;
-        tx.store_refresh_token(token(u.id, Timestamp::now()))
+        tx.store_refresh_token(token(u.id.clone(), Timestamp::now()))
             .await?;
         tx.assign_role(&u.id, &"auditor".parse()?).await?;
         // Fails: the owner does not exist. `?` drops the transaction.
@@ -333,11 +333,11 @@ async fn a_transaction_interrupted_by_an_error_leaves_nothing_behind() {
     // A failing atomic method changes nothing either: rotating into a digest
     // already stored leaves the old token live.
     let old = store
-        .store_refresh_token(token(u.id, Timestamp::now()))
+        .store_refresh_token(token(u.id.clone(), Timestamp::now()))
         .await
         .unwrap();
     let taken = store
-        .store_refresh_token(token(u.id, Timestamp::now()))
+        .store_refresh_token(token(u.id.clone(), Timestamp::now()))
         .await
         .unwrap();
     let r = store

@@ -29,7 +29,7 @@ async fn rotation_races_across_two_stores_have_one_winner() {
         let old = TokenDigest::of(&format!("old-{round}"));
         a.store_refresh_token(NewRefreshToken {
             digest: old.clone(),
-            user_id: user.id,
+            user_id: user.id.clone(),
             family_id: FamilyId::generate(),
             expires_at: Timestamp::now() + Duration::from_secs(600),
             client: Default::default(),

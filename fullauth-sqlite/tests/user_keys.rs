@@ -48,10 +48,10 @@ async fn an_integer_or_text_keyed_database_is_refused_at_open() {
             "{text}"
         );
         assert!(
-            text.contains(&format!("keys its users by {found}")),
+            text.contains(&format!("user ids are {found}")),
             "{text}"
         );
-        assert!(text.contains("UUID user keys only"), "{text}");
+        assert!(text.contains("opened for UUID user ids"), "{text}");
         // The app's row is as it was.
         let c = rusqlite::Connection::open(&path).unwrap();
         let n: i64 = c

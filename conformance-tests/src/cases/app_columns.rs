@@ -60,7 +60,7 @@ async fn assert_everywhere(
     assert_typed(&got, expected, &format!("{step}, get_user_by_email"));
     let got = s
         .store
-        .get_user_by_field(&UserLookup::Id(u.id))
+        .get_user_by_field(&UserLookup::Id(u.id.clone()))
         .await?
         .ok_or_else(|| missing("get_user_by_field(id)"))?;
     assert_typed(&got, expected, &format!("{step}, get_user_by_field(id)"));

@@ -32,7 +32,7 @@ async fn footprint(s: &Subject, user_id: &UserId) -> Result<Footprint, StoreErro
         .link_oauth_account(NewOAuthAccount {
             provider: ProviderName::new("github")?,
             provider_user_id: ProviderUserId::new(tag())?,
-            user_id: *user_id,
+            user_id: user_id.clone(),
             provider_email: None,
             access_token: Some(Text::new("gho_x")?),
             refresh_token: None,
@@ -43,7 +43,7 @@ async fn footprint(s: &Subject, user_id: &UserId) -> Result<Footprint, StoreErro
     let passkey = s
         .store
         .store_passkey(NewPasskey {
-            user_id: *user_id,
+            user_id: user_id.clone(),
             credential_id: CredentialId::new(format!("cred_{}", tag()))?,
             public_key: Text::new("pk")?,
             sign_count: 1,

@@ -11,7 +11,7 @@ fn identity(user_id: &UserId) -> Result<NewOAuthAccount, StoreError> {
     Ok(NewOAuthAccount {
         provider: ProviderName::new(format!("google-{}", &tag()[..8]))?,
         provider_user_id: ProviderUserId::new(tag())?,
-        user_id: *user_id,
+        user_id: user_id.clone(),
         provider_email: None,
         access_token: None,
         refresh_token: None,
@@ -44,7 +44,7 @@ pub async fn delete_user_frees_oauth_identities(s: Subject) -> CaseResult {
     let relinked = s
         .store
         .link_oauth_account(NewOAuthAccount {
-            user_id: other.id,
+            user_id: other.id.clone(),
             ..a.clone()
         })
         .await?;

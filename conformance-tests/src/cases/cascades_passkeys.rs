@@ -9,7 +9,7 @@ use crate::CaseResult;
 /// A passkey with a fresh credential id for `user_id`.
 fn passkey(user_id: &UserId) -> Result<NewPasskey, StoreError> {
     Ok(NewPasskey {
-        user_id: *user_id,
+        user_id: user_id.clone(),
         credential_id: CredentialId::new(format!("cred_{}", tag()))?,
         public_key: Text::new(format!("pk_{}", tag()))?,
         sign_count: 0,

@@ -214,7 +214,7 @@ pub async fn create_user_same_email_one_winner(s: Subject) -> CaseResult {
     }
     assert_eq!(winners.len(), 1, "exactly one user per email");
     let stored = s.store.get_user_by_email(&e).await?;
-    assert_eq!(stored.as_ref().map(|u| u.id), Some(winners[0].id));
+    assert_eq!(stored.as_ref().map(|u| u.id.clone()), Some(winners[0].id.clone()));
     Ok(())
 }
 
@@ -258,10 +258,13 @@ pub async fn create_user_same_id_one_winner(s: Subject) -> CaseResult {
     let results = race(RACERS, |i| {
         let st = s.store.clone();
         let e = emails[i].clone();
+        {
+        let value = id.clone();
         async move {
             let mut new = NewUser::new(e.as_str())?;
-            new.id = Some(id);
+            new.id = Some(value);
             st.create_user(new).await
+        }
         }
     })
     .await;
@@ -362,7 +365,7 @@ pub async fn revoke_all_for_user_counts_each_token_once(s: Subject) -> CaseResul
     }
     let results = race(RACERS, |_| {
         let st = s.store.clone();
-        let id = u;
+        let id = u.clone();
         async move { st.revoke_all_for_user(&id).await }
     })
     .await;
@@ -391,7 +394,7 @@ pub async fn revoke_other_sessions_counts_each_session_once(s: Subject) -> CaseR
     }
     let results = race(RACERS, |_| {
         let st = s.store.clone();
-        let id = u;
+        let id = u.clone();
         let keep = keep.clone();
         async move { st.revoke_other_sessions(&id, &keep).await }
     })

@@ -22,7 +22,10 @@ pub async fn counter_same_value_one_winner(s: Subject) -> CaseResult {
     let id = enrolled(&s, &[]).await?;
     let results = race(RACERS, |_| {
         let st = s.store.clone();
-        async move { st.advance_mfa_counter(&id, 57_000_000).await }
+        {
+        let value = id.clone();
+        async move { st.advance_mfa_counter(&value, 57_000_000).await }
+        }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;
@@ -42,7 +45,10 @@ pub async fn counter_distinct_values_max_wins(s: Subject) -> CaseResult {
     let id = enrolled(&s, &[]).await?;
     let results = race(RACERS, |i| {
         let st = s.store.clone();
-        async move { st.advance_mfa_counter(&id, 1000 + i as u32).await }
+        {
+        let value = id.clone();
+        async move { st.advance_mfa_counter(&value, 1000 + i as u32).await }
+        }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;
@@ -61,7 +67,10 @@ pub async fn recovery_code_one_winner(s: Subject) -> CaseResult {
     let results = race(RACERS, |_| {
         let st = s.store.clone();
         let c = target.clone();
-        async move { st.consume_recovery_code(&id, &c).await }
+        {
+        let value = id.clone();
+        async move { st.consume_recovery_code(&value, &c).await }
+        }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;
@@ -86,7 +95,10 @@ pub async fn distinct_recovery_codes_each_one_winner(s: Subject) -> CaseResult {
     let results = race(RACERS, |i| {
         let st = s.store.clone();
         let c = codes[i % CODES].clone();
-        async move { st.consume_recovery_code(&id, &c).await }
+        {
+        let value = id.clone();
+        async move { st.consume_recovery_code(&value, &c).await }
+        }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;

@@ -30,18 +30,18 @@ pub async fn link_same_identity_many_users_one_created(s: Subject) -> CaseResult
     }
     let results = race(RACERS, |i| {
         let st = s.store.clone();
-        let new = link(&provider, &subject, users[i]);
+        let new = link(&provider, &subject, users[i].clone());
         async move { st.link_oauth_account(new).await }
     })
     .await;
     let results: Vec<OAuthLink> = results.into_iter().collect::<Result<_, _>>()?;
     let created: Vec<usize> = (0..RACERS).filter(|i| results[*i].is_created()).collect();
     assert_eq!(created.len(), 1, "exactly one link is Created");
-    let winner = users[created[0]];
-    assert_eq!(results[created[0]].account().user_id, winner);
+    let winner = users[created[0]].clone();
+    assert_eq!(results[created[0]].account().user_id, winner.clone());
     let id = results[created[0]].account().id;
     for r in &results {
-        assert_eq!(r.account().user_id, winner, "every answer names the winner");
+        assert_eq!(r.account().user_id, winner.clone(), "every answer names the winner");
         assert_eq!(r.account().id, id, "every answer is the same row");
     }
     let stored = s.store.get_oauth_account(&provider, &subject).await?;
@@ -61,7 +61,7 @@ pub async fn link_same_identity_same_user_one_created(s: Subject) -> CaseResult 
     let u = some_user(&s).await?;
     let results = race(RACERS, |_| {
         let st = s.store.clone();
-        let new = link(&provider, &subject, u);
+        let new = link(&provider, &subject, u.clone());
         async move { st.link_oauth_account(new).await }
     })
     .await;

@@ -88,7 +88,7 @@ pub async fn store_same_credential_one_winner(s: Subject) -> CaseResult {
     }
     let results = race(RACERS, |i| {
         let st = s.store.clone();
-        let new = passkey(users[i], &c, 0);
+        let new = passkey(users[i].clone(), &c, 0);
         async move { st.store_passkey(new?).await }
     })
     .await;

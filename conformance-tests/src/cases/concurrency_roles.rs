@@ -14,7 +14,10 @@ pub async fn assign_same_role_one_winner(s: Subject) -> CaseResult {
     let results = race(RACERS, |_| {
         let st = s.store.clone();
         let r = r.clone();
-        async move { st.assign_role(&u, &r).await }
+        {
+        let value = u.clone();
+        async move { st.assign_role(&value, &r).await }
+        }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;
@@ -51,7 +54,7 @@ pub async fn assign_new_role_to_many_users(s: Subject) -> CaseResult {
     let results = race(RACERS, |i| {
         let st = s.store.clone();
         let r = r.clone();
-        let id = users[i];
+        let id = users[i].clone();
         async move { st.assign_role(&id, &r).await }
     })
     .await;
@@ -75,7 +78,10 @@ pub async fn assign_distinct_roles_none_lost(s: Subject) -> CaseResult {
     let results = race(RACERS, |i| {
         let st = s.store.clone();
         let r = roles[i].clone();
-        async move { st.assign_role(&u, &r).await }
+        {
+        let value = u.clone();
+        async move { st.assign_role(&value, &r).await }
+        }
     })
     .await;
     let results: Vec<bool> = results.into_iter().collect::<Result<_, _>>()?;

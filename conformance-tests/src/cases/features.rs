@@ -82,7 +82,7 @@ async fn every_method(
             ),
             (
                 "get_principal",
-                st.get_principal(&UserLookup::Id(uid)).await.map(drop),
+                st.get_principal(&UserLookup::Id(uid.clone())).await.map(drop),
             ),
             (
                 "update_user",
@@ -224,7 +224,7 @@ async fn every_method(
             (
                 "store_passkey",
                 st.store_passkey(NewPasskey {
-                    user_id: uid,
+                    user_id: uid.clone(),
                     credential_id: credential.clone(),
                     public_key: Text::new("pk")?,
                     sign_count: 0,

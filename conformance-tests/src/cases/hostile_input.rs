@@ -7,7 +7,7 @@
 //! application column the subject declares and are skipped without one.
 
 use fullauth_api::{
-    ClientInfo, Email, ExtraFields, FamilyId, HashedPassword, NewUser, StoreError, UserId,
+    ClientInfo, Email, ExtraFields, FamilyId, HashedPassword, NewUser, StoreError, UserIdType,
     UserLookup, UserPatch,
 };
 
@@ -68,7 +68,7 @@ pub async fn hostile_display_names_round_trip(s: Subject) -> CaseResult {
             .store
             .get_user_by_field(&UserLookup::parse(&col, value.as_str())?)
             .await?;
-        assert_eq!(found.map(|f| f.id), Some(u.id), "lookup {h:?}");
+        assert_eq!(found.map(|f| f.id), Some(u.id.clone()), "lookup {h:?}");
     }
     Ok(())
 }
@@ -135,7 +135,7 @@ pub async fn hostile_emails_round_trip(s: Subject) -> CaseResult {
         let u = s.store.create_user(NewUser::new(&raw)?).await?;
         assert_eq!(u.email.as_str(), raw, "stored verbatim");
         let got = s.store.get_user_by_email(&Email::new(&raw)?).await?;
-        assert_eq!(got.as_ref().map(|g| g.id), Some(u.id), "lookup {raw:?}");
+        assert_eq!(got.as_ref().map(|g| g.id.clone()), Some(u.id.clone()), "lookup {raw:?}");
         assert_eq!(got.map(|g| g.email.as_str().to_string()), Some(raw.clone()));
     }
     Ok(())
@@ -248,7 +248,7 @@ pub async fn control_characters_are_refused(_s: Subject) -> CaseResult {
     assert_invalid(HashedPassword::new(""), "hashed_password");
     assert_invalid(FamilyId::new("fam\0ily"), "family_id");
     assert_invalid(FamilyId::new("x".repeat(37)), "family_id");
-    assert_invalid("' OR 1=1 --".parse::<UserId>(), "user_id");
+    assert_invalid(UserIdType::Uuid.parse("' OR 1=1 --"), "user_id");
     Ok(())
 }
 

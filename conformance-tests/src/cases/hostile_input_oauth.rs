@@ -14,7 +14,7 @@ fn link(user_id: &UserId, provider: &ProviderName, pid: &ProviderUserId) -> NewO
     NewOAuthAccount {
         provider: provider.clone(),
         provider_user_id: pid.clone(),
-        user_id: *user_id,
+        user_id: user_id.clone(),
         provider_email: None,
         access_token: None,
         refresh_token: None,

@@ -171,7 +171,7 @@ pub async fn outside_update_and_committed_update_both_stay(s: Subject) -> CaseRe
     assert!(u.is_active && !u.is_superuser);
     let tx = s.store.begin().await?;
     tx.update_user(&u.id, superuser(true)).await?;
-    let out = update_outside(&s, u.id, active(false)).await;
+    let out = update_outside(&s, u.id.clone(), active(false)).await;
     tx.commit().await?;
     let out = finish(out).await??;
     assert!(!out.is_active, "the outside update");
@@ -188,7 +188,7 @@ pub async fn outside_update_between_read_and_write_of_tx_stays(s: Subject) -> Ca
     let u = user(&s).await?;
     let tx = s.store.begin().await?;
     assert_eq!(tx.get_user(&u.id).await?, Some(u.clone()));
-    let out = update_outside(&s, u.id, active(false)).await;
+    let out = update_outside(&s, u.id.clone(), active(false)).await;
     tx.update_user(&u.id, superuser(true)).await?;
     tx.commit().await?;
     let out = finish(out).await??;
@@ -205,7 +205,7 @@ pub async fn outside_update_survives_rolled_back_update(s: Subject) -> CaseResul
     let u = user(&s).await?;
     let tx = s.store.begin().await?;
     tx.update_user(&u.id, superuser(true)).await?;
-    let out = update_outside(&s, u.id, active(false)).await;
+    let out = update_outside(&s, u.id.clone(), active(false)).await;
     tx.rollback().await?;
     let out = finish(out).await??;
     assert!(!out.is_active);

@@ -41,7 +41,7 @@ async fn run(s: &Subject, inside: u32, out: u32, commit: bool) -> Result<(bool, 
     let id = enrolled(s).await?;
     let tx = s.store.begin().await?;
     assert!(tx.advance_mfa_counter(&id, inside).await?);
-    let handle = advance_outside(s, id, out).await;
+    let handle = advance_outside(s, id.clone(), out).await;
     if commit {
         tx.commit().await?;
     } else {

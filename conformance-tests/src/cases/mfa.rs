@@ -298,7 +298,7 @@ pub async fn concurrent_counter_one_winner(s: Subject) -> CaseResult {
     s.store.store_mfa(&u, &secret()?).await?;
     let results = race(RACERS, |_| {
         let store = s.store.clone();
-        let id = u;
+        let id = u.clone();
         async move { store.advance_mfa_counter(&id, 57_000_000).await }
     })
     .await;
@@ -324,7 +324,7 @@ pub async fn concurrent_consume_one_winner(s: Subject) -> CaseResult {
     s.store.confirm_mfa(&u, &all).await?;
     let results = race(RACERS, |_| {
         let store = s.store.clone();
-        let (id, code) = (u, code.clone());
+        let (id, code) = (u.clone(), code.clone());
         async move { store.consume_recovery_code(&id, &code).await }
     })
     .await;

@@ -23,12 +23,12 @@ pub async fn emails_differing_in_case_are_one_user(s: Subject) -> CaseResult {
     assert_eq!(u.email.as_str(), lower);
     for spelling in [&mixed, &lower, &upper] {
         let found = s.store.get_user_by_email(&Email::new(spelling)?).await?;
-        assert_eq!(found.map(|x| x.id), Some(u.id), "looked up as {spelling}");
+        assert_eq!(found.map(|x| x.id), Some(u.id.clone()), "looked up as {spelling}");
         let by_lookup = s
             .store
             .get_user_by_field(&UserLookup::parse("email", spelling.as_str())?)
             .await?;
-        assert_eq!(by_lookup.map(|x| x.id), Some(u.id), "found as {spelling}");
+        assert_eq!(by_lookup.map(|x| x.id), Some(u.id.clone()), "found as {spelling}");
     }
     for spelling in [&lower, &upper] {
         let dup = s.store.create_user(NewUser::new(spelling.as_str())?).await;

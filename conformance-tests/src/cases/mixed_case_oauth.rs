@@ -34,9 +34,9 @@ pub async fn provider_names_differing_in_case_are_distinct_identities(s: Subject
     let upper = ProviderName::new("GITHUB")?;
     let pid = ProviderUserId::new(format!("id-{}", tag()))?;
     let (a, b) = (some_user(&s).await?, some_user(&s).await?);
-    let first = s.store.link_oauth_account(link(&title, &pid, a)).await?;
+    let first = s.store.link_oauth_account(link(&title, &pid, a.clone())).await?;
     assert!(first.is_created());
-    let second = s.store.link_oauth_account(link(&lower, &pid, b)).await?;
+    let second = s.store.link_oauth_account(link(&lower, &pid, b.clone())).await?;
     assert!(
         second.is_created(),
         "`github` was taken for `GitHub`: {second:?}"
@@ -44,7 +44,7 @@ pub async fn provider_names_differing_in_case_are_distinct_identities(s: Subject
     let found = s.store.get_oauth_account(&title, &pid).await?;
     assert_eq!(
         found.map(|x| (x.user_id, x.provider)),
-        Some((a, title.clone()))
+        Some((a.clone(), title.clone()))
     );
     let found = s.store.get_oauth_account(&lower, &pid).await?;
     assert_eq!(
@@ -68,8 +68,8 @@ pub async fn provider_case_separates_updates_and_deletes(s: Subject) -> CaseResu
     let upper = ProviderName::new("GITHUB")?;
     let pid = ProviderUserId::new(format!("id-{}", tag()))?;
     let (a, b) = (some_user(&s).await?, some_user(&s).await?);
-    s.store.link_oauth_account(link(&title, &pid, a)).await?;
-    s.store.link_oauth_account(link(&lower, &pid, b)).await?;
+    s.store.link_oauth_account(link(&title, &pid, a.clone())).await?;
+    s.store.link_oauth_account(link(&lower, &pid, b.clone())).await?;
     let patch = OAuthAccountPatch {
         access_token: Some(Some(Text::new("lower-token")?)),
         ..Default::default()
@@ -81,7 +81,7 @@ pub async fn provider_case_separates_updates_and_deletes(s: Subject) -> CaseResu
             .is_none()
     );
     let updated = s.store.update_oauth_account(&lower, &pid, patch).await?;
-    assert_eq!(updated.map(|x| x.user_id), Some(b));
+    assert_eq!(updated.map(|x| x.user_id), Some(b.clone()));
     let other = s.store.get_oauth_account(&title, &pid).await?;
     assert!(other.is_some_and(|x| x.access_token.is_none() && x.user_id == a));
     assert!(!s.store.delete_oauth_account(&upper, &pid).await?);

@@ -100,7 +100,7 @@ pub fn text_column(s: &Subject) -> Result<String, CaseError> {
 pub fn token(user_id: &UserId, family: &FamilyId, expires_at: Timestamp) -> NewRefreshToken {
     NewRefreshToken {
         digest: digest(),
-        user_id: *user_id,
+        user_id: user_id.clone(),
         family_id: family.clone(),
         expires_at,
         client: Default::default(),

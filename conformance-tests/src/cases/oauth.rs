@@ -37,7 +37,7 @@ fn link(
     Ok(NewOAuthAccount {
         provider: provider.clone(),
         provider_user_id: pid.clone(),
-        user_id: *user_id,
+        user_id: user_id.clone(),
         provider_email: Some(email()),
         access_token: Some(Text::new(format!("ya29.{}", tag()))?),
         refresh_token: Some(Text::new(format!("1//{}", tag()))?),
@@ -245,7 +245,7 @@ pub async fn update_some_none_clears(s: Subject) -> CaseResult {
     assert_eq!(updated.refresh_token, acc.refresh_token, "untouched");
     assert_eq!(updated.provider_email, acc.provider_email, "untouched");
     assert_eq!(
-        (updated.id, updated.user_id, updated.created_at),
+        (updated.id, updated.user_id.clone(), updated.created_at),
         (acc.id, acc.user_id, acc.created_at)
     );
     assert_eq!(s.store.get_oauth_account(&p, &id).await?, Some(updated));

@@ -20,7 +20,7 @@ fn credential() -> Result<CredentialId, StoreError> {
 /// A passkey to store for `user_id`: sign count 0, transports `internal,hybrid`.
 fn new_passkey(user_id: &UserId) -> Result<NewPasskey, StoreError> {
     Ok(NewPasskey {
-        user_id: *user_id,
+        user_id: user_id.clone(),
         credential_id: credential()?,
         public_key: Text::new(format!("pQECAyYgASFYI{}", tag()))?,
         sign_count: 0,
@@ -131,7 +131,7 @@ pub async fn duplicate_credential_conflicts(s: Subject) -> CaseResult {
     let a = some_user(&s).await?;
     let b = some_user(&s).await?;
     let first = stored(&s, &a).await?;
-    for owner in [a, b] {
+    for owner in [a, b.clone()] {
         let mut dup = new_passkey(&owner)?;
         dup.credential_id = first.credential_id.clone();
         let res = s.store.store_passkey(dup).await;

@@ -24,7 +24,7 @@ async fn found(s: &Subject, lookup: &UserLookup) -> Result<Principal, CaseError>
 /// By id: the principal's user is what get_user answers; a new user has no roles and no permissions.
 pub async fn principal_by_id(s: Subject) -> CaseResult {
     let u = user(&s).await?;
-    let p = found(&s, &UserLookup::Id(u.id)).await?;
+    let p = found(&s, &UserLookup::Id(u.id.clone())).await?;
     assert_eq!(Some(&p.user), s.store.get_user(&u.id).await?.as_ref());
     assert_eq!(p.user, u);
     assert!(p.roles.is_empty(), "a new user has no roles: {:?}", p.roles);
@@ -148,12 +148,12 @@ pub async fn principal_in_transaction_sees_its_writes(s: Subject) -> CaseResult 
     assert_eq!(inside.map(|p| p.user), Some(u.clone()));
     assert!(
         s.store
-            .get_principal(&UserLookup::Id(u.id))
+            .get_principal(&UserLookup::Id(u.id.clone()))
             .await?
             .is_none(),
         "an uncommitted user must not be visible outside the transaction"
     );
     tx.commit().await?;
-    assert_eq!(found(&s, &UserLookup::Id(u.id)).await?.user, u);
+    assert_eq!(found(&s, &UserLookup::Id(u.id.clone())).await?.user, u);
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::CaseResult;
 /// The principal of the user with this id, failing the case when there is none.
 async fn principal_of(s: &Subject, id: &UserId) -> Result<Principal, CaseError> {
     s.store
-        .get_principal(&UserLookup::Id(*id))
+        .get_principal(&UserLookup::Id(id.clone()))
         .await?
         .ok_or_else(|| CaseError::Failed(format!("get_principal found no user {id}")))
 }
@@ -96,7 +96,7 @@ pub async fn principal_in_transaction_sees_its_grants(s: Subject) -> CaseResult 
     let p = permission("posts:publish");
     let tx = s.store.begin().await?;
     tx.assign_permission(&r, &p).await?;
-    let inside = tx.get_principal(&UserLookup::Id(u.id)).await?;
+    let inside = tx.get_principal(&UserLookup::Id(u.id.clone())).await?;
     assert_eq!(inside.map(|g| g.permissions), Some(vec![p.clone()]));
     assert!(
         principal_of(&s, &u.id).await?.permissions.is_empty(),

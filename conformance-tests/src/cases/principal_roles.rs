@@ -11,7 +11,7 @@ use crate::CaseResult;
 /// The principal of the user with this id, failing the case when there is none.
 async fn principal_of(s: &Subject, id: &UserId) -> Result<Principal, CaseError> {
     s.store
-        .get_principal(&UserLookup::Id(*id))
+        .get_principal(&UserLookup::Id(id.clone()))
         .await?
         .ok_or_else(|| CaseError::Failed(format!("get_principal found no user {id}")))
 }
@@ -100,7 +100,7 @@ pub async fn principal_in_transaction_sees_its_roles(s: Subject) -> CaseResult {
     tx.assign_role(&u.id, &added).await?;
     let mut both = vec![kept.clone(), added.clone()];
     both.sort();
-    let inside = tx.get_principal(&UserLookup::Id(u.id)).await?;
+    let inside = tx.get_principal(&UserLookup::Id(u.id.clone())).await?;
     assert_eq!(inside.map(|p| p.roles), Some(both.clone()));
     tx.commit().await?;
     assert_eq!(principal_of(&s, &u.id).await?.roles, both);

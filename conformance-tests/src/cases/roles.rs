@@ -281,7 +281,7 @@ pub async fn concurrent_assign_role_one_winner(s: Subject) -> CaseResult {
     let r = role("race");
     let results = race(RACERS, |_| {
         let store = s.store.clone();
-        let (id, r) = (u, r.clone());
+        let (id, r) = (u.clone(), r.clone());
         async move { store.assign_role(&id, &r).await }
     })
     .await;
@@ -330,12 +330,15 @@ pub async fn assign_role_racing_delete_role_never_loses_the_role(s: Subject) -> 
         let results = race(RACERS, |i| {
             let store = s.store.clone();
             let r = r.clone();
+            {
+            let value = u.clone();
             async move {
                 if i % 2 == 0 {
-                    store.assign_role(&u, &r).await.map(Some)
+                    store.assign_role(&value, &r).await.map(Some)
                 } else {
                     store.delete_role(&r).await.map(|_| None)
                 }
+            }
             }
         })
         .await;

@@ -504,7 +504,7 @@ pub async fn pruned_digest_reused_by_another_user_is_not_the_old_owners(
         .await?;
     assert!(s.store.get_refresh_token(&expired.digest).await?.is_none());
     let reused = NewRefreshToken {
-        user_id: new_owner,
+        user_id: new_owner.clone(),
         family_id: FamilyId::generate(),
         expires_at: in_secs(&s, 3600),
         ..expired.clone()

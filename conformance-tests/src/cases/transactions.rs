@@ -34,7 +34,7 @@ pub async fn commit_makes_writes_visible(s: Subject) -> CaseResult {
     tx.commit().await?;
     assert_eq!(s.store.get_user(&u.id).await?, Some(u.clone()));
     let got = s.store.get_refresh_token(&t.digest).await?;
-    assert_eq!(got.map(|r| r.user_id), Some(u.id));
+    assert_eq!(got.map(|r| r.user_id), Some(u.id.clone()));
     assert_eq!(s.store.list_sessions(&u.id).await?.len(), 1);
     Ok(())
 }
@@ -93,7 +93,7 @@ pub async fn savepoint_isolates_conflicts_with_committed_rows(s: Subject) -> Cas
         "got {by_email:?}"
     );
     let mut by_id = NewUser::new(email().as_str())?;
-    by_id.id = Some(existing.id);
+    by_id.id = Some(existing.id.clone());
     let by_id = tx.create_user(by_id).await;
     assert!(
         by_id
@@ -158,7 +158,7 @@ pub async fn reads_see_own_writes(s: Subject) -> CaseResult {
     assert_eq!(tx.get_user(&u.id).await?, Some(u.clone()));
     assert_eq!(
         tx.get_user_by_email(&u.email).await?.map(|x| x.id),
-        Some(u.id)
+        Some(u.id.clone())
     );
     let t = token(&u.id, &FamilyId::generate(), in_secs(&s, 3600));
     tx.store_refresh_token(t.clone()).await?;

@@ -12,7 +12,7 @@ fn identity(user_id: &UserId) -> Result<NewOAuthAccount, fullauth_api::StoreErro
     Ok(NewOAuthAccount {
         provider: ProviderName::new("github")?,
         provider_user_id: ProviderUserId::new(format!("gh-{}", tag()))?,
-        user_id: *user_id,
+        user_id: user_id.clone(),
         provider_email: None,
         access_token: None,
         refresh_token: None,
@@ -29,7 +29,7 @@ pub async fn duplicate_link_returns_existing_and_commits(s: Subject) -> CaseResu
     let tx = s.store.begin().await?;
     let newcomer = tx.create_user(NewUser::new(email().as_str())?).await?;
     let mut again = first.clone();
-    again.user_id = newcomer.id;
+    again.user_id = newcomer.id.clone();
     match tx.link_oauth_account(again).await? {
         OAuthLink::Existing(a) => {
             assert_eq!(a.user_id, owner.id, "the existing row is the owner's");

@@ -13,7 +13,7 @@ pub async fn oauth_duplicate_then_role_commits(s: Subject) -> CaseResult {
     let link = NewOAuthAccount {
         provider: ProviderName::new("google")?,
         provider_user_id: ProviderUserId::new(format!("g-{}", tag()))?,
-        user_id: u.id,
+        user_id: u.id.clone(),
         provider_email: Some(u.email.clone()),
         access_token: None,
         refresh_token: None,

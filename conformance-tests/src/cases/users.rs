@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use fullauth_api::user::{PROTECTED_FIELDS, check_field_name};
 use fullauth_api::{
-    ConflictKind, Email, Entity, ExtraFields, HashedPassword, NewUser, StoreError, UserId,
+    ConflictKind, Email, Entity, ExtraFields, HashedPassword, NewUser, StoreError, UserId, UserIdType,
     UserLookup, UserPatch,
 };
 
@@ -89,7 +89,7 @@ pub async fn privileged_fields_cannot_be_set_through_extra(s: Subject) -> CaseRe
 pub async fn get_user_by_email(s: Subject) -> CaseResult {
     let u = user(&s).await?;
     let got = s.store.get_user_by_email(&u.email).await?;
-    assert_eq!(got.as_ref().map(|g| g.id), Some(u.id));
+    assert_eq!(got.as_ref().map(|g| g.id.clone()), Some(u.id));
     assert!(s.store.get_user_by_email(&email()).await?.is_none());
     Ok(())
 }
@@ -124,7 +124,7 @@ pub async fn email_is_normalised_on_create_and_lookup(s: Subject) -> CaseResult 
         format!("\t alice-{t}@example.com \n"),
     ] {
         let got = s.store.get_user_by_email(&Email::new(&probe)?).await?;
-        assert_eq!(got.map(|g| g.id), Some(u.id), "lookup with {probe:?}");
+        assert_eq!(got.map(|g| g.id), Some(u.id.clone()), "lookup with {probe:?}");
     }
     let stored = s.store.get_user(&u.id).await?.expect("user exists");
     assert_eq!(
@@ -188,7 +188,7 @@ pub async fn get_user_by_field_id(s: Subject) -> CaseResult {
     let hyphenated = UserLookup::parse("id", u.id.to_string())?;
     assert_eq!(
         s.store.get_user_by_field(&hyphenated).await?.map(|g| g.id),
-        Some(u.id)
+        Some(u.id.clone())
     );
     let simple = u.id.to_string().replace('-', "");
     let simple = UserLookup::parse("id", simple)?;
@@ -446,7 +446,7 @@ pub async fn deleted_email_can_be_reused(s: Subject) -> CaseResult {
 pub async fn create_user_with_explicit_id(s: Subject) -> CaseResult {
     let id = UserId::generate();
     let mut new = NewUser::new(email().as_str())?;
-    new.id = Some(id);
+    new.id = Some(id.clone());
     let u = s.store.create_user(new).await?;
     assert_eq!(u.id, id);
     assert_eq!(s.store.get_user(&id).await?.map(|g| g.email), Some(u.email));
@@ -458,7 +458,7 @@ pub async fn create_user_duplicate_id_conflicts(s: Subject) -> CaseResult {
     let u = user(&s).await?;
     let other = email();
     let mut new = NewUser::new(other.as_str())?;
-    new.id = Some(u.id);
+    new.id = Some(u.id.clone());
     let r = s.store.create_user(new).await;
     assert!(
         r.as_ref()
@@ -478,7 +478,7 @@ pub async fn generated_ids_are_uuid_v7(s: Subject) -> CaseResult {
     for u in [&a, &b] {
         let uuid = u.id.as_uuid().expect("ids are UUIDs");
         assert_eq!(uuid.get_version_num(), 7, "{} is not a UUIDv7", u.id);
-        assert_eq!(u.id.to_string().parse::<UserId>()?, u.id);
+        assert_eq!(UserIdType::Uuid.parse(&u.id.to_string())?, u.id);
     }
     Ok(())
 }

@@ -577,7 +577,7 @@ pub async fn adopt_fastapi_fullauth_0_14_sqlmodel(
     store
         .store_refresh_token(NewRefreshToken {
             digest: digest.clone(),
-            user_id: u.id,
+            user_id: u.id.clone(),
             family_id: fullauth_api::FamilyId::generate(),
             expires_at: Timestamp::now() + Duration::from_secs(3600),
             client: Default::default(),

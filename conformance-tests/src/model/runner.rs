@@ -128,7 +128,7 @@ impl Env {
         let mut env = Env::default();
         for k in 0..Sym::from(USER_SLOTS) {
             let id = UserId::generate();
-            env.users.insert(GHOST_USER + k, id);
+            env.users.insert(GHOST_USER + k, id.clone());
             env.user_syms.insert(id, GHOST_USER + k);
         }
         for k in 0..Sym::from(PASSKEY_SLOTS) {
@@ -153,7 +153,7 @@ impl Env {
     fn user_id(&self, sym: Sym) -> UserId {
         // Every symbol a call names is a ghost (pre-bound) or was bound when
         // its user was created.
-        self.users.get(&sym).copied().unwrap_or_default_id()
+        self.users.get(&sym).cloned().unwrap_or_default_id()
     }
     fn user_ref(&self, id: &UserId) -> Id {
         match self.user_syms.get(id) {
@@ -909,8 +909,8 @@ fn bind(env: &mut Env, call: &Call, raw: &Raw) {
         (Call::CreateUser { id, new_sym, .. }, Raw::User(Some(user))) => {
             let sym = id.unwrap_or(*new_sym);
             if id.is_none() && !env.user_syms.contains_key(&user.id) {
-                env.users.insert(sym, user.id);
-                env.user_syms.insert(user.id, sym);
+                env.users.insert(sym, user.id.clone());
+                env.user_syms.insert(user.id.clone(), sym);
             }
             if !env.bound_users.contains(&sym) {
                 env.bound_users.push(sym);
