@@ -135,6 +135,101 @@ where
     .map_err(|e| e.with_context(backend, operation))
 }
 
+/// An argument of a storage method, checked against the store's key type
+/// before the operation runs: every user id it carries must be of the
+/// store's [`UserIdType`](crate::UserIdType), and a [`NewUser`](crate::NewUser)'s
+/// id must follow [`UserIdType::check_new_user_id`](crate::UserIdType::check_new_user_id).
+/// So every backend generated with [`backend_impls!`](crate::backend_impls)
+/// answers an id of another type with the same
+/// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput).
+pub trait KeyedArg {
+    /// `Ok` when the argument fits a store keyed by `key`.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput), field
+    /// `user_id`.
+    fn check_key(&self, key: crate::UserIdType) -> StoreResult<()>;
+}
+
+impl<T: KeyedArg + ?Sized> KeyedArg for &T {
+    fn check_key(&self, key: crate::UserIdType) -> StoreResult<()> {
+        (**self).check_key(key)
+    }
+}
+
+impl KeyedArg for crate::UserId {
+    fn check_key(&self, key: crate::UserIdType) -> StoreResult<()> {
+        self.expect_type(key).map(drop)
+    }
+}
+
+impl KeyedArg for crate::NewUser {
+    fn check_key(&self, key: crate::UserIdType) -> StoreResult<()> {
+        key.check_new_user_id(self.id.as_ref())
+    }
+}
+
+impl KeyedArg for crate::UserLookup {
+    fn check_key(&self, key: crate::UserIdType) -> StoreResult<()> {
+        match self {
+            crate::UserLookup::Id(id) => id.check_key(key),
+            _ => Ok(()),
+        }
+    }
+}
+
+macro_rules! keyed_by_user_id {
+    ($($t:ty),*) => {$(
+        impl KeyedArg for $t {
+            fn check_key(&self, key: crate::UserIdType) -> StoreResult<()> {
+                self.user_id.check_key(key)
+            }
+        }
+    )*};
+}
+keyed_by_user_id!(
+    crate::NewRefreshToken,
+    crate::NewOAuthAccount,
+    crate::NewPasskey
+);
+
+macro_rules! no_user_key {
+    ($($t:ty),*) => {$(
+        impl KeyedArg for $t {
+            fn check_key(&self, _key: crate::UserIdType) -> StoreResult<()> {
+                Ok(())
+            }
+        }
+    )*};
+}
+no_user_key!(
+    crate::Email,
+    crate::UserPatch,
+    Option<crate::HashedPassword>,
+    crate::TokenDigest,
+    crate::NextRefreshToken,
+    crate::FamilyId,
+    crate::Timestamp,
+    crate::RoleName,
+    crate::PermissionName,
+    [crate::RoleName],
+    [crate::TokenDigest],
+    [crate::StateKey],
+    crate::ProviderName,
+    crate::ProviderUserId,
+    crate::OAuthAccountPatch,
+    crate::CredentialId,
+    u32,
+    uuid::Uuid,
+    crate::DeviceName,
+    crate::MfaSecret,
+    crate::StateKey,
+    std::time::Duration,
+    crate::LockoutPolicy,
+    crate::RateLimitPolicy,
+    crate::Text
+);
+
 /// The durable rows of the method table: `Trait module Feature { method(args) -> T; }`.
 /// Calls `$crate::$callback!` with `{ $args }` and the rows.
 #[doc(hidden)]
@@ -305,11 +400,15 @@ macro_rules! __impl_backend_trait_body {
         impl<$($gen)*> $crate::$trait for $ty {
             $(
                 async fn $m(&self, $($a: $t),*) -> $crate::StoreResult<$r> {
+                    let key = $crate::StoreInfo::user_id_type(self);
                     $crate::backend::call(
                         self,
                         $crate::Feature::$feature,
                         ::core::stringify!($m),
-                        $module::$m($crate::backend::Backend::ops(self), $($a),*),
+                        async move {
+                            $( $crate::backend::KeyedArg::check_key(&$a, key)?; )*
+                            $module::$m($crate::backend::Backend::ops(self), $($a),*).await
+                        },
                     )
                     .await
                 }

@@ -127,6 +127,45 @@ impl UserIdType {
     }
 }
 
+impl UserIdType {
+    /// Checks the id a caller gives a new user ([`NewUser::id`](crate::NewUser::id))
+    /// on a store keyed by `self`:
+    ///
+    /// - `Uuid`: `None` (the store generates a UUIDv7) or a UUID key.
+    /// - `Int`: `None` only — integer ids come from the database, as in the
+    ///   reference (whose adapter drops an id passed in; here it is refused
+    ///   rather than silently replaced).
+    /// - `Text`: `None` (the store generates one, [`UserIdType::generate`])
+    ///   or a text key that [`parse`](Self::parse) accepts.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] with field `user_id`.
+    pub fn check_new_user_id(self, id: Option<&UserId>) -> Result<(), StoreError> {
+        let Some(id) = id else { return Ok(()) };
+        id.expect_type(self)?;
+        match (self, id.as_text()) {
+            (UserIdType::Int, _) => Err(StoreError::invalid(
+                "user_id",
+                "integer user ids come from the database: create the user without an id",
+            )),
+            (UserIdType::Text, Some(t)) => check_text_key(t),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new id of this type made by the store, `None` for `Int` (the
+    /// database assigns it): a UUIDv7 for `Uuid`; for `Text`, a UUIDv7 as 32
+    /// lowercase hex characters (the form of the reference's own text-keyed
+    /// models, `uuid4().hex`, time-ordered).
+    pub fn generate(self) -> Option<UserId> {
+        match self {
+            UserIdType::Uuid => Some(UserId::generate()),
+            UserIdType::Int => None,
+            UserIdType::Text => Some(UserId::from_text(Uuid::now_v7().simple().to_string())),
+        }
+    }
+}
+
 /// Checks a text key given as input: non-empty, without NUL, at most
 /// [`MAX_TEXT_USER_ID_BYTES`] bytes.
 fn check_text_key(s: &str) -> Result<(), StoreError> {

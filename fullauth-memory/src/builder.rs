@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use fullauth_api::{Clock, ExtraFields, Features, StoreError};
+use fullauth_api::{Clock, ExtraFields, Features, StoreError, UserIdType};
 use serde_json::Value;
 
 use crate::columns::{Column, ColumnType};
@@ -40,6 +40,7 @@ pub struct MemoryStoreBuilder {
     features: Features,
     clock: Clock,
     columns: Vec<(String, ColumnType, Value)>,
+    user_id_type: UserIdType,
 }
 
 impl Default for MemoryStoreBuilder {
@@ -48,6 +49,7 @@ impl Default for MemoryStoreBuilder {
             features: Features::all(),
             clock: Clock::system(),
             columns: Vec::new(),
+            user_id_type: UserIdType::Uuid,
         }
     }
 }
@@ -71,6 +73,29 @@ impl MemoryStoreBuilder {
     /// time without sleeping.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// How users are keyed (default [`UserIdType::Uuid`]): the type of every
+    /// [`UserId`](fullauth_api::UserId) the store gives and takes. New users
+    /// get a UUIDv7; on an integer-keyed store the next integer (from 1,
+    /// never given twice, like a `SERIAL` column); on a text-keyed store the
+    /// caller's id or [`UserIdType::generate`]'s. An id of another type is
+    /// refused with [`StoreError::InvalidInput`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), fullauth_api::StoreError> {
+    /// use fullauth_api::{NewUser, StoreInfo, UserId, UserIdType, UserStore};
+    /// use fullauth_memory::MemoryStore;
+    /// let store = MemoryStore::builder().user_id_type(UserIdType::Int).build()?;
+    /// let ada = store.create_user(NewUser::new("ada@example.com")?).await?;
+    /// assert_eq!(ada.id, UserId::from_int(1));
+    /// assert_eq!(store.user_id_type().parse("1")?, ada.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn user_id_type(mut self, user_id_type: UserIdType) -> Self {
+        self.user_id_type = user_id_type;
         self
     }
 
@@ -142,6 +167,7 @@ impl MemoryStoreBuilder {
             features: self.features,
             clock: self.clock,
             columns,
+            user_id_type: self.user_id_type,
         }))
     }
 }

@@ -66,6 +66,8 @@ pub(crate) struct Ctx {
     pub(crate) clock: Clock,
     /// The application columns of `fullauth_users`, by name.
     pub(crate) columns: BTreeMap<String, Column>,
+    /// How users are keyed.
+    pub(crate) user_id_type: fullauth_api::UserIdType,
 }
 
 impl Ctx {

@@ -159,6 +159,7 @@ impl MemoryStore {
             features: Features::all(),
             clock: fullauth_api::Clock::system(),
             columns: Default::default(),
+            user_id_type: fullauth_api::UserIdType::Uuid,
         })
     }
 
@@ -193,6 +194,10 @@ impl StoreInfo for MemoryStore {
 
     fn backend_name(&self) -> &'static str {
         BACKEND
+    }
+
+    fn user_id_type(&self) -> fullauth_api::UserIdType {
+        self.shared.ctx.user_id_type
     }
 }
 

@@ -49,6 +49,10 @@ impl StoreInfo for MemoryTransaction {
     fn backend_name(&self) -> &'static str {
         BACKEND
     }
+
+    fn user_id_type(&self) -> fullauth_api::UserIdType {
+        self.shared.ctx.user_id_type
+    }
 }
 
 impl Backend for MemoryTransaction {

@@ -23,6 +23,10 @@ struct Row {
 pub(crate) struct Users {
     rows: Map<UserId, Row>,
     by_email: Map<Email, UserId>,
+    /// The last integer id given (integer-keyed stores): ids are not given
+    /// again after a delete, like a `SERIAL` sequence (a transaction that
+    /// rolls back gives its ids back with the rest of its state).
+    last_int: i64,
 }
 
 impl Users {
@@ -56,8 +60,22 @@ pub(crate) async fn create_user(h: Handle<'_>, new: NewUser) -> StoreResult<User
         if st.users.by_email.contains_key(&new.email) {
             return Err(StoreError::conflict(ConflictKind::Email));
         }
+        let key = cx.user_id_type;
+        let id = match new.id {
+            Some(id) => id,
+            None => match key.generate() {
+                Some(id) => id,
+                None => {
+                    let users = Arc::make_mut(&mut st.users);
+                    users.last_int = users.last_int.checked_add(1).ok_or_else(|| {
+                        StoreError::invalid("user_id", "the integer user ids are exhausted")
+                    })?;
+                    UserId::from_int(users.last_int)
+                }
+            },
+        };
         let user = User {
-            id: new.id.unwrap_or_else(UserId::generate),
+            id,
             email: new.email,
             is_active: new.is_active,
             is_verified: new.is_verified,

@@ -365,10 +365,7 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
             .await
             .unwrap_err();
         let text = e.to_string();
-        assert!(
-            text.contains(&format!("user ids are {found}")),
-            "{text}"
-        );
+        assert!(text.contains(&format!("user ids are {found}")), "{text}");
         // ... and on the app's pool, by the first operation on users.
         let store = MySqlStore::builder()
             .database(database.clone())
@@ -380,10 +377,7 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
             .await
             .unwrap_err();
         let text = e.to_string();
-        assert!(
-            text.contains(&format!("user ids are {found}")),
-            "{text}"
-        );
+        assert!(text.contains(&format!("user ids are {found}")), "{text}");
         assert!(text.contains("opened for UUID user ids"), "{text}");
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM fullauth_users")
             .fetch_one(&pool)

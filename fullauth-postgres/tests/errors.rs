@@ -188,8 +188,7 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
             .await
             .unwrap_err();
         assert!(
-            e.to_string()
-                .contains(&format!("user ids are {found}")),
+            e.to_string().contains(&format!("user ids are {found}")),
             "{e}"
         );
         // ... and on the app's pool, by the first operation on users.
@@ -202,10 +201,7 @@ async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
         let e = store.get_user_by_email(&email).await.unwrap_err();
         let text = e.to_string();
         assert!(matches!(e, StoreError::Backend { .. }), "{e:?}");
-        assert!(
-            text.contains(&format!("user ids are {found}")),
-            "{text}"
-        );
+        assert!(text.contains(&format!("user ids are {found}")), "{text}");
         assert!(text.contains("opened for UUID user ids"), "{text}");
         assert_eq!(e.context().operation(), Some("get_user_by_email"));
         // Nothing was written into the app's table either.

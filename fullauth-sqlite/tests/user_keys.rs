@@ -47,10 +47,7 @@ async fn an_integer_or_text_keyed_database_is_refused_at_open() {
             text.contains(&format!("fullauth_users.id is {key}")),
             "{text}"
         );
-        assert!(
-            text.contains(&format!("user ids are {found}")),
-            "{text}"
-        );
+        assert!(text.contains(&format!("user ids are {found}")), "{text}");
         assert!(text.contains("opened for UUID user ids"), "{text}");
         // The app's row is as it was.
         let c = rusqlite::Connection::open(&path).unwrap();

@@ -119,11 +119,11 @@ pub async fn delete_user_with_rows_is_idempotent(s: Subject) -> CaseResult {
     footprint(&s, &victim.id).await?;
     assert!(s.store.delete_user(&victim.id).await?);
     assert!(!s.store.delete_user(&victim.id).await?);
-    let again = user_with_id(&s, victim.id).await?;
-    assert!(s.store.get_user_roles(&again.id).await?.is_empty());
-    assert!(s.store.list_oauth_accounts(&again.id).await?.is_empty());
-    assert!(s.store.list_passkeys(&again.id).await?.is_empty());
-    assert!(s.store.get_mfa(&again.id).await?.is_none());
-    assert!(s.store.list_sessions(&again.id).await?.is_empty());
+    let (again, _) = user_with_id(&s, victim.id).await?;
+    assert!(s.store.get_user_roles(&again).await?.is_empty());
+    assert!(s.store.list_oauth_accounts(&again).await?.is_empty());
+    assert!(s.store.list_passkeys(&again).await?.is_empty());
+    assert!(s.store.get_mfa(&again).await?.is_none());
+    assert!(s.store.list_sessions(&again).await?.is_empty());
     Ok(())
 }

@@ -59,7 +59,7 @@ pub async fn delete_user_frees_oauth_identities(s: Subject) -> CaseResult {
         Some(kept),
         "another user's link stays"
     );
-    let again = user_with_id(&s, victim.id).await?;
-    assert!(s.store.list_oauth_accounts(&again.id).await?.is_empty());
+    let (again, _) = user_with_id(&s, victim.id).await?;
+    assert!(s.store.list_oauth_accounts(&again).await?.is_empty());
     Ok(())
 }

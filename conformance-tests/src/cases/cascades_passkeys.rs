@@ -40,10 +40,10 @@ pub async fn delete_user_frees_credentials(s: Subject) -> CaseResult {
     };
     s.store.store_passkey(reused).await?;
     assert_eq!(s.store.get_passkey(&kept.credential_id).await?, Some(kept));
-    let recreated = user_with_id(&s, victim.id).await?;
-    assert!(s.store.list_passkeys(&recreated.id).await?.is_empty());
+    let (recreated, _) = user_with_id(&s, victim.id).await?;
+    assert!(s.store.list_passkeys(&recreated).await?.is_empty());
     assert!(
-        !s.store.delete_passkey(&recreated.id, b.id).await?,
+        !s.store.delete_passkey(&recreated, b.id).await?,
         "the old passkey id is gone"
     );
     Ok(())

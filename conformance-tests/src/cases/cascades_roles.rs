@@ -22,11 +22,13 @@ pub async fn delete_user_removes_role_links(s: Subject) -> CaseResult {
         "roles outlive their users"
     );
     assert_eq!(s.store.get_user_roles(&other.id).await?, vec![shared]);
-    let again = user_with_id(&s, victim.id).await?;
+    let (again, recreated) = user_with_id(&s, victim.id).await?;
     assert!(
-        s.store.get_user_roles(&again.id).await?.is_empty(),
+        s.store.get_user_roles(&again).await?.is_empty(),
         "a re-created id must not inherit the deleted user's roles"
     );
-    assert!(s.store.assign_role(&again.id, &own).await?);
+    if recreated {
+        assert!(s.store.assign_role(&again, &own).await?);
+    }
     Ok(())
 }

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 
 use fullauth_api::{
     ConflictKind, Email, FamilyId, NewUser, NextRefreshToken, Rotation, StoreError, TokenDigest,
-    UserId,
 };
 
 use super::*;
@@ -250,10 +249,31 @@ pub async fn create_user_email_variants_one_winner(s: Subject) -> CaseResult {
     Ok(())
 }
 
+/// On an integer-keyed store, which takes no id, N concurrent creations
+/// all succeed with N distinct ids.
+async fn concurrent_integer_ids_are_distinct(s: Subject) -> CaseResult {
+    let results = race(RACERS, |_| {
+        let st = s.store.clone();
+        async move { st.create_user(NewUser::new(email().as_str())?).await }
+    })
+    .await;
+    let mut ids = std::collections::BTreeSet::new();
+    for r in results {
+        ids.insert(r?.id);
+    }
+    assert_eq!(ids.len(), RACERS, "every creation got its own id");
+    Ok(())
+}
+
 /// Of N concurrent creations with one given id (distinct emails) exactly one
 /// succeeds; the rest are Conflict UserId and leave no user behind.
+/// On an integer-keyed store, which takes no id, N concurrent creations
+/// all succeed with N distinct ids.
 pub async fn create_user_same_id_one_winner(s: Subject) -> CaseResult {
-    let id = UserId::generate();
+    if id_type(&s) == UserIdType::Int {
+        return Box::pin(concurrent_integer_ids_are_distinct(s)).await;
+    }
+    let id = ghost_user(&s);
     let emails: Vec<Email> = (0..RACERS).map(|_| email()).collect();
     let results = race(RACERS, |i| {
         let st = s.store.clone();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use fullauth_api::{
     CredentialId, DeviceName, FamilyId, Feature, LockoutPolicy, MfaSecret, NewOAuthAccount,
     NewPasskey, NextRefreshToken, OAuthAccountPatch, ProviderName, ProviderUserId, RateLimitPolicy,
-    StoreError, Text, Transports, UserId, UserLookup, UserPatch,
+    StoreError, Text, Transports, UserLookup, UserPatch,
 };
 
 use super::*;
@@ -23,8 +23,8 @@ use crate::CaseResult;
 async fn probe(s: &Subject, feature: Feature) -> Option<Result<(), StoreError>> {
     let st = &s.store;
     let r = match feature {
-        Feature::Core => st.get_user(&UserId::generate()).await.map(drop),
-        Feature::Roles => st.get_user_roles(&UserId::generate()).await.map(drop),
+        Feature::Core => st.get_user(&ghost_user(s)).await.map(drop),
+        Feature::Roles => st.get_user_roles(&ghost_user(s)).await.map(drop),
         Feature::Permissions => st.get_role_permissions(&role("probe")).await.map(drop),
         Feature::OAuth => match (ProviderName::new("probe"), ProviderUserId::new(tag())) {
             (Ok(p), Ok(id)) => st.get_oauth_account(&p, &id).await.map(drop),
@@ -34,7 +34,7 @@ async fn probe(s: &Subject, feature: Feature) -> Option<Result<(), StoreError>> 
             Ok(c) => st.get_passkey(&c).await.map(drop),
             Err(e) => Err(e),
         },
-        Feature::Mfa => st.get_mfa(&UserId::generate()).await.map(drop),
+        Feature::Mfa => st.get_mfa(&ghost_user(s)).await.map(drop),
         Feature::Blacklist => st.is_blacklisted(&key("probe")).await.map(drop),
         Feature::Lockout => st.is_locked(&key("probe")).await.map(drop),
         Feature::RateLimit => st.reset_rate_limit(&key("probe")).await,
@@ -54,7 +54,7 @@ async fn every_method(
     feature: Feature,
 ) -> Result<Vec<(&'static str, Result<(), StoreError>)>, StoreError> {
     let st = &s.store;
-    let uid = UserId::generate();
+    let uid = ghost_user(s);
     let family = FamilyId::generate();
     let r = role("probe");
     let provider = ProviderName::new("probe")?;

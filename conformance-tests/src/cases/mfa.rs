@@ -97,7 +97,7 @@ pub async fn enrollment_can_be_restarted(s: Subject) -> CaseResult {
 
 /// store_mfa for an unknown user is NotFound User and stores nothing.
 pub async fn store_mfa_unknown_user_not_found(s: Subject) -> CaseResult {
-    let ghost = UserId::generate();
+    let ghost = ghost_user(&s);
     let res = s.store.store_mfa(&ghost, &secret()?).await;
     assert!(
         res.as_ref()
@@ -113,7 +113,7 @@ pub async fn confirm_without_factor_false(s: Subject) -> CaseResult {
     let u = some_user(&s).await?;
     assert!(!s.store.confirm_mfa(&u, &[digest()]).await?);
     assert!(s.store.get_mfa(&u).await?.is_none());
-    assert!(!s.store.confirm_mfa(&UserId::generate(), &[]).await?);
+    assert!(!s.store.confirm_mfa(&ghost_user(&s), &[]).await?);
     Ok(())
 }
 
@@ -187,7 +187,7 @@ pub async fn counter_without_factor_false(s: Subject) -> CaseResult {
     let u = some_user(&s).await?;
     assert!(!s.store.advance_mfa_counter(&u, 5).await?);
     assert!(s.store.get_mfa(&u).await?.is_none());
-    assert!(!s.store.advance_mfa_counter(&UserId::generate(), 5).await?);
+    assert!(!s.store.advance_mfa_counter(&ghost_user(&s), 5).await?);
     Ok(())
 }
 
@@ -246,7 +246,7 @@ pub async fn consume_without_factor_false(s: Subject) -> CaseResult {
     assert!(!s.store.consume_recovery_code(&u, &digest()).await?);
     assert!(
         !s.store
-            .consume_recovery_code(&UserId::generate(), &digest())
+            .consume_recovery_code(&ghost_user(&s), &digest())
             .await?
     );
     Ok(())
@@ -274,7 +274,7 @@ pub async fn delete_true_then_false(s: Subject) -> CaseResult {
     let kept = s.store.store_mfa(&other, &secret()?).await?;
     assert!(s.store.delete_mfa(&u).await?);
     assert!(!s.store.delete_mfa(&u).await?);
-    assert!(!s.store.delete_mfa(&UserId::generate()).await?);
+    assert!(!s.store.delete_mfa(&ghost_user(&s)).await?);
     assert_eq!(factor(&s, &other).await?, kept);
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use fullauth_api::{
     Email, FamilyId, Feature, NewRefreshToken, NewUser, PermissionName, RoleName, StateKey,
-    StoreError, Timestamp, TokenDigest, User, UserId,
+    StoreError, StoreInfo as _, Timestamp, TokenDigest, User, UserId, UserIdType,
 };
 
 use crate::{CaseError, ColumnKind, Subject};
@@ -53,6 +53,39 @@ pub fn key(prefix: &str) -> StateKey {
 /// A fresh random token digest.
 pub fn digest() -> TokenDigest {
     TokenDigest::of(&uuid::Uuid::new_v4().to_string())
+}
+
+/// The key type of the subject's store
+/// ([`StoreInfo::user_id_type`](fullauth_api::StoreInfo::user_id_type)): the
+/// suite runs on a store of each key type it serves, and its cases make ids
+/// of that type.
+pub fn id_type(s: &Subject) -> UserIdType {
+    s.store.user_id_type()
+}
+
+/// An id of the subject's key type that names no user: a fresh UUIDv7, an
+/// integer between 10⁹ and 2·10⁹ (fits PostgreSQL's 32-bit `SERIAL`, and no
+/// test database counts that far), or a fresh text key.
+pub fn ghost_user(s: &Subject) -> UserId {
+    match id_type(s) {
+        UserIdType::Uuid => UserId::generate(),
+        UserIdType::Int => {
+            let r = uuid::Uuid::new_v4().as_u128() % 1_000_000_000;
+            UserId::from_int(1_000_000_000 + r as i64)
+        }
+        UserIdType::Text => UserId::from_text(format!("ghost-{}", tag())),
+    }
+}
+
+/// An id of every key type but the subject's: ids a store must refuse.
+pub fn foreign_ids(s: &Subject) -> Vec<UserId> {
+    let mut out = vec![
+        UserId::generate(),
+        UserId::from_int(7),
+        UserId::from_text(format!("text-{}", tag())),
+    ];
+    out.retain(|id| id.id_type() != id_type(s));
+    out
 }
 
 /// Creates a user with a fresh email and no password (Core cases: the store
@@ -156,11 +189,17 @@ pub fn assert_invalid<T: std::fmt::Debug>(r: Result<T, StoreError>, field: &str)
 }
 
 /// Creates a user with this id and a fresh email (cascade cases recreate a
-/// deleted user's id to prove that no dependent row survived the deletion).
-pub async fn user_with_id(s: &Subject, id: UserId) -> Result<User, StoreError> {
+/// deleted user's id to prove that no dependent row survived the deletion)
+/// and answers the id and `true`. An integer-keyed store chooses its ids
+/// itself, so there the id is answered as it is, naming no user, with
+/// `false`: the case checks what the deleted id reads as.
+pub async fn user_with_id(s: &Subject, id: UserId) -> Result<(UserId, bool), StoreError> {
+    if id_type(s) == UserIdType::Int {
+        return Ok((id, false));
+    }
     let mut new = NewUser::new(email().as_str())?;
     new.id = Some(id);
-    s.store.create_user(new).await
+    Ok((s.store.create_user(new).await?.id, true))
 }
 
 /// Serialises the cases that prune. Pruning is global — it deletes every

@@ -137,7 +137,7 @@ pub async fn relink_same_user_is_existing(s: Subject) -> CaseResult {
 
 /// Linking for an unknown user is NotFound User and stores nothing.
 pub async fn link_unknown_user_not_found(s: Subject) -> CaseResult {
-    let ghost = UserId::generate();
+    let ghost = ghost_user(&s);
     let (p, id) = (provider("google")?, pid()?);
     let res = s.store.link_oauth_account(link(&s, &ghost, &p, &id)?).await;
     assert!(
@@ -200,7 +200,7 @@ pub async fn list_is_per_user(s: Subject) -> CaseResult {
     assert_eq!(s.store.list_oauth_accounts(&a).await?, vec![mine]);
     assert!(
         s.store
-            .list_oauth_accounts(&UserId::generate())
+            .list_oauth_accounts(&ghost_user(&s))
             .await?
             .is_empty()
     );

@@ -163,7 +163,7 @@ pub async fn credential_id_is_case_sensitive(s: Subject) -> CaseResult {
 
 /// Storing a passkey for an unknown user is NotFound User and stores nothing.
 pub async fn store_unknown_user_not_found(s: Subject) -> CaseResult {
-    let new = new_passkey(&UserId::generate())?;
+    let new = new_passkey(&ghost_user(&s))?;
     let res = s.store.store_passkey(new.clone()).await;
     assert!(
         res.as_ref().is_err_and(|e| e.is_not_found(Entity::User)),
@@ -361,7 +361,7 @@ pub async fn list_is_oldest_first_and_per_user(s: Subject) -> CaseResult {
     let listed = s.store.list_passkeys(&u).await?;
     assert_eq!(listed, expected);
     assert!(listed.windows(2).all(|w| w[0].created_at < w[1].created_at));
-    assert!(s.store.list_passkeys(&UserId::generate()).await?.is_empty());
+    assert!(s.store.list_passkeys(&ghost_user(&s)).await?.is_empty());
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 // conformance-group: requires = [Core]
 //! Password hashes and the verified flag.
 
-use fullauth_api::{Entity, HashedPassword, NewUser, UserId};
+use fullauth_api::{Entity, HashedPassword, NewUser};
 
 use super::*;
 use crate::CaseResult;
@@ -89,7 +89,7 @@ pub async fn set_password_hash_keeps_user_row(s: Subject) -> CaseResult {
 
 /// get_password_hash of an unknown user is NotFound (not None).
 pub async fn get_password_hash_unknown_user_not_found(s: Subject) -> CaseResult {
-    let r = s.store.get_password_hash(&UserId::generate()).await;
+    let r = s.store.get_password_hash(&ghost_user(&s)).await;
     assert!(
         r.as_ref().is_err_and(|e| e.is_not_found(Entity::User)),
         "got {r:?}"
@@ -101,13 +101,13 @@ pub async fn get_password_hash_unknown_user_not_found(s: Subject) -> CaseResult 
 pub async fn set_password_hash_unknown_user_not_found(s: Subject) -> CaseResult {
     let r = s
         .store
-        .set_password_hash(&UserId::generate(), Some(HashedPassword::new(PHC)?))
+        .set_password_hash(&ghost_user(&s), Some(HashedPassword::new(PHC)?))
         .await;
     assert!(
         r.as_ref().is_err_and(|e| e.is_not_found(Entity::User)),
         "got {r:?}"
     );
-    let r = s.store.set_password_hash(&UserId::generate(), None).await;
+    let r = s.store.set_password_hash(&ghost_user(&s), None).await;
     assert!(
         r.as_ref().is_err_and(|e| e.is_not_found(Entity::User)),
         "removing the password of an unknown user, got {r:?}"
@@ -140,7 +140,7 @@ pub async fn mark_verified(s: Subject) -> CaseResult {
 
 /// mark_verified of an unknown user is NotFound.
 pub async fn mark_verified_unknown_user_not_found(s: Subject) -> CaseResult {
-    let r = s.store.mark_verified(&UserId::generate()).await;
+    let r = s.store.mark_verified(&ghost_user(&s)).await;
     assert!(
         r.as_ref().is_err_and(|e| e.is_not_found(Entity::User)),
         "got {r:?}"

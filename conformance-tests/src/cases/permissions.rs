@@ -3,7 +3,7 @@
 //! user's roles, sorted and duplicate-free lists, role deletion withdrawing
 //! grants, concurrent grants.
 
-use fullauth_api::{PermissionName, RoleName, UserId};
+use fullauth_api::{PermissionName, RoleName};
 
 use super::*;
 use crate::CaseResult;
@@ -203,7 +203,7 @@ pub async fn user_without_roles_has_no_permissions(s: Subject) -> CaseResult {
     assert!(s.store.get_user_permissions(&u).await?.is_empty());
     assert!(
         s.store
-            .get_user_permissions(&UserId::generate())
+            .get_user_permissions(&ghost_user(&s))
             .await?
             .is_empty()
     );

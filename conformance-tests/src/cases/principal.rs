@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use fullauth_api::{Feature, NewUser, Principal, StoreError, UserId, UserLookup};
+use fullauth_api::{Feature, NewUser, Principal, StoreError, UserLookup};
 
 use super::*;
 use crate::CaseResult;
@@ -51,7 +51,7 @@ pub async fn principal_by_email(s: Subject) -> CaseResult {
 /// By field: the parsed `id` and `email` lookups find the user, as get_user_by_field does.
 pub async fn principal_by_parsed_field(s: Subject) -> CaseResult {
     let u = user(&s).await?;
-    let by_id = UserLookup::parse("id", u.id.to_string())?;
+    let by_id = UserLookup::parse_for(id_type(&s), "id", u.id.to_string())?;
     assert_eq!(found(&s, &by_id).await?.user.id, u.id);
     let by_email = UserLookup::parse("email", u.email.as_str().to_uppercase())?;
     assert_eq!(found(&s, &by_email).await?.user.id, u.id);
@@ -99,7 +99,7 @@ pub async fn principal_is_the_oldest_match(s: Subject) -> CaseResult {
 pub async fn principal_unknown_is_none(s: Subject) -> CaseResult {
     assert!(
         s.store
-            .get_principal(&UserLookup::Id(UserId::generate()))
+            .get_principal(&UserLookup::Id(ghost_user(&s)))
             .await?
             .is_none()
     );

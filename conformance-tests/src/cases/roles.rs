@@ -2,7 +2,7 @@
 //! Roles: assignment and removal, sorted lists, role creation and deletion,
 //! exact (case-sensitive) names, unknown users, concurrent assignment.
 
-use fullauth_api::{Entity, RoleName, UserId};
+use fullauth_api::{Entity, RoleName};
 
 use super::*;
 use crate::CaseResult;
@@ -102,7 +102,7 @@ pub async fn remove_role_keeps_the_role(s: Subject) -> CaseResult {
 
 /// assign_role to an unknown user is NotFound User and links nothing.
 pub async fn assign_role_unknown_user_not_found(s: Subject) -> CaseResult {
-    let ghost = UserId::generate();
+    let ghost = ghost_user(&s);
     let r = role("editor");
     let res = s.store.assign_role(&ghost, &r).await;
     assert!(
@@ -117,7 +117,7 @@ pub async fn assign_role_unknown_user_not_found(s: Subject) -> CaseResult {
 pub async fn user_roles_of_unknown_user_empty(s: Subject) -> CaseResult {
     assert!(
         s.store
-            .get_user_roles(&UserId::generate())
+            .get_user_roles(&ghost_user(&s))
             .await?
             .is_empty()
     );

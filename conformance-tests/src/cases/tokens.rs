@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fullauth_api::{
     ClientInfo, ConflictKind, Entity, FamilyId, NextRefreshToken, RefreshToken, Rotation,
-    Timestamp, TokenDigest, UserId,
+    Timestamp, TokenDigest,
 };
 
 use super::*;
@@ -111,7 +111,7 @@ pub async fn store_duplicate_digest_conflicts(s: Subject) -> CaseResult {
 /// Storing a token for an unknown user is NotFound User and stores nothing.
 pub async fn store_for_unknown_user_not_found(s: Subject) -> CaseResult {
     let t = token(
-        &UserId::generate(),
+        &ghost_user(&s),
         &FamilyId::generate(),
         in_secs(&s, 3600),
     );
@@ -423,7 +423,7 @@ pub async fn revoke_all_for_user(s: Subject) -> CaseResult {
         "another user's token, even in the same family id, is untouched"
     );
     assert_eq!(s.store.revoke_all_for_user(&u).await?, 0);
-    assert_eq!(s.store.revoke_all_for_user(&UserId::generate()).await?, 0);
+    assert_eq!(s.store.revoke_all_for_user(&ghost_user(&s)).await?, 0);
     Ok(())
 }
 

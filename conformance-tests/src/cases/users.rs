@@ -167,7 +167,7 @@ pub async fn unicode_email_is_normalised(s: Subject) -> CaseResult {
 
 /// Unknown ids give None, not an error.
 pub async fn get_unknown_user_is_none(s: Subject) -> CaseResult {
-    assert!(s.store.get_user(&UserId::generate()).await?.is_none());
+    assert!(s.store.get_user(&ghost_user(&s)).await?.is_none());
     Ok(())
 }
 
@@ -185,18 +185,18 @@ pub async fn get_user_by_field_email(s: Subject) -> CaseResult {
 /// get_user_by_field on id finds the user (hyphenated and simple forms); an unknown id gives None.
 pub async fn get_user_by_field_id(s: Subject) -> CaseResult {
     let u = user(&s).await?;
-    let hyphenated = UserLookup::parse("id", u.id.to_string())?;
+    let hyphenated = UserLookup::parse_for(id_type(&s), "id", u.id.to_string())?;
     assert_eq!(
         s.store.get_user_by_field(&hyphenated).await?.map(|g| g.id),
         Some(u.id.clone())
     );
     let simple = u.id.to_string().replace('-', "");
-    let simple = UserLookup::parse("id", simple)?;
+    let simple = UserLookup::parse_for(id_type(&s), "id", simple)?;
     assert_eq!(
         s.store.get_user_by_field(&simple).await?.map(|g| g.id),
         Some(u.id)
     );
-    let unknown = UserLookup::Id(UserId::generate());
+    let unknown = UserLookup::Id(ghost_user(&s));
     assert!(s.store.get_user_by_field(&unknown).await?.is_none());
     Ok(())
 }
@@ -376,14 +376,14 @@ pub async fn update_user_empty_patch_returns_current(s: Subject) -> CaseResult {
 pub async fn update_unknown_user_not_found(s: Subject) -> CaseResult {
     let mut p = UserPatch::new();
     p.is_active = Some(false);
-    let r = s.store.update_user(&UserId::generate(), p).await;
+    let r = s.store.update_user(&ghost_user(&s), p).await;
     assert!(
         r.as_ref().is_err_and(|e| e.is_not_found(Entity::User)),
         "got {r:?}"
     );
     let r = s
         .store
-        .update_user(&UserId::generate(), UserPatch::new())
+        .update_user(&ghost_user(&s), UserPatch::new())
         .await;
     assert!(
         r.as_ref().is_err_and(|e| e.is_not_found(Entity::User)),
@@ -418,7 +418,7 @@ pub async fn delete_user_is_idempotent(s: Subject) -> CaseResult {
     assert!(s.store.get_user_by_email(&u.email).await?.is_none());
     assert!(!s.store.delete_user(&u.id).await?, "second delete");
     assert!(
-        !s.store.delete_user(&UserId::generate()).await?,
+        !s.store.delete_user(&ghost_user(&s)).await?,
         "unknown id"
     );
     Ok(())
@@ -442,9 +442,23 @@ pub async fn deleted_email_can_be_reused(s: Subject) -> CaseResult {
     Ok(())
 }
 
-/// create_user with an explicit id stores that id.
+/// create_user with an explicit id stores that id (UUID and text keys); an
+/// integer-keyed store, whose ids come from the database, refuses it with
+/// InvalidInput and stores nothing.
 pub async fn create_user_with_explicit_id(s: Subject) -> CaseResult {
-    let id = UserId::generate();
+    if id_type(&s) == UserIdType::Int {
+        let e = email();
+        let mut new = NewUser::new(e.as_str())?;
+        new.id = Some(ghost_user(&s));
+        let r = s.store.create_user(new).await;
+        assert!(
+            matches!(&r, Err(StoreError::InvalidInput { field, .. }) if *field == "user_id"),
+            "got {r:?}"
+        );
+        assert!(s.store.get_user_by_email(&e).await?.is_none());
+        return Ok(());
+    }
+    let id = ghost_user(&s);
     let mut new = NewUser::new(email().as_str())?;
     new.id = Some(id.clone());
     let u = s.store.create_user(new).await?;
@@ -453,8 +467,17 @@ pub async fn create_user_with_explicit_id(s: Subject) -> CaseResult {
     Ok(())
 }
 
-/// create_user with an id that is taken is a Conflict on UserId and stores nothing.
+/// create_user with an id that is taken is a Conflict on UserId and stores
+/// nothing. On an integer-keyed store, which takes no id, the id of a
+/// deleted user is not given again.
 pub async fn create_user_duplicate_id_conflicts(s: Subject) -> CaseResult {
+    if id_type(&s) == UserIdType::Int {
+        let a = user(&s).await?;
+        assert!(s.store.delete_user(&a.id).await?);
+        let b = user(&s).await?;
+        assert_ne!(a.id, b.id, "a deleted user's id is given again");
+        return Ok(());
+    }
     let u = user(&s).await?;
     let other = email();
     let mut new = NewUser::new(other.as_str())?;
@@ -470,16 +493,119 @@ pub async fn create_user_duplicate_id_conflicts(s: Subject) -> CaseResult {
     Ok(())
 }
 
-/// Generated ids are distinct UUIDv7s that round-trip through their text form.
+/// Generated ids are distinct, of the store's key type, and round-trip
+/// through their text form (the JWT `sub`) parsed with that type: UUIDv7s on
+/// a UUID-keyed store, increasing integers on an integer-keyed one, 32 hex
+/// characters on a text-keyed one.
 pub async fn generated_ids_are_uuid_v7(s: Subject) -> CaseResult {
     let a = user(&s).await?;
     let b = user(&s).await?;
     assert_ne!(a.id, b.id);
     for u in [&a, &b] {
-        let uuid = u.id.as_uuid().expect("ids are UUIDs");
-        assert_eq!(uuid.get_version_num(), 7, "{} is not a UUIDv7", u.id);
-        assert_eq!(UserIdType::Uuid.parse(&u.id.to_string())?, u.id);
+        assert_eq!(u.id.id_type(), id_type(&s), "{:?}", u.id);
+        assert_eq!(id_type(&s).parse(&u.id.to_string())?, u.id);
+        match id_type(&s) {
+            UserIdType::Uuid => {
+                let uuid = u.id.as_uuid().expect("a UUID key");
+                assert_eq!(uuid.get_version_num(), 7, "{} is not a UUIDv7", u.id);
+            }
+            UserIdType::Int => assert!(u.id.as_int().expect("an integer key") > 0),
+            UserIdType::Text => {
+                let t = u.id.as_text().expect("a text key");
+                assert!(t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()), "{t}");
+            }
+        }
     }
+    if let (Some(x), Some(y)) = (a.id.as_int(), b.id.as_int()) {
+        assert!(y > x, "a later user has a greater integer id ({x}, then {y})");
+    }
+    Ok(())
+}
+
+/// A text-keyed store keeps the id as given, any characters included, finds
+/// the user by it and by no other spelling, and refuses an empty id with
+/// InvalidInput. (A UUID-keyed store keeps a given UUID of any version; an
+/// integer-keyed store takes no id, see `create_user_with_explicit_id`.)
+pub async fn text_ids_are_kept_as_given(s: Subject) -> CaseResult {
+    match id_type(&s) {
+        UserIdType::Text => {}
+        UserIdType::Uuid => {
+            let id = UserId::from_uuid(uuid::Uuid::new_v4());
+            let mut new = NewUser::new(email().as_str())?;
+            new.id = Some(id.clone());
+            assert_eq!(s.store.create_user(new).await?.id, id);
+            assert_eq!(s.store.get_user(&id).await?.map(|g| g.id), Some(id));
+            return Ok(());
+        }
+        UserIdType::Int => {
+            // The id is kept as the store gave it: its text form (the JWT
+            // `sub`) finds the user, other spellings of the number are refused.
+            let u = user(&s).await?;
+            let text = u.id.to_string();
+            let found = s.store.get_user(&UserIdType::Int.parse(&text)?).await?;
+            assert_eq!(found.map(|g| g.id), Some(u.id));
+            for other in [format!("+{text}"), format!("0{text}"), format!(" {text}")] {
+                assert!(UserIdType::Int.parse(&other).is_err(), "{other:?}");
+            }
+            return Ok(());
+        }
+    }
+    for raw in [
+        format!("42-{}", tag()),
+        format!("Ünïcode key '\"; -- {}", tag()),
+        format!(" padded {} ", tag()),
+    ] {
+        let id = UserIdType::Text.parse(&raw)?;
+        let mut new = NewUser::new(email().as_str())?;
+        new.id = Some(id.clone());
+        let u = s.store.create_user(new).await?;
+        assert_eq!(u.id.as_text(), Some(raw.as_str()));
+        assert_eq!(s.store.get_user(&id).await?.map(|g| g.id), Some(id.clone()));
+        // Another spelling is another key.
+        let upper = UserId::from_text(raw.to_uppercase());
+        if upper != id {
+            assert!(s.store.get_user(&upper).await?.is_none(), "{upper:?}");
+        }
+    }
+    let mut new = NewUser::new(email().as_str())?;
+    new.id = Some(UserId::from_text(""));
+    let r = s.store.create_user(new).await;
+    assert!(
+        matches!(&r, Err(StoreError::InvalidInput { field, .. }) if *field == "user_id"),
+        "got {r:?}"
+    );
+    Ok(())
+}
+
+/// True when `r` is InvalidInput on field `user_id`.
+fn invalid_user_id<T>(r: &Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::InvalidInput { field, .. }) if *field == "user_id")
+}
+
+/// An id of another key type than the store's is refused with InvalidInput
+/// (field `user_id`) by reads and writes alike, before anything is written.
+pub async fn ids_of_another_key_type_are_refused(s: Subject) -> CaseResult {
+    let u = user(&s).await?;
+    for other in foreign_ids(&s) {
+        let r = s.store.get_user(&other).await;
+        assert!(invalid_user_id(&r), "get_user({other:?}) gave {r:?}");
+        let r = s.store.get_user_by_field(&UserLookup::Id(other.clone())).await;
+        assert!(invalid_user_id(&r), "get_user_by_field({other:?}) gave {r:?}");
+        let r = s.store.delete_user(&other).await;
+        assert!(invalid_user_id(&r), "delete_user({other:?}) gave {r:?}");
+        let mut new = NewUser::new(email().as_str())?;
+        new.id = Some(other.clone());
+        let e = new.email.clone();
+        let r = s.store.create_user(new).await;
+        assert!(invalid_user_id(&r), "create_user with {other:?} gave {r:?}");
+        assert!(s.store.get_user_by_email(&e).await?.is_none());
+        let r = s
+            .store
+            .store_refresh_token(token(&other, &FamilyId::generate(), in_secs(&s, 60)))
+            .await;
+        assert!(invalid_user_id(&r), "store_refresh_token for {other:?} gave {r:?}");
+    }
+    assert_eq!(s.store.get_user(&u.id).await?, Some(u));
     Ok(())
 }
 
