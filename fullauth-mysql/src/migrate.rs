@@ -209,6 +209,7 @@ impl SqlDialect for Dialect {
             ColumnType::Varchar(n) => format!("VARCHAR({n})"),
             // TEXT holds 64 KiB; the contract's texts reach 1 MiB.
             ColumnType::Text | ColumnType::TimestampArray => "MEDIUMTEXT".into(),
+            ColumnType::UnboundedVarchar => "VARCHAR(255)".into(),
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Integer => "INTEGER".into(),
             ColumnType::SmallInt => "SMALLINT".into(),

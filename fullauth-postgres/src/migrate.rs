@@ -214,6 +214,7 @@ impl SqlDialect for Dialect {
             ColumnType::Uuid => "UUID".into(),
             ColumnType::Varchar(n) => format!("VARCHAR({n})"),
             ColumnType::Text => "TEXT".into(),
+            ColumnType::UnboundedVarchar => "VARCHAR".into(),
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Integer => "INTEGER".into(),
             ColumnType::SmallInt => "SMALLINT".into(),

@@ -229,6 +229,7 @@ impl SqlDialect for Dialect {
             ColumnType::Uuid => "CHAR(32)".into(),
             ColumnType::Varchar(n) => format!("VARCHAR({n})"),
             ColumnType::Text | ColumnType::TimestampArray => "TEXT".into(),
+            ColumnType::UnboundedVarchar => "VARCHAR".into(),
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Integer => "INTEGER".into(),
             ColumnType::SmallInt => "SMALLINT".into(),

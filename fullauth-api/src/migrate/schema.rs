@@ -26,6 +26,7 @@
 use std::fmt;
 
 use super::MigrationRefusal;
+use crate::UserIdType;
 
 /// A column type, independent of the dialect. Each backend spells it
 /// ([`SqlDialect::column_type`]): `Uuid` is `UUID` on PostgreSQL and
@@ -39,6 +40,8 @@ pub enum ColumnType {
     Varchar(u32),
     /// `TEXT`.
     Text,
+    /// `VARCHAR` without a length (a text user key: SQLAlchemy's `String()`).
+    UnboundedVarchar,
     /// `BOOLEAN`.
     Boolean,
     /// `INTEGER` (32-bit on PostgreSQL).
@@ -254,6 +257,143 @@ impl SchemaChange {
             .map(|t| t.name)
             .chain(self.indexes.iter().map(|i| i.name))
     }
+}
+
+/// The column type of a user key of type `t` (`fullauth_users.id` and every
+/// `user_id`): [`ColumnType::Uuid`], [`ColumnType::Integer`] or
+/// [`ColumnType::UnboundedVarchar`], as SQLAlchemy declares `Mapped[UUID]`,
+/// `Mapped[int]` and `Mapped[str]`.
+pub fn user_key_column(t: UserIdType) -> ColumnType {
+    match t {
+        UserIdType::Uuid => ColumnType::Uuid,
+        UserIdType::Int => ColumnType::Integer,
+        UserIdType::Text => ColumnType::UnboundedVarchar,
+    }
+}
+
+/// True for the columns that hold a user key: `fullauth_users.id` and every
+/// `user_id`.
+fn is_user_key(table: &str, column: &str) -> bool {
+    column == "user_id" || (table == "fullauth_users" && column == "id")
+}
+
+/// `change` for a database keyed by `t`: the user key columns
+/// ([`user_key_column`]) retyped, and, as SQLAlchemy orders a subclass's
+/// own columns first, every overridden `user_id` moved to the front of its
+/// table. The same `change` for [`UserIdType::Uuid`]. Made once per change
+/// and type and kept for the life of the process.
+///
+/// ```
+/// use fullauth_api::UserIdType;
+/// use fullauth_api::migrate::schema::{key_typed, reference_change, ColumnType};
+/// let tokens = key_typed(reference_change("core_0002_refresh_tokens").unwrap(), UserIdType::Int);
+/// assert_eq!(tokens.tables[0].columns[0].name, "user_id");
+/// assert_eq!(tokens.tables[0].columns[0].ty, ColumnType::Integer);
+/// ```
+pub fn key_typed(change: &'static SchemaChange, t: UserIdType) -> &'static SchemaChange {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    if t == UserIdType::Uuid {
+        return change;
+    }
+    type Made = HashMap<(usize, UserIdType), &'static SchemaChange>;
+    static MADE: OnceLock<Mutex<Made>> = OnceLock::new();
+    let key = (change as *const SchemaChange as usize, t);
+    let mut made = MADE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    made.entry(key).or_insert_with(|| {
+        let tables: Vec<TableSpec> = change
+            .tables
+            .iter()
+            .map(|table| {
+                let mut columns: Vec<ColumnSpec> = table
+                    .columns
+                    .iter()
+                    .map(|c| ColumnSpec {
+                        ty: if is_user_key(table.name, c.name) {
+                            user_key_column(t)
+                        } else {
+                            c.ty
+                        },
+                        ..*c
+                    })
+                    .collect();
+                if let Some(i) = columns.iter().position(|c| c.name == "user_id") {
+                    let user_id = columns.remove(i);
+                    columns.insert(0, user_id);
+                }
+                TableSpec {
+                    columns: Box::leak(columns.into_boxed_slice()),
+                    ..*table
+                }
+            })
+            .collect();
+        Box::leak(Box::new(SchemaChange {
+            tables: Box::leak(tables.into_boxed_slice()),
+            indexes: change.indexes,
+        }))
+    })
+}
+
+/// The SQL of a migration written for UUID user keys, for a database keyed
+/// by `t`: in each `CREATE TABLE`, `fullauth_users.id` and every `user_id`
+/// column declared `<uuid> NOT NULL` (`uuid` is the backend's spelling, as
+/// the file has it) becomes `<users_id> NOT NULL` and `<user_id> NOT NULL`
+/// respectively, and `user_id` moves to the first line of its table — the
+/// DDL SQLAlchemy emits for models whose `id` and `user_id` are overridden.
+/// Unchanged for [`UserIdType::Uuid`].
+///
+/// ```
+/// use fullauth_api::UserIdType;
+/// use fullauth_api::migrate::schema::key_typed_sql;
+/// let sql = "CREATE TABLE t (\n\tid CHAR(32) NOT NULL,\n\tuser_id CHAR(32) NOT NULL,\n\tPRIMARY KEY (id)\n);";
+/// assert_eq!(
+///     key_typed_sql(sql, UserIdType::Int, "CHAR(32)", "INTEGER", "INTEGER"),
+///     "CREATE TABLE t (\n\tuser_id INTEGER NOT NULL,\n\tid CHAR(32) NOT NULL,\n\tPRIMARY KEY (id)\n);",
+/// );
+/// ```
+pub fn key_typed_sql(
+    sql: &str,
+    t: UserIdType,
+    uuid: &str,
+    users_id: &str,
+    user_id: &str,
+) -> String {
+    if t == UserIdType::Uuid {
+        return sql.to_string();
+    }
+    let users_id_line = format!("\tid {uuid} NOT NULL,");
+    let user_id_line = format!("\tuser_id {uuid} NOT NULL,");
+    let mut out: Vec<String> = Vec::new();
+    // Where the current CREATE TABLE's first column goes, and whether it is
+    // fullauth_users.
+    let mut table: Option<(usize, bool)> = None;
+    for line in sql.split('\n') {
+        if line.starts_with("CREATE ") && line.contains(" TABLE ") && line.ends_with('(') {
+            let users = line
+                .trim_end_matches('(')
+                .trim_end()
+                .ends_with("fullauth_users");
+            out.push(line.to_string());
+            table = Some((out.len(), users));
+            continue;
+        }
+        if line.starts_with(')') {
+            table = None;
+        }
+        match table {
+            Some((_, true)) if line == users_id_line => {
+                out.push(format!("\tid {users_id} NOT NULL,"));
+            }
+            Some((first, _)) if line == user_id_line => {
+                out.insert(first, format!("\tuser_id {user_id} NOT NULL,"));
+            }
+            _ => out.push(line.to_string()),
+        }
+    }
+    out.join("\n")
 }
 
 /// How a backend spells the types and what it can change in place.
@@ -653,6 +793,7 @@ impl fmt::Display for ColumnType {
             ColumnType::Uuid => f.write_str("uuid"),
             ColumnType::Varchar(n) => write!(f, "varchar({n})"),
             ColumnType::Text => f.write_str("text"),
+            ColumnType::UnboundedVarchar => f.write_str("varchar"),
             ColumnType::Boolean => f.write_str("boolean"),
             ColumnType::Integer => f.write_str("integer"),
             ColumnType::SmallInt => f.write_str("smallint"),
@@ -1006,6 +1147,7 @@ mod tests {
                 ColumnType::Uuid => "UUID".into(),
                 ColumnType::Varchar(n) => format!("VARCHAR({n})"),
                 ColumnType::Text => "TEXT".into(),
+                ColumnType::UnboundedVarchar => "VARCHAR".into(),
                 ColumnType::Boolean => "BOOLEAN".into(),
                 ColumnType::Integer => "INTEGER".into(),
                 ColumnType::SmallInt => "SMALLINT".into(),
