@@ -11,7 +11,9 @@
 //! (`expires_at > ?`) compares the instants — also against rows written by the
 //! Python library.
 
-use fullauth_api::{ConflictKind, Entity, Feature, StoreError, StoreResult, Timestamp, UserId};
+use fullauth_api::{
+    ConflictKind, Entity, Feature, StoreError, StoreResult, Timestamp, UserId, UserIdType,
+};
 use rusqlite::ErrorCode;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::Value;
@@ -134,11 +136,16 @@ pub(crate) fn uuid_text(u: Uuid) -> String {
     u.simple().to_string()
 }
 
-/// A user id as stored in `fullauth_users.id` and every `user_id` column.
-pub(crate) fn user_key(id: &UserId) -> String {
-    match id.as_uuid() {
-        Some(u) => uuid_text(u),
-        None => id.to_string(),
+/// A user id as stored in `fullauth_users.id` and every `user_id` column:
+/// a UUID as 32 hex characters, an integer as INTEGER, a text key as TEXT.
+pub(crate) fn user_key(id: &UserId) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    if let Some(u) = id.as_uuid() {
+        Value::Text(uuid_text(u))
+    } else if let Some(i) = id.as_int() {
+        Value::Integer(i)
+    } else {
+        Value::Text(id.as_text().unwrap_or_default().to_owned())
     }
 }
 
@@ -147,11 +154,38 @@ pub(crate) fn parse_uuid(s: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(s).map_err(|e| corrupt("a UUID column", e))
 }
 
-/// Parses a stored user id.
-pub(crate) fn parse_user_id(s: &str) -> StoreResult<UserId> {
-    fullauth_api::UserIdType::Uuid
-        .parse(s)
-        .map_err(|e| corrupt("a user id column", e))
+/// Reads a stored user id of a store keyed by `key`.
+pub(crate) fn get_user_id<I: rusqlite::RowIndex>(
+    row: &rusqlite::Row<'_>,
+    col: I,
+    key: UserIdType,
+) -> StoreResult<UserId> {
+    user_id_from_ref(row.get_ref(col).db()?, key)
+}
+
+/// A stored user id value of a store keyed by `key`.
+pub(crate) fn user_id_from_ref(v: ValueRef<'_>, key: UserIdType) -> StoreResult<UserId> {
+    match (v, key) {
+        (ValueRef::Integer(i), UserIdType::Int) => Ok(UserId::from_int(i)),
+        (ValueRef::Text(t), UserIdType::Uuid | UserIdType::Text) => {
+            let s = std::str::from_utf8(t).map_err(|e| corrupt("a user id column", e))?;
+            if key == UserIdType::Text {
+                Ok(UserId::from_text(s))
+            } else {
+                UserIdType::Uuid
+                    .parse(s)
+                    .map_err(|e| corrupt("a user id column", e))
+            }
+        }
+        (other, _) => Err(corrupt(
+            "a user id column",
+            format!(
+                "a {:?} value where {} user keys are stored",
+                other.data_type(),
+                key.describe()
+            ),
+        )),
+    }
 }
 
 /// A time as stored.

@@ -27,6 +27,7 @@ use async_trait::async_trait;
 use fullauth_api::backend::Backend;
 use fullauth_api::{
     Clock, DurableStore, Feature, Features, StoreError, StoreInfo, StoreResult, Transaction,
+    UserIdType,
 };
 use tracing::Instrument as _;
 
@@ -63,6 +64,7 @@ pub struct SqliteStoreBuilder {
     readers: usize,
     busy_timeout: Duration,
     migrate: bool,
+    user_id_type: Option<UserIdType>,
 }
 
 /// The 0.1 name of [`SqliteStoreBuilder`].
@@ -82,6 +84,7 @@ impl Default for SqliteStoreBuilder {
             readers: 4,
             busy_timeout: Duration::from_secs(5),
             migrate: false,
+            user_id_type: None,
         }
     }
 }
@@ -126,6 +129,34 @@ impl SqliteStoreBuilder {
     /// false: call [`SqliteStore::migrate`] or use the [`SqliteMigrator`]).
     pub fn migrate(mut self, yes: bool) -> Self {
         self.migrate = yes;
+        self
+    }
+
+    /// How the store keys users ([`UserIdType`]). Unset (the default), the
+    /// store takes the type `fullauth_users.id` has when it opens — UUID,
+    /// or integer / text for a fastapi-fullauth app declared with
+    /// `UserSchema[int]` / `UserSchema[str]` — and UUID on a database
+    /// without the table. Set, the store refuses at open a database keyed
+    /// otherwise, with an error naming both types, and its migrator creates
+    /// the tables for this type (as SQLAlchemy does for the overridden
+    /// models: `INTEGER` rowid alias, or `VARCHAR`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), fullauth_api::StoreError> {
+    /// use fullauth_api::{NewUser, StoreInfo, UserId, UserIdType, UserStore};
+    /// let store = fullauth_sqlite::SqliteStore::builder()
+    ///     .user_id_type(UserIdType::Int)
+    ///     .migrate(true)
+    ///     .open_temporary()
+    ///     .await?;
+    /// let ada = store.create_user(NewUser::new("ada@example.com")?).await?;
+    /// assert_eq!(ada.id, UserId::from_int(1));
+    /// assert_eq!(store.user_id_type().parse("1")?, ada.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn user_id_type(mut self, user_id_type: UserIdType) -> Self {
+        self.user_id_type = Some(user_id_type);
         self
     }
 
@@ -184,6 +215,7 @@ impl SqliteStoreBuilder {
             self.clock,
             self.readers,
             self.busy_timeout,
+            self.user_id_type,
         )
         .await?;
         let store = SqliteStore {
@@ -385,6 +417,10 @@ impl StoreInfo for SqliteStore {
     fn backend_name(&self) -> &'static str {
         BACKEND
     }
+
+    fn user_id_type(&self) -> UserIdType {
+        self.handle.shared.user_id_type
+    }
 }
 
 impl StoreInfo for SqliteTransaction {
@@ -394,6 +430,10 @@ impl StoreInfo for SqliteTransaction {
 
     fn backend_name(&self) -> &'static str {
         BACKEND
+    }
+
+    fn user_id_type(&self) -> UserIdType {
+        self.handle.shared.user_id_type
     }
 }
 

@@ -4,21 +4,21 @@
 //! reference does.
 
 use fullauth_api::{
-    MAX_COUNTER, MfaFactor, MfaSecret, StoreError, StoreResult, TokenDigest, UserId,
+    MAX_COUNTER, MfaFactor, MfaSecret, StoreError, StoreResult, TokenDigest, UserId, UserIdType,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::codec::{
-    Db, corrupt, get_counter, get_opt_ts, get_text, get_ts, parse_user_id, parse_uuid, ts, user_key,
+    Db, corrupt, get_counter, get_opt_ts, get_text, get_ts, get_user_id, parse_uuid, ts, user_key,
 };
 use crate::pool::Handle;
 use crate::users::new_id;
 
-fn factor_from_row(row: &Row<'_>) -> StoreResult<MfaFactor> {
+fn factor_from_row(row: &Row<'_>, key: UserIdType) -> StoreResult<MfaFactor> {
     let codes = get_text(row, "recovery_codes")?;
     Ok(MfaFactor {
         id: parse_uuid(&get_text(row, "id")?)?,
-        user_id: parse_user_id(&get_text(row, "user_id")?)?,
+        user_id: get_user_id(row, "user_id", key)?,
         secret: MfaSecret::new(get_text(row, "secret")?)
             .map_err(|e| corrupt("fullauth_mfa.secret", e))?,
         confirmed_at: get_opt_ts(row, "confirmed_at")?,
@@ -38,18 +38,24 @@ fn split_codes(joined: &str) -> StoreResult<Vec<TokenDigest>> {
         .collect()
 }
 
-fn one(c: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<MfaFactor>> {
+fn one(
+    c: &Connection,
+    key: UserIdType,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Option<MfaFactor>> {
     let mut stmt = c.prepare_cached(sql).db()?;
     let mut rows = stmt.query(params).db()?;
     match rows.next().db()? {
-        Some(row) => factor_from_row(row).map(Some),
+        Some(row) => factor_from_row(row, key).map(Some),
         None => Ok(None),
     }
 }
 
 pub(crate) async fn get_mfa(h: &Handle, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
     let u = user_key(user_id);
-    h.read(move |c| one(c, "SELECT * FROM fullauth_mfa WHERE user_id = ?1", [u]))
+    let key = h.key();
+    h.read(move |c| one(c, key, "SELECT * FROM fullauth_mfa WHERE user_id = ?1", [u]))
         .await
 }
 
@@ -63,9 +69,11 @@ pub(crate) async fn store_mfa(
     let now = ts(h.now());
     // One statement replaces the factor: a new id, unconfirmed, counter 0,
     // no recovery codes.
+    let key = h.key();
     h.write(move |c| {
         one(
             c,
+            key,
             "INSERT INTO fullauth_mfa \
              (id, user_id, secret, confirmed_at, last_counter, recovery_codes, created_at) \
              VALUES (?1, ?2, ?3, NULL, 0, '', ?4) \

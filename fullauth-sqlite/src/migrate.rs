@@ -96,7 +96,7 @@ use fullauth_api::migrate::{
     AdoptReport, AppliedMigration, ExportedMigration, LEGACY_SQLITE_0_1, Migration,
     MigrationStatus, SqlMigrator, TRACKING_TABLE,
 };
-use fullauth_api::{Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Features, StoreError, StoreResult, Timestamp, UserIdType};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
@@ -664,13 +664,69 @@ fn atomically<T>(c: &Connection, f: impl FnOnce() -> StoreResult<T>) -> StoreRes
 /// these on its writer), synchronously.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SqliteMigrations {
-    _private: (),
+    user_id_type: Option<UserIdType>,
 }
 
 impl SqliteMigrations {
-    /// The migrations of this crate.
+    /// The migrations of this crate, for the user key type the database
+    /// has (UUID for a new one).
     pub const fn new() -> Self {
-        SqliteMigrations { _private: () }
+        SqliteMigrations { user_id_type: None }
+    }
+
+    /// The migrations for a database that keys its users by `t`
+    /// ([`UserIdType`]): `apply` creates `fullauth_users.id` and the
+    /// `user_id` columns as SQLAlchemy does for the overridden models
+    /// (`INTEGER`, a rowid alias; or `VARCHAR`), with `user_id` first in its
+    /// tables; `adopt` expects them; the exports are written for it. On a
+    /// database whose `fullauth_users` keys users otherwise, `apply` and
+    /// `adopt` refuse with an error naming both types.
+    ///
+    /// Without it, `apply` and `adopt` follow the type `fullauth_users.id`
+    /// has (UUID when the table does not exist yet) and the exports are for
+    /// UUID keys.
+    ///
+    /// ```
+    /// use fullauth_api::{Feature, Features, UserIdType};
+    /// use fullauth_sqlite::SqliteMigrations;
+    /// use fullauth_sqlite::rusqlite::Connection;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let conn = Connection::open_in_memory()?;
+    /// SqliteMigrations::new()
+    ///     .user_id_type(UserIdType::Int)
+    ///     .apply(&conn, Features::from(Feature::Core))?;
+    /// let declared: String = conn.query_row(
+    ///     "SELECT type FROM pragma_table_info('fullauth_refresh_tokens') WHERE cid = 0",
+    ///     [],
+    ///     |r| r.get(0),
+    /// )?;
+    /// assert_eq!(declared, "INTEGER"); // user_id, first, as SQLAlchemy orders it
+    /// # Ok(()) }
+    /// ```
+    pub const fn user_id_type(mut self, t: UserIdType) -> Self {
+        self.user_id_type = Some(t);
+        self
+    }
+
+    /// The key type `apply` and `adopt` use on `conn`: the configured one,
+    /// checked against `fullauth_users.id` when it exists, else the table's,
+    /// else UUID.
+    fn key_on(&self, conn: &Connection) -> StoreResult<UserIdType> {
+        let found = crate::users::stored_user_key(conn)?;
+        match (self.user_id_type, found) {
+            (Some(want), Some((have, declared))) => {
+                fullauth_api::sql::check_user_key(want, have, &declared)?;
+                Ok(want)
+            }
+            (Some(want), None) => Ok(want),
+            (None, Some((have, _))) => Ok(have),
+            (None, None) => Ok(UserIdType::Uuid),
+        }
+    }
+
+    /// The key type of the exports: the configured one, else UUID.
+    fn export_key(&self) -> UserIdType {
+        self.user_id_type.unwrap_or_default()
     }
 
     /// Every embedded migration, in catalogue order.
@@ -678,9 +734,10 @@ impl SqliteMigrations {
         &MIGRATIONS
     }
 
-    /// The SQL of `migration` as `apply` runs it.
+    /// The SQL of `migration` as `apply` runs it on a new database (for
+    /// the configured key type, UUID when none is).
     pub fn render(&self, migration: &Migration) -> String {
-        migration.sql.to_string()
+        render_for(migration, self.export_key())
     }
 
     /// Where each feature stands on `conn`, for the `chosen` features.
@@ -708,7 +765,7 @@ impl SqliteMigrations {
     /// # Errors
     /// As [`SqlMigrator::apply`].
     pub fn apply(&self, conn: &Connection, chosen: Features) -> StoreResult<Vec<String>> {
-        apply_at(conn, chosen, Timestamp::now())
+        apply_at(conn, chosen, Timestamp::now(), self.key_on(conn)?)
     }
 
     /// Adopts the existing tables of `chosen` on `conn` (see
@@ -717,7 +774,7 @@ impl SqliteMigrations {
     /// # Errors
     /// As [`SqlMigrator::adopt`].
     pub fn adopt(&self, conn: &Connection, chosen: Features) -> StoreResult<AdoptReport> {
-        adopt_at(conn, chosen, Timestamp::now())
+        adopt_at(conn, chosen, Timestamp::now(), self.key_on(conn)?)
     }
 
     /// The rows of `fullauth_schema_migrations` as stored (0.1 ids
@@ -742,7 +799,7 @@ impl SqliteMigrations {
     /// # Errors
     /// `InvalidInput` for an inconsistent set.
     pub fn export_sql(&self, features: Features) -> StoreResult<String> {
-        engine::export_script(&EXPORT, features, &items())
+        engine::export_script(&EXPORT, features, &items(self.export_key()))
     }
 
     /// Every migration of `features` as sqlx-cli files (see
@@ -755,15 +812,44 @@ impl SqliteMigrations {
         features: Features,
         version_base: i64,
     ) -> StoreResult<Vec<ExportedMigration>> {
-        engine::export_files(&EXPORT, features, &items(), version_base)
+        engine::export_files(&EXPORT, features, &items(self.export_key()), version_base)
     }
 }
 
-fn items() -> Vec<(Migration, String)> {
-    MIGRATIONS.iter().map(|m| (*m, m.sql.to_string())).collect()
+fn items(key: UserIdType) -> Vec<(Migration, String)> {
+    MIGRATIONS
+        .iter()
+        .map(|m| (*m, render_for(m, key)))
+        .collect()
 }
 
-fn apply_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<Vec<String>> {
+/// The SQL of `m` for a database keyed by `key` (see
+/// [`key_typed_sql`](fullauth_api::migrate::schema::key_typed_sql)).
+fn render_for(m: &Migration, key: UserIdType) -> String {
+    let spelling = match key {
+        UserIdType::Uuid | UserIdType::Int => "INTEGER",
+        UserIdType::Text => "VARCHAR",
+    };
+    schema::key_typed_sql(m.sql, key, "CHAR(32)", spelling, spelling)
+}
+
+/// The tracking row of `m`; the users table's row says the key type when
+/// it is not UUID (`… (user ids: int)`).
+fn tracking_row(m: &Migration, now: Timestamp, adopted: bool, key: UserIdType) -> TrackingRow {
+    let mut row = TrackingRow::of(m, now, adopted);
+    if key != UserIdType::Uuid && m.id == "core_0001_users" {
+        let d = row.description.take().unwrap_or_default();
+        row.description = Some(format!("{d} (user ids: {key})"));
+    }
+    row
+}
+
+fn apply_at(
+    c: &Connection,
+    chosen: Features,
+    now: Timestamp,
+    key: UserIdType,
+) -> StoreResult<Vec<String>> {
     fullauth_api::migrate::check_sql_features(chosen)?;
     atomically(c, || {
         let state = read_state(c)?;
@@ -772,15 +858,20 @@ fn apply_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<Vec
         };
         ensure_tracking(c, &state)?;
         for m in &pending {
-            c.execute_batch(m.sql)
+            c.execute_batch(&render_for(m, key))
                 .map_err(|e| StoreError::backend(format!("migration {} failed", m.id), e))?;
-            insert_row(c, &TrackingRow::of(m, now, false))?;
+            insert_row(c, &tracking_row(m, now, false, key))?;
         }
         Ok(ids(&pending))
     })
 }
 
-fn adopt_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<AdoptReport> {
+fn adopt_at(
+    c: &Connection,
+    chosen: Features,
+    now: Timestamp,
+    key: UserIdType,
+) -> StoreResult<AdoptReport> {
     fullauth_api::migrate::check_sql_features(chosen)?;
     atomically(c, || {
         let state = read_state(c)?;
@@ -790,17 +881,17 @@ fn adopt_at(c: &Connection, chosen: Features, now: Timestamp) -> StoreResult<Ado
         };
         report.carried_over = ensure_tracking(c, &state)?;
         for m in candidates {
-            let change = SET.change(m)?;
+            let change = schema::key_typed(SET.change(m)?, key);
             let present = present_objects(c)?;
             if nothing_present(change, &present) {
-                c.execute_batch(m.sql)
+                c.execute_batch(&render_for(m, key))
                     .map_err(|e| StoreError::backend(format!("migration {} failed", m.id), e))?;
-                insert_row(c, &TrackingRow::of(m, now, false))?;
+                insert_row(c, &tracking_row(m, now, false, key))?;
                 report.applied.push(m.id.to_string());
                 continue;
             }
             adopt_change(c, change, &present, &mut report.notes)?;
-            insert_row(c, &TrackingRow::of(m, now, true))?;
+            insert_row(c, &tracking_row(m, now, true, key))?;
             report.adopted.push(m.id.to_string());
         }
         Ok(report)
@@ -903,6 +994,11 @@ impl SqliteMigrator {
         SqliteMigrator { handle }
     }
 
+    /// The migrations on the store's key type.
+    fn keyed(&self) -> SqliteMigrations {
+        SqliteMigrations::new().user_id_type(self.handle.shared.user_id_type)
+    }
+
     /// Every embedded migration, in catalogue order.
     pub fn migrations() -> &'static [Migration] {
         &MIGRATIONS
@@ -948,7 +1044,7 @@ impl SqliteMigrator {
         let shared = self.handle.shared.clone();
         self.handle
             .blocking(move |c| {
-                let out = apply_at(c, chosen, now)?;
+                let out = apply_at(c, chosen, now, shared.user_id_type)?;
                 shared.refresh_user_columns(c)?;
                 Ok(out)
             })
@@ -965,7 +1061,10 @@ impl SqliteMigrator {
         let shared = self.handle.shared.clone();
         self.handle
             .blocking(move |c| {
-                let out = adopt_at(c, chosen, now)?;
+                let key = SqliteMigrations::new()
+                    .user_id_type(shared.user_id_type)
+                    .key_on(c)?;
+                let out = adopt_at(c, chosen, now, key)?;
                 shared.refresh_user_columns(c)?;
                 Ok(out)
             })
@@ -977,7 +1076,7 @@ impl SqliteMigrator {
     /// # Errors
     /// As [`SqlMigrator::export_sql`].
     pub fn export_sql(&self, features: Features) -> StoreResult<String> {
-        SqliteMigrations::new().export_sql(features)
+        self.keyed().export_sql(features)
     }
 
     /// See [`SqlMigrator::export_sqlx`].
@@ -989,7 +1088,7 @@ impl SqliteMigrator {
         features: Features,
         version_base: i64,
     ) -> StoreResult<Vec<ExportedMigration>> {
-        SqliteMigrations::new().export_sqlx(features, version_base)
+        self.keyed().export_sqlx(features, version_base)
     }
 
     /// The rows of `fullauth_schema_migrations` as stored (see
@@ -1016,7 +1115,7 @@ impl SqliteMigrator {
 fullauth_api::impl_sql_migrator!(SqliteMigrator {
     backend: "sqlite",
     migrations: &MIGRATIONS,
-    render: |_this, migration| migration.sql.to_string(),
+    render: |this, migration| render_for(migration, this.handle.shared.user_id_type),
 });
 
 #[cfg(test)]

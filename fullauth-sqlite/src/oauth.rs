@@ -7,19 +7,18 @@
 
 use fullauth_api::{
     Email, Entity, NewOAuthAccount, OAuthAccount, OAuthAccountPatch, OAuthLink, ProviderName,
-    ProviderUserId, StoreError, StoreResult, Text, UserId,
+    ProviderUserId, StoreError, StoreResult, Text, UserId, UserIdType,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params, params_from_iter};
 
 use crate::codec::{
-    Db, corrupt, get_opt_text, get_opt_ts, get_text, get_ts, parse_user_id, parse_uuid, ts,
-    user_key,
+    Db, corrupt, get_opt_text, get_opt_ts, get_text, get_ts, get_user_id, parse_uuid, ts, user_key,
 };
 use crate::pool::Handle;
 use crate::users::{new_id, user_exists};
 
-fn account_from_row(row: &Row<'_>) -> StoreResult<OAuthAccount> {
+fn account_from_row(row: &Row<'_>, key: UserIdType) -> StoreResult<OAuthAccount> {
     let text = |col: &str| -> StoreResult<Option<Text>> {
         get_opt_text(row, col)?
             .map(|v| Text::new(v).map_err(|e| corrupt(col, e)))
@@ -31,7 +30,7 @@ fn account_from_row(row: &Row<'_>) -> StoreResult<OAuthAccount> {
             .map_err(|e| corrupt("fullauth_oauth_accounts.provider", e))?,
         provider_user_id: ProviderUserId::new(get_text(row, "provider_user_id")?)
             .map_err(|e| corrupt("fullauth_oauth_accounts.provider_user_id", e))?,
-        user_id: parse_user_id(&get_text(row, "user_id")?)?,
+        user_id: get_user_id(row, "user_id", key)?,
         provider_email: get_opt_text(row, "provider_email")?
             .map(|v| {
                 Email::new(v).map_err(|e| corrupt("fullauth_oauth_accounts.provider_email", e))
@@ -46,6 +45,7 @@ fn account_from_row(row: &Row<'_>) -> StoreResult<OAuthAccount> {
 
 fn accounts(
     c: &Connection,
+    key: UserIdType,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> StoreResult<Vec<OAuthAccount>> {
@@ -53,7 +53,7 @@ fn accounts(
     let mut rows = stmt.query(params).db()?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().db()? {
-        out.push(account_from_row(row)?);
+        out.push(account_from_row(row, key)?);
     }
     Ok(out)
 }
@@ -66,9 +66,10 @@ pub(crate) async fn get_oauth_account(
     provider: &ProviderName,
     provider_user_id: &ProviderUserId,
 ) -> StoreResult<Option<OAuthAccount>> {
+    let key = h.key();
     let p = provider.as_str().to_owned();
     let id = provider_user_id.as_str().to_owned();
-    h.read(move |c| Ok(accounts(c, BY_IDENTITY, [p, id])?.into_iter().next()))
+    h.read(move |c| Ok(accounts(c, key, BY_IDENTITY, [p, id])?.into_iter().next()))
         .await
 }
 
@@ -76,10 +77,12 @@ pub(crate) async fn list_oauth_accounts(
     h: &Handle,
     user_id: &UserId,
 ) -> StoreResult<Vec<OAuthAccount>> {
+    let key = h.key();
     let u = user_key(user_id);
     h.read(move |c| {
         accounts(
             c,
+            key,
             "SELECT * FROM fullauth_oauth_accounts WHERE user_id = ?1 ORDER BY created_at, provider",
             [u],
         )
@@ -88,6 +91,7 @@ pub(crate) async fn list_oauth_accounts(
 }
 
 pub(crate) async fn link_oauth_account(h: &Handle, new: NewOAuthAccount) -> StoreResult<OAuthLink> {
+    let key = h.key();
     let now = h.now();
     let u = user_key(&new.user_id);
     h.atomic(move |c| {
@@ -98,6 +102,7 @@ pub(crate) async fn link_oauth_account(h: &Handle, new: NewOAuthAccount) -> Stor
         let id = new.provider_user_id.as_str();
         let created = accounts(
             c,
+            key,
             "INSERT INTO fullauth_oauth_accounts \
              (id, provider, provider_user_id, user_id, provider_email, access_token, \
               refresh_token, expires_at, created_at) \
@@ -118,7 +123,7 @@ pub(crate) async fn link_oauth_account(h: &Handle, new: NewOAuthAccount) -> Stor
         if let Some(a) = created.into_iter().next() {
             return Ok(OAuthLink::Created(a));
         }
-        accounts(c, BY_IDENTITY, [p, id])?
+        accounts(c, key, BY_IDENTITY, [p, id])?
             .into_iter()
             .next()
             .map(OAuthLink::Existing)
@@ -133,11 +138,12 @@ pub(crate) async fn update_oauth_account(
     provider_user_id: &ProviderUserId,
     patch: OAuthAccountPatch,
 ) -> StoreResult<Option<OAuthAccount>> {
+    let key = h.key();
     let p = provider.as_str().to_owned();
     let id = provider_user_id.as_str().to_owned();
     if patch.is_empty() {
         return h
-            .read(move |c| Ok(accounts(c, BY_IDENTITY, [p, id])?.into_iter().next()))
+            .read(move |c| Ok(accounts(c, key, BY_IDENTITY, [p, id])?.into_iter().next()))
             .await;
     }
     let text = |v: Option<&str>| v.map_or(SqlValue::Null, |s| SqlValue::Text(s.to_owned()));
@@ -168,7 +174,7 @@ pub(crate) async fn update_oauth_account(
         sets.join(", ")
     );
     h.write(move |c| {
-        Ok(accounts(c, &sql, params_from_iter(values.iter()))?
+        Ok(accounts(c, key, &sql, params_from_iter(values.iter()))?
             .into_iter()
             .next())
     })

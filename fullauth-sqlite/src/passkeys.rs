@@ -5,20 +5,20 @@
 
 use fullauth_api::{
     CredentialId, DeviceName, MAX_COUNTER, NewPasskey, Passkey, StoreError, StoreResult, Text,
-    Transports, UserId,
+    Transports, UserId, UserIdType,
 };
 use rusqlite::{Connection, Row, params};
 
 use crate::codec::{
-    Db, corrupt, flag, get_counter, get_flag, get_opt_ts, get_text, get_ts, parse_user_id,
+    Db, corrupt, flag, get_counter, get_flag, get_opt_ts, get_text, get_ts, get_user_id,
     parse_uuid, ts, user_key, uuid_text,
 };
 use crate::pool::Handle;
 
-fn passkey_from_row(row: &Row<'_>) -> StoreResult<Passkey> {
+fn passkey_from_row(row: &Row<'_>, key: UserIdType) -> StoreResult<Passkey> {
     Ok(Passkey {
         id: parse_uuid(&get_text(row, "id")?)?,
-        user_id: parse_user_id(&get_text(row, "user_id")?)?,
+        user_id: get_user_id(row, "user_id", key)?,
         credential_id: CredentialId::new(get_text(row, "credential_id")?)
             .map_err(|e| corrupt("fullauth_passkeys.credential_id", e))?,
         public_key: Text::new(get_text(row, "public_key")?)
@@ -33,12 +33,17 @@ fn passkey_from_row(row: &Row<'_>) -> StoreResult<Passkey> {
     })
 }
 
-fn passkeys(c: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<Passkey>> {
+fn passkeys(
+    c: &Connection,
+    key: UserIdType,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<Passkey>> {
     let mut stmt = c.prepare_cached(sql).db()?;
     let mut rows = stmt.query(params).db()?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().db()? {
-        out.push(passkey_from_row(row)?);
+        out.push(passkey_from_row(row, key)?);
     }
     Ok(out)
 }
@@ -58,10 +63,12 @@ pub(crate) async fn get_passkey(
     h: &Handle,
     credential_id: &CredentialId,
 ) -> StoreResult<Option<Passkey>> {
+    let key = h.key();
     let id = credential_id.as_str().to_owned();
     h.read(move |c| {
         Ok(passkeys(
             c,
+            key,
             "SELECT * FROM fullauth_passkeys WHERE credential_id = ?1",
             [id],
         )?
@@ -72,10 +79,12 @@ pub(crate) async fn get_passkey(
 }
 
 pub(crate) async fn list_passkeys(h: &Handle, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
+    let key = h.key();
     let u = user_key(user_id);
     h.read(move |c| {
         passkeys(
             c,
+            key,
             "SELECT * FROM fullauth_passkeys WHERE user_id = ?1 ORDER BY created_at, id",
             [u],
         )
@@ -84,12 +93,14 @@ pub(crate) async fn list_passkeys(h: &Handle, user_id: &UserId) -> StoreResult<V
 }
 
 pub(crate) async fn store_passkey(h: &Handle, new: NewPasskey) -> StoreResult<Passkey> {
+    let key = h.key();
     check_counter(new.sign_count)?;
     let now = h.now();
     let u = user_key(&new.user_id);
     h.write(move |c| {
         passkeys(
             c,
+            key,
             "INSERT INTO fullauth_passkeys \
              (id, user_id, credential_id, public_key, sign_count, device_name, transports, \
               backed_up, created_at, last_used_at) \

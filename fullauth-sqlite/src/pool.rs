@@ -116,7 +116,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard, RwLock};
 use std::time::Duration;
 
-use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp, UserIdType};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -172,6 +172,9 @@ pub(crate) struct Shared {
     pub(crate) path: PathBuf,
     /// The application columns of `fullauth_users`, refreshed on a miss.
     pub(crate) user_columns: RwLock<Arc<UserColumns>>,
+    /// How users are keyed: configured, or found in `fullauth_users` at
+    /// open (UUID for a database without it).
+    pub(crate) user_id_type: UserIdType,
     /// Counts short-lived writes, to purge expired rows now and then.
     pub(crate) ephemeral_writes: AtomicU64,
 }
@@ -230,6 +233,7 @@ impl Shared {
         clock: Clock,
         readers: usize,
         busy_timeout: Duration,
+        configured: Option<UserIdType>,
     ) -> StoreResult<Arc<Shared>> {
         let readers = readers.max(1);
         let temp = temporary.then(|| Arc::new(TempFiles(path.clone())));
@@ -240,7 +244,9 @@ impl Shared {
             // waits up to the busy timeout (`Handle::begin_immediate`).
             writer.busy_timeout(Duration::ZERO).db()?;
             writer.wal_hook(Some(wal_pages));
-            let columns = UserColumns::load(&writer)?;
+            let found = crate::users::stored_user_key(&writer)?.map(|(t, _)| t);
+            let key = configured.or(found).unwrap_or_default();
+            let columns = UserColumns::load(&writer, key)?;
             let mut conns = Vec::with_capacity(readers);
             for _ in 0..readers {
                 conns.push(open_connection(&path, busy_timeout, true)?);
@@ -265,6 +271,7 @@ impl Shared {
             features,
             busy_timeout,
             path,
+            user_id_type: columns.key,
             user_columns: RwLock::new(Arc::new(columns)),
             ephemeral_writes: AtomicU64::new(0),
         }))
@@ -280,7 +287,7 @@ impl Shared {
 
     /// Re-reads the application columns from `conn` and caches them.
     pub(crate) fn refresh_user_columns(&self, conn: &Connection) -> StoreResult<Arc<UserColumns>> {
-        let cols = Arc::new(UserColumns::load(conn)?);
+        let cols = Arc::new(UserColumns::load(conn, self.user_id_type)?);
         *self.user_columns.write().unwrap_or_else(|p| p.into_inner()) = cols.clone();
         Ok(cols)
     }
@@ -471,6 +478,11 @@ impl Handle {
     }
 
     /// The store clock's now.
+    pub(crate) fn key(&self) -> UserIdType {
+        self.shared.user_id_type
+    }
+
+    /// The current time of the store's clock.
     pub(crate) fn now(&self) -> Timestamp {
         self.shared.clock.now()
     }

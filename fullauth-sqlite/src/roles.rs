@@ -5,7 +5,7 @@
 //! collation, which is byte order of UTF-8 — the same order as Rust's `str`.
 
 use fullauth_api::{Entity, Feature, RoleName, StoreError, StoreResult, UserId};
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
 
 use crate::codec::{Db, corrupt, user_key};
 use crate::pool::Handle;
@@ -67,7 +67,7 @@ pub(crate) async fn assign_role(
                  ON CONFLICT DO NOTHING",
             )
             .db()?
-            .execute([u, r])
+            .execute(params![u, r])
             .db()?;
         Ok(n == 1)
     })
@@ -88,7 +88,7 @@ pub(crate) async fn remove_role(
                  AND role_id = (SELECT id FROM fullauth_roles WHERE name = ?2)",
             )
             .db()?
-            .execute([u, r])
+            .execute(params![u, r])
             .db()
         })
         .await?;

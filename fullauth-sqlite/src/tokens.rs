@@ -9,22 +9,25 @@ use std::collections::BTreeSet;
 
 use fullauth_api::{
     FamilyId, NewRefreshToken, NextRefreshToken, RefreshToken, Rotation, Session, StoreResult,
-    Timestamp, TokenDigest, UserId,
+    Timestamp, TokenDigest, UserId, UserIdType,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use rusqlite::types::Value as SqlValue;
+
 use crate::codec::{
-    Db, corrupt, get_flag, get_opt_text, get_text, get_ts, parse_user_id, parse_uuid, ts, user_key,
+    Db, corrupt, get_flag, get_opt_text, get_text, get_ts, get_user_id, parse_uuid, ts,
+    user_id_from_ref, user_key,
 };
 use crate::pool::Handle;
 use crate::users::new_id;
 
-fn token_from_row(row: &Row<'_>) -> StoreResult<RefreshToken> {
+fn token_from_row(row: &Row<'_>, key: UserIdType) -> StoreResult<RefreshToken> {
     Ok(RefreshToken {
         id: parse_uuid(&get_text(row, "id")?)?,
         digest: TokenDigest::from_hex(&get_text(row, "token")?)
             .map_err(|e| corrupt("fullauth_refresh_tokens.token", e))?,
-        user_id: parse_user_id(&get_text(row, "user_id")?)?,
+        user_id: get_user_id(row, "user_id", key)?,
         family_id: FamilyId::new(get_text(row, "family_id")?)
             .map_err(|e| corrupt("fullauth_refresh_tokens.family_id", e))?,
         expires_at: get_ts(row, "expires_at")?,
@@ -52,8 +55,9 @@ pub const ROTATE_FLIP: &str = "UPDATE fullauth_refresh_tokens SET revoked = 1 \
 #[allow(clippy::too_many_arguments)]
 fn insert(
     c: &Connection,
+    key: UserIdType,
     digest: &str,
-    user: &str,
+    user: &rusqlite::types::Value,
     family: &str,
     expires_at: Timestamp,
     user_agent: Option<&str>,
@@ -74,7 +78,7 @@ fn insert(
         ])
         .db()?;
     match rows.next().db()? {
-        Some(row) => token_from_row(row),
+        Some(row) => token_from_row(row, key),
         None => Err(corrupt(
             "fullauth_refresh_tokens",
             "INSERT … RETURNING returned no row",
@@ -86,11 +90,13 @@ pub(crate) async fn store_refresh_token(
     h: &Handle,
     new: NewRefreshToken,
 ) -> StoreResult<RefreshToken> {
+    let key = h.key();
     let now = h.now();
     let user = user_key(&new.user_id);
     h.write(move |c| {
         insert(
             c,
+            key,
             new.digest.as_str(),
             &user,
             new.family_id.as_str(),
@@ -107,6 +113,7 @@ pub(crate) async fn get_refresh_token(
     h: &Handle,
     digest: &TokenDigest,
 ) -> StoreResult<Option<RefreshToken>> {
+    let key = h.key();
     let d = digest.as_str().to_owned();
     h.read(move |c| {
         let mut stmt = c
@@ -114,7 +121,7 @@ pub(crate) async fn get_refresh_token(
             .db()?;
         let mut rows = stmt.query([d]).db()?;
         match rows.next().db()? {
-            Some(row) => token_from_row(row).map(Some),
+            Some(row) => token_from_row(row, key).map(Some),
             None => Ok(None),
         }
     })
@@ -134,11 +141,12 @@ pub(crate) async fn rotate_refresh_token(
     old: &TokenDigest,
     next: NextRefreshToken,
 ) -> StoreResult<Rotation> {
+    let key = h.key();
     let now = h.now();
     let old = old.as_str().to_owned();
     h.atomic(move |c| {
         // The decision: flip a live token, and learn its owner and family.
-        let won: Option<(String, String)> = c
+        let won: Option<(SqlValue, String)> = c
             .prepare_cached(ROTATE_FLIP)
             .db()?
             .query_row(params![old, ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -147,6 +155,7 @@ pub(crate) async fn rotate_refresh_token(
         if let Some((user, family)) = won {
             let row = insert(
                 c,
+                key,
                 next.digest.as_str(),
                 &user,
                 &family,
@@ -157,7 +166,7 @@ pub(crate) async fn rotate_refresh_token(
             )?;
             return Ok(Rotation::Rotated(row));
         }
-        let seen: Option<(bool, String, String)> = c
+        let seen: Option<(bool, String, SqlValue)> = c
             .prepare_cached(
                 "SELECT revoked, family_id, user_id FROM fullauth_refresh_tokens WHERE token = ?1",
             )
@@ -181,7 +190,7 @@ pub(crate) async fn rotate_refresh_token(
                 Ok(Rotation::Reused {
                     family_id: FamilyId::new(family)
                         .map_err(|e| corrupt("fullauth_refresh_tokens.family_id", e))?,
-                    user_id: parse_user_id(&user)?,
+                    user_id: user_id_from_ref((&user).into(), key)?,
                 })
             }
         }
@@ -290,7 +299,7 @@ pub(crate) async fn revoke_session(
                 "UPDATE fullauth_refresh_tokens SET revoked = 1 WHERE user_id = ?1 AND family_id = ?2",
             )
             .db()?
-            .execute([u, f])
+            .execute(params![u, f])
             .db()
         })
         .await?;
@@ -313,7 +322,7 @@ pub(crate) async fn revoke_other_sessions(
                 )
                 .db()?;
             let rows = stmt
-                .query_map([u, k], |r| r.get::<_, String>(0))
+                .query_map(params![u, k], |r| r.get::<_, String>(0))
                 .db()?
                 .collect::<rusqlite::Result<BTreeSet<String>>>()
                 .db()?;

@@ -36,13 +36,13 @@ use std::collections::BTreeMap;
 use fullauth_api::sql::{check_user_key, is_builtin_user_column};
 use fullauth_api::{
     Email, Entity, ExtraFields, Feature, HashedPassword, NewUser, Principal, StoreError,
-    StoreResult, User, UserId, UserLookup, UserPatch, new_record_id,
+    StoreResult, User, UserId, UserIdType, UserLookup, UserPatch, new_record_id,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::codec::{
-    ColumnType, Db, corrupt, flag, json_to_sql, parse_ts, parse_user_id, quote_ident, sql_to_json,
+    ColumnType, Db, corrupt, flag, get_user_id, json_to_sql, parse_ts, quote_ident, sql_to_json,
     ts, user_key, uuid_text,
 };
 use crate::permissions::permission_name;
@@ -53,11 +53,29 @@ use crate::roles::role_name;
 #[derive(Debug, Default)]
 pub(crate) struct UserColumns {
     extra: BTreeMap<String, ColumnType>,
+    /// How the store keys users (checked against the table when loaded).
+    pub(crate) key: UserIdType,
+}
+
+/// The key type `fullauth_users.id` holds on `conn`, with its declared
+/// type; `None` when the table does not exist.
+pub(crate) fn stored_user_key(conn: &Connection) -> StoreResult<Option<(UserIdType, String)>> {
+    conn.prepare_cached("SELECT type FROM pragma_table_info('fullauth_users') WHERE name = 'id'")
+        .db()?
+        .query_row([], |r| r.get::<_, String>(0))
+        .optional()
+        .db()
+        .map(|d| d.map(|d| (stored_key(&d), d)))
 }
 
 impl UserColumns {
-    /// Reads them with `PRAGMA table_info` (empty when the table is missing).
-    pub(crate) fn load(conn: &Connection) -> StoreResult<Self> {
+    /// Reads them with `PRAGMA table_info` (empty when the table is
+    /// missing), for a store keyed by `key`.
+    ///
+    /// # Errors
+    /// The mismatch error of [`check_user_key`] when the table keys its
+    /// users by another type.
+    pub(crate) fn load(conn: &Connection, key: UserIdType) -> StoreResult<Self> {
         let mut stmt = conn
             .prepare("SELECT name, type FROM pragma_table_info('fullauth_users')")
             .db()?;
@@ -67,13 +85,10 @@ impl UserColumns {
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
         if let Some((_, declared)) = columns.iter().find(|(n, _)| n == "id") {
-            check_user_key(
-                fullauth_api::UserIdType::Uuid,
-                stored_key(declared),
-                declared,
-            )?;
+            check_user_key(key, stored_key(declared), declared)?;
         }
         Ok(UserColumns {
+            key,
             extra: columns
                 .into_iter()
                 .filter(|(n, _)| !is_builtin_user_column(n))
@@ -96,18 +111,18 @@ impl UserColumns {
 /// `INTEGER` (a rowid alias) for integer keys, `VARCHAR`, `TEXT` or a
 /// `CHAR` of another length than 32 for text keys; `CHAR(32)`, the UUID
 /// encoding, and anything else for UUID keys.
-fn stored_key(declared: &str) -> fullauth_api::UserIdType {
+fn stored_key(declared: &str) -> UserIdType {
     let t = declared.trim().to_ascii_uppercase();
     if t.starts_with("INT") || t == "BIGINT" || t == "SMALLINT" {
-        fullauth_api::UserIdType::Int
+        UserIdType::Int
     } else if t.starts_with("VARCHAR")
         || t.starts_with("NVARCHAR")
         || t.starts_with("TEXT")
         || (t.starts_with("CHAR") && t != "CHAR(32)")
     {
-        fullauth_api::UserIdType::Text
+        UserIdType::Text
     } else {
-        fullauth_api::UserIdType::Uuid
+        UserIdType::Uuid
     }
 }
 
@@ -144,7 +159,7 @@ fn user_from_row(row: &Row<'_>, cols: &UserColumns, count: usize) -> StoreResult
     for i in 0..count {
         let name = stmt.column_name(i).db()?;
         match name {
-            "id" => id = Some(parse_user_id(&row.get::<_, String>(i).db()?)?),
+            "id" => id = Some(get_user_id(row, i, cols.key)?),
             "email" => {
                 let raw: String = row.get(i).db()?;
                 email = Some(Email::new(&raw).map_err(|e| corrupt("fullauth_users.email", e))?);
@@ -228,7 +243,7 @@ fn one_user_with<T>(
 }
 
 /// True when a user with this key exists.
-pub(crate) fn user_exists(conn: &Connection, key: &str) -> StoreResult<bool> {
+pub(crate) fn user_exists(conn: &Connection, key: &SqlValue) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM fullauth_users WHERE id = ?1)")
         .db()?
         .query_row([key], |r| r.get::<_, bool>(0))
@@ -237,11 +252,18 @@ pub(crate) fn user_exists(conn: &Connection, key: &str) -> StoreResult<bool> {
 
 pub(crate) async fn create_user(h: &Handle, new: NewUser) -> StoreResult<User> {
     let shared = h.shared.clone();
-    let id = new.id.unwrap_or_else(|| UserId::from_uuid(new_record_id()));
+    // An integer key is NULL here: the rowid alias takes the next integer.
+    let id = match new.id {
+        Some(id) => user_key(&id),
+        None => match shared.user_id_type.generate() {
+            Some(id) => user_key(&id),
+            None => SqlValue::Null,
+        },
+    };
     let now = h.now();
     let names: Vec<String> = new.extra.names().map(str::to_owned).collect();
     let mut values: Vec<SqlValue> = vec![
-        SqlValue::Text(user_key(&id)),
+        id,
         SqlValue::Text(new.email.as_str().to_owned()),
         new.hashed_password
             .map(|p| SqlValue::Text(p.into_string()))
@@ -303,7 +325,7 @@ pub(crate) async fn get_user_by_email(h: &Handle, email: &Email) -> StoreResult<
 /// The column a lookup compares and the value it compares with.
 fn lookup_column(lookup: &UserLookup) -> StoreResult<(String, SqlValue)> {
     Ok(match lookup {
-        UserLookup::Id(id) => ("id".into(), SqlValue::Text(user_key(id))),
+        UserLookup::Id(id) => ("id".into(), user_key(id)),
         UserLookup::Email(e) => ("email".into(), SqlValue::Text(e.as_str().to_owned())),
         UserLookup::IsActive(b) => ("is_active".into(), SqlValue::Integer(flag(*b))),
         UserLookup::IsVerified(b) => ("is_verified".into(), SqlValue::Integer(flag(*b))),
@@ -432,7 +454,7 @@ pub(crate) async fn update_user(h: &Handle, id: &UserId, patch: UserPatch) -> St
         return found.ok_or_else(|| StoreError::not_found(Entity::User));
     }
     let mut sets: Vec<String> = Vec::new();
-    let mut values: Vec<SqlValue> = vec![SqlValue::Text(key)];
+    let mut values: Vec<SqlValue> = vec![key];
     let mut push = |col: &str, v: SqlValue| {
         values.push(v);
         sets.push(format!("{} = ?{}", quote_ident(col), values.len()));
