@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use fullauth_api::{
     Email, ExtraFields, FamilyId, Feature, Features, NewUser, PasswordHasher, PermissionName,
-    RoleName, Store, StoreError, Timestamp, User, UserPatch,
+    RoleName, Store, StoreError, Timestamp, User, UserIdType, UserPatch,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -49,6 +49,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Out {
     let Cli {
         database_url,
         schema,
+        user_id_type: key,
         json: as_json,
         command,
     } = cli;
@@ -67,7 +68,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Out {
             out: out.as_deref(),
             version_base: *version_base,
         };
-        return export_sql(&export, schema.as_deref(), &database_url, as_json);
+        return export_sql(&export, schema.as_deref(), key, &database_url, as_json);
     }
     let target = Target::parse(&database_url)?;
     let schema = schema.as_deref();
@@ -76,43 +77,43 @@ pub(crate) async fn dispatch(cli: Cli) -> Out {
         Command::Migrate { features, dry_run } => {
             let features = parse_features(&features.features)?;
             let db = if dry_run {
-                Db::open_for_plan(&target, schema).await?
+                Db::open_for_plan(&target, schema, key).await?
             } else {
-                Db::open(&target, schema, Features::all(), true).await?
+                Db::open(&target, schema, key, Features::all(), true).await?
             };
             migrate(&db, &target.location(schema), features, dry_run, as_json).await
         }
         Command::Status { features, check } => {
             let chosen = features.as_deref().map(parse_features).transpose()?;
-            let db = Db::open(&target, schema, Features::all(), false).await?;
+            let db = Db::open(&target, schema, key, Features::all(), false).await?;
             status(&db, chosen, check, as_json).await
         }
         Command::Adopt { features } => {
             let features = parse_features(&features.features)?;
-            let db = Db::open(&target, schema, Features::all(), false).await?;
+            let db = Db::open(&target, schema, key, Features::all(), false).await?;
             adopt(&db, features, as_json).await
         }
         Command::Conformance { redis_url } => {
             conformance::run(&target, redis_url.as_deref(), as_json).await
         }
         Command::User(c) => {
-            let db = Db::open_migrated(&target, schema).await?;
+            let db = Db::open_migrated(&target, schema, key).await?;
             user(&db, c, as_json).await
         }
         Command::Role(c) => {
-            let db = Db::open_migrated(&target, schema).await?;
+            let db = Db::open_migrated(&target, schema, key).await?;
             role(&db.store(), c, as_json).await
         }
         Command::Permission(c) => {
-            let db = Db::open_migrated(&target, schema).await?;
+            let db = Db::open_migrated(&target, schema, key).await?;
             permission(&db.store(), c, as_json).await
         }
         Command::Sessions(c) => {
-            let db = Db::open_migrated(&target, schema).await?;
+            let db = Db::open_migrated(&target, schema, key).await?;
             sessions(&db.store(), c, as_json).await
         }
         Command::Prune => {
-            let db = Db::open_migrated(&target, schema).await?;
+            let db = Db::open_migrated(&target, schema, key).await?;
             prune(&db, as_json).await
         }
     }
@@ -427,8 +428,14 @@ struct Export<'a> {
     version_base: i64,
 }
 
-fn export_sql(e: &Export<'_>, schema: Option<&str>, database_url: &str, as_json: bool) -> Out {
-    let exporter = Exporter::new(e.dialect, schema, Some(database_url))?;
+fn export_sql(
+    e: &Export<'_>,
+    schema: Option<&str>,
+    key: Option<UserIdType>,
+    database_url: &str,
+    as_json: bool,
+) -> Out {
+    let exporter = Exporter::new(e.dialect, schema, Some(database_url))?.user_id_type(key)?;
     let dialect = e.dialect.name();
     match (e.format, e.out) {
         (ExportFormat::Sql, Some(_)) => Err(CliError::usage(

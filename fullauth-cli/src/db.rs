@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fullauth_api::migrate::{ExportedMigration, FeatureState, SqlMigrator};
-use fullauth_api::{Feature, Features, Store, StoreError, Timestamp, UserId};
+use fullauth_api::{
+    Feature, Features, Store, StoreError, StoreInfo as _, Timestamp, UserId, UserIdType,
+};
 use fullauth_mysql::{MySqlMigrations, MySqlStore};
 use fullauth_postgres::{PgMigrations, PgStore};
 use fullauth_sqlite::{SqliteMigrations, SqliteStore};
@@ -208,6 +210,7 @@ impl Db {
     pub async fn open(
         target: &Target,
         schema: Option<&str>,
+        key: Option<UserIdType>,
         features: Features,
         create: bool,
     ) -> Result<Db, CliError> {
@@ -223,11 +226,11 @@ impl Db {
                          (`fullauth adopt` for a fastapi-fullauth database elsewhere)",
                     ));
                 }
-                let store = SqliteStore::builder()
-                    .features(features)
-                    .open(path)
-                    .await
-                    .map_err(CliError::from)?;
+                let mut builder = SqliteStore::builder().features(features);
+                if let Some(key) = key {
+                    builder = builder.user_id_type(key);
+                }
+                let store = builder.open(path).await.map_err(CliError::from)?;
                 Ok(Db::Sqlite(store))
             }
             Target::Postgres(url) => {
@@ -246,6 +249,7 @@ impl Db {
                 Ok(Db::Postgres(store))
             }
             Target::MySql(url) => {
+                mysql_serves(key)?;
                 let database = mysql_database(url, schema)?;
                 let store = match connect_mysql(url, &database, features).await {
                     // The URL's database does not exist yet: `migrate`
@@ -282,15 +286,22 @@ impl Db {
     ///
     /// # Errors
     /// As [`Db::open`].
-    pub async fn open_for_plan(target: &Target, schema: Option<&str>) -> Result<Db, CliError> {
+    pub async fn open_for_plan(
+        target: &Target,
+        schema: Option<&str>,
+        key: Option<UserIdType>,
+    ) -> Result<Db, CliError> {
         match target {
-            Target::Sqlite(path) if !path.exists() => {
-                Ok(Db::Sqlite(SqliteStore::builder().open_temporary().await?))
-            }
+            Target::Sqlite(path) if !path.exists() => Ok(Db::Sqlite(
+                SqliteStore::builder()
+                    .user_id_type(key.unwrap_or_default())
+                    .open_temporary()
+                    .await?,
+            )),
             // A MariaDB database that does not exist yet: connected without
             // it (nothing is created), the plan is every migration.
-            Target::MySql(_) => Db::open(target, schema, Features::all(), true).await,
-            _ => Db::open(target, schema, Features::all(), false).await,
+            Target::MySql(_) => Db::open(target, schema, key, Features::all(), true).await,
+            _ => Db::open(target, schema, key, Features::all(), false).await,
         }
     }
 
@@ -301,8 +312,12 @@ impl Db {
     /// # Errors
     /// As [`Db::open`]; a schema error when nothing is recorded (with a hint
     /// to run `adopt` when fullauth tables exist without records).
-    pub async fn open_migrated(target: &Target, schema: Option<&str>) -> Result<Db, CliError> {
-        let db = Db::open(target, schema, Features::all(), false).await?;
+    pub async fn open_migrated(
+        target: &Target,
+        schema: Option<&str>,
+        key: Option<UserIdType>,
+    ) -> Result<Db, CliError> {
+        let db = Db::open(target, schema, key, Features::all(), false).await?;
         let status = db.migrator().status(Features::empty()).await?;
         let features = status.recorded_features();
         if features.is_empty() {
@@ -340,9 +355,11 @@ impl Db {
         match self {
             Db::Sqlite(s) => {
                 let path = s.path().to_path_buf();
+                let key = s.user_id_type();
                 drop(s);
                 let store = SqliteStore::builder()
                     .features(features)
+                    .user_id_type(key)
                     .open(&path)
                     .await
                     .map_err(CliError::from)?;
@@ -839,7 +856,37 @@ pub enum Exporter {
     MySql(MySqlMigrations),
 }
 
+/// Refuses an integer or text key type for MariaDB, whose store serves
+/// UUID keys only.
+fn mysql_serves(key: Option<UserIdType>) -> Result<(), CliError> {
+    match key {
+        Some(k) if k != UserIdType::Uuid => Err(CliError::usage(format!(
+            "the MariaDB store serves UUID user keys only, not {} keys",
+            k.describe()
+        ))
+        .hint("use PostgreSQL or SQLite for an integer- or text-keyed database")),
+        _ => Ok(()),
+    }
+}
+
 impl Exporter {
+    /// The same exporter for a database keyed by `key` (unchanged for
+    /// `None`).
+    ///
+    /// # Errors
+    /// A usage error for a key type MariaDB does not serve.
+    pub fn user_id_type(self, key: Option<UserIdType>) -> Result<Exporter, CliError> {
+        let Some(key) = key else { return Ok(self) };
+        Ok(match self {
+            Exporter::Sqlite(m) => Exporter::Sqlite(m.user_id_type(key)),
+            Exporter::Postgres(m) => Exporter::Postgres(m),
+            Exporter::MySql(m) => {
+                mysql_serves(Some(key))?;
+                Exporter::MySql(m)
+            }
+        })
+    }
+
     /// The exporter of `dialect`; `schema` is the PostgreSQL schema (default
     /// `public`) or the MariaDB database (no default: `database_url`'s, when
     /// it is a `mysql://` URL naming one); SQLite ignores both.

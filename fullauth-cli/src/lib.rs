@@ -40,6 +40,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "FULLAUTH_SCHEMA", hide_env_values = true)]
     pub schema: Option<String>,
 
+    /// How the database keys its users: `uuid`, `int` or `text`
+    /// (fastapi-fullauth's `UserSchema[UUID]`, `UserSchema[int]`,
+    /// `UserSchema[str]`). `migrate` creates the tables for it (default
+    /// `uuid`), `export-sql` writes them for it; other commands take the
+    /// type the database has and, given this, refuse a database keyed
+    /// otherwise. PostgreSQL and SQLite serve all three; MariaDB serves
+    /// `uuid`.
+    #[arg(long, global = true, env = "FULLAUTH_USER_ID_TYPE", value_parser = parse_user_id_type)]
+    pub user_id_type: Option<fullauth_api::UserIdType>,
+
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -350,4 +360,10 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
             "`{s}` is not COLUMN=VALUE (e.g. --set display_name=Ada)"
         )),
     }
+}
+
+/// Parses `--user-id-type`.
+fn parse_user_id_type(s: &str) -> Result<fullauth_api::UserIdType, String> {
+    s.parse()
+        .map_err(|_| format!("`{s}` is not a user id type: uuid, int or text"))
 }

@@ -1,0 +1,94 @@
+//! `--user-id-type`: `fullauth migrate --user-id-type int|text` creates the
+//! DDL fastapi-fullauth's SQLAlchemy models emit for `UserSchema[int]` /
+//! `UserSchema[str]` (compared through the catalog with the library's own
+//! DDL, column positions included), the other commands serve such a
+//! database, and MariaDB, which serves UUID keys only, refuses the option.
+
+mod common;
+
+#[path = "../../fullauth-sqlite/tests/common/catalog.rs"]
+mod catalog;
+
+use common::Fixture;
+use fullauth_sqlite::rusqlite;
+
+const OK: i32 = 0;
+const USAGE: i32 = 2;
+const SQLITE_INT: &str =
+    include_str!("../../fullauth-sqlite/tests/fixtures/fastapi_fullauth_0_18_int.sql");
+const SQLITE_TEXT: &str =
+    include_str!("../../fullauth-sqlite/tests/fixtures/fastapi_fullauth_0_18_text.sql");
+
+#[test]
+fn migrate_creates_the_reference_ddl_of_the_key_type_on_sqlite() {
+    for (t, reference) in [("int", SQLITE_INT), ("text", SQLITE_TEXT)] {
+        let f = Fixture::sqlite();
+        let (code, _, err) = f.run(&["migrate", "--features", "durable", "--user-id-type", t]);
+        assert_eq!(code, OK, "{err}");
+        let theirs = tempfile::tempdir().unwrap();
+        let path = theirs.path().join("reference.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(reference)
+            .unwrap();
+        let (a, b) = (catalog::catalog(&path), catalog::catalog(&f.sqlite_path()));
+        assert!(a.len() > 60, "{t}: {a:?}");
+        assert_eq!(a, b, "{t}");
+    }
+}
+
+#[test]
+fn commands_serve_an_integer_keyed_database() {
+    let f = Fixture::sqlite();
+    let (code, _, err) = f.run(&["migrate", "--features", "all", "--user-id-type", "int"]);
+    assert_eq!(code, OK, "{err}");
+    // Without the option the commands take the database's key type.
+    let (code, _, err) = f.run(&["user", "create", "ada@example.com", "--no-password"]);
+    assert_eq!(code, OK, "{err}");
+    let shown = f.json(&["user", "show", "ada@example.com"]);
+    assert_eq!(
+        shown["id"], 1,
+        "an integer id is a JSON number, as in the reference: {shown}"
+    );
+    let by_id = f.json(&["user", "show", "1"]);
+    assert_eq!(by_id["email"], "ada@example.com", "{by_id}");
+    // Given, a different type is refused, naming both.
+    let (code, _, err) = f.run(&["--user-id-type", "uuid", "user", "show", "1"]);
+    assert_ne!(code, OK);
+    assert!(err.contains("user ids are integer"), "{err}");
+    assert!(err.contains("UUID user ids"), "{err}");
+    // An unknown type is a usage error.
+    let (code, _, err) = f.run(&["--user-id-type", "bigint", "status"]);
+    assert_eq!(code, USAGE, "{err}");
+    assert!(err.contains("uuid, int or text"), "{err}");
+}
+
+#[test]
+fn export_sql_writes_the_migrations_of_the_key_type() {
+    let f = Fixture::sqlite();
+    let (code, out, err) = f.run(&[
+        "export-sql",
+        "--dialect",
+        "sqlite",
+        "--features",
+        "core",
+        "--user-id-type",
+        "int",
+    ]);
+    assert_eq!(code, OK, "{err}");
+    assert!(out.contains("\tid INTEGER NOT NULL,"), "{out}");
+    assert!(
+        out.contains("CREATE TABLE fullauth_refresh_tokens (\n\tuser_id INTEGER NOT NULL,"),
+        "{out}"
+    );
+}
+
+#[test]
+fn mariadb_refuses_integer_and_text_keys() {
+    let Some(f) = Fixture::mysql() else { return };
+    for t in ["int", "text"] {
+        let (code, _, err) = f.run(&["migrate", "--features", "core", "--user-id-type", t]);
+        assert_eq!(code, USAGE, "{err}");
+        assert!(err.contains("UUID user keys only"), "{err}");
+    }
+}
