@@ -642,7 +642,7 @@ async fn user(db: &Db, cmd: UserCommand, as_json: bool) -> Out {
                     .iter()
                     .map(|u| {
                         vec![
-                            u.id.clone(),
+                            u.id.to_string(),
                             u.email.clone(),
                             yes_no(u.is_active),
                             yes_no(u.is_verified),

@@ -180,8 +180,8 @@ pub enum Db {
 /// One user as `user list` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ListedUser {
-    /// The id.
-    pub id: String,
+    /// The id (a JSON number for an integer key).
+    pub id: UserId,
     /// The email.
     pub email: String,
     /// Whether the account may log in.
@@ -697,7 +697,7 @@ fn sql_error(
 /// created_at`), each id as `id` reads it.
 fn listed_users<R>(
     rows: &[R],
-    id: impl Fn(&R) -> Result<String, fullauth_postgres::sqlx::Error>,
+    id: impl Fn(&R) -> Result<UserId, fullauth_postgres::sqlx::Error>,
     map: impl Fn(fullauth_postgres::sqlx::Error) -> StoreError + Copy,
 ) -> Result<Vec<ListedUser>, StoreError>
 where
@@ -731,7 +731,8 @@ async fn list_users_sqlite(
     offset: u64,
 ) -> Result<(Vec<ListedUser>, u64), StoreError> {
     use fullauth_sqlite::rusqlite;
-    type Row = (String, String, i64, i64, i64, String);
+    type Row = (rusqlite::types::Value, String, i64, i64, i64, String);
+    let key = s.user_id_type();
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let (rows, total): (Vec<Row>, i64) = s
         .with_connection(move |c| {
@@ -744,7 +745,7 @@ async fn list_users_sqlite(
             let rows = stmt
                 .query_map(rusqlite::params![i64::from(limit), offset], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
+                        r.get::<_, rusqlite::types::Value>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
                         r.get::<_, i64>(3)?,
@@ -759,9 +760,21 @@ async fn list_users_sqlite(
     let users = rows
         .into_iter()
         .map(|(id, email, a, v, su, created)| {
-            let id = uuid::Uuid::parse_str(&id)
-                .map(|u| UserId::from_uuid(u).to_string())
-                .unwrap_or(id);
+            let id = match id {
+                rusqlite::types::Value::Integer(i) => UserId::from_int(i),
+                rusqlite::types::Value::Text(t) if key == UserIdType::Uuid => {
+                    key.parse(&t).map_err(|e| {
+                        StoreError::backend_message(format!("a stored user id is not a UUID: {e}"))
+                    })?
+                }
+                rusqlite::types::Value::Text(t) => UserId::from_text(t),
+                other => {
+                    return Err(StoreError::backend_message(format!(
+                        "a stored user id of type {:?}",
+                        other.data_type()
+                    )));
+                }
+            };
             Ok(ListedUser {
                 id,
                 email,
@@ -797,11 +810,13 @@ async fn list_users_pg(
     .fetch_all(p.pool())
     .await
     .map_err(map)?;
+    let key = p.user_id_type();
     let users = listed_users(
         &rows,
-        |r| {
-            r.try_get::<uuid::Uuid, _>(0)
-                .map(|id| UserId::from_uuid(id).to_string())
+        |r| match key {
+            UserIdType::Uuid => r.try_get::<uuid::Uuid, _>(0).map(UserId::from_uuid),
+            UserIdType::Int => r.try_get::<i32, _>(0).map(|i| UserId::from_int(i.into())),
+            UserIdType::Text => r.try_get::<String, _>(0).map(UserId::from_text),
         },
         map,
     )?;
@@ -836,8 +851,8 @@ async fn list_users_mysql(
         |r| {
             let id: String = r.try_get(0)?;
             Ok(uuid::Uuid::parse_str(&id)
-                .map(|u| UserId::from_uuid(u).to_string())
-                .unwrap_or(id))
+                .map(UserId::from_uuid)
+                .unwrap_or_else(|_| UserId::from_text(id)))
         },
         map,
     )?;

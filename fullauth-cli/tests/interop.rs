@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use common::Fixture;
 use fullauth_api::{
-    ClientInfo, Email, NextRefreshToken, PasswordHasher, Rotation, Timestamp, TokenDigest, UserId,
-    UserIdType,
+    ClientInfo, Email, NextRefreshToken, PasswordHasher, Rotation, StoreInfo, Timestamp,
+    TokenDigest, UserId, UserIdType,
 };
 use serde_json::Value;
 
@@ -124,8 +124,15 @@ fn sqlalchemy_url(f: &Fixture) -> String {
     }
 }
 
-/// Runs the Python side and returns its JSON.
+/// Runs the Python side (models keyed by UUID) and returns its JSON.
 fn py(python: &Path, f: &Fixture, args: &[&str]) -> Value {
+    py_keyed(python, f, UserIdType::Uuid, args)
+}
+
+/// Runs the Python side with the models of the key type `key` (the app
+/// declared `UserSchema[int]` / `UserSchema[str]` and overrode `id` and every
+/// `user_id`) and returns its JSON.
+fn py_keyed(python: &Path, f: &Fixture, key: UserIdType, args: &[&str]) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/fastapi_side.py");
     let mut cmd = StdCommand::new(python);
     cmd.arg(script)
@@ -135,6 +142,7 @@ fn py(python: &Path, f: &Fixture, args: &[&str]) -> Value {
     if f.is_pg() {
         cmd.args(["--schema", &f.schema]);
     }
+    cmd.args(["--user-id-type", key.as_str()]);
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -149,6 +157,21 @@ fn s(v: &Value) -> &str {
 }
 
 on_all!(python_creates_rust_adopts, rust_migrates_python_writes);
+on_both!(
+    python_creates_rust_adopts_int_keys,
+    rust_migrates_python_writes_int_keys
+);
+
+/// Direction 1 with an app declared `UserSchema[int]`.
+fn python_creates_rust_adopts_int_keys(f: &Fixture) {
+    python_creates_rust_adopts_keyed(f, UserIdType::Int);
+}
+
+/// Direction 2 with an app declared `UserSchema[int]`: `fullauth migrate
+/// --user-id-type int` makes the tables.
+fn rust_migrates_python_writes_int_keys(f: &Fixture) {
+    rust_migrates_python_writes_keyed(f, UserIdType::Int);
+}
 
 /// On MariaDB: the catalog of the fullauth tables after `adopt` or
 /// `migrate`: every timestamp `DATETIME(6)`, every table and text column
@@ -198,7 +221,12 @@ fn check_mysql_catalog(f: &Fixture) {
 }
 
 fn python_creates_rust_adopts(f: &Fixture) {
+    python_creates_rust_adopts_keyed(f, UserIdType::Uuid);
+}
+
+fn python_creates_rust_adopts_keyed(f: &Fixture, key: UserIdType) {
     let Some(python) = venv_python() else { return };
+    let py = |python: &Path, f: &Fixture, args: &[&str]| py_keyed(python, f, key, args);
     let data = py(&python, f, &["create"]);
     let email = s(&data["email"]);
     assert_eq!(email, "py.user@example.com");
@@ -243,7 +271,18 @@ fn python_creates_rust_adopts(f: &Fixture) {
     );
     assert_eq!(code, 0, "{err}");
     let show = f.json(&["user", "show", email]);
-    assert_eq!(show["id"], data["user_id"]);
+    // `str(id)` on the Python side; a JSON number for an integer key here,
+    // as the reference's own API writes it.
+    let shown_id = match &show["id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    assert_eq!(shown_id, s(&data["user_id"]), "{show}");
+    // The id as the CLI takes it, in the form Python writes (`str(id)`).
+    assert_eq!(
+        f.json(&["user", "show", s(&data["user_id"])])["email"],
+        email
+    );
     assert_eq!(show["is_verified"], true);
     assert_eq!(show["roles"], serde_json::json!(["editor"]));
     assert_eq!(show["permissions"], serde_json::json!(["posts:write"]));
@@ -264,8 +303,9 @@ fn python_creates_rust_adopts(f: &Fixture) {
             .await
             .unwrap()
             .expect("the Python user");
-        let id: UserId = UserIdType::Uuid.parse(s(&data["user_id"])).unwrap();
+        let id: UserId = key.parse(s(&data["user_id"])).unwrap();
         assert_eq!(user.id, id);
+        assert_eq!(store.user_id_type(), key, "the key type is the database's");
         assert!(user.is_active && user.is_verified && !user.is_superuser);
 
         let hash = store.get_password_hash(&id).await.unwrap().unwrap();
@@ -399,8 +439,19 @@ fn python_creates_rust_adopts(f: &Fixture) {
 }
 
 fn rust_migrates_python_writes(f: &Fixture) {
+    rust_migrates_python_writes_keyed(f, UserIdType::Uuid);
+}
+
+fn rust_migrates_python_writes_keyed(f: &Fixture, key: UserIdType) {
     let Some(python) = venv_python() else { return };
-    let (code, _, err) = f.run(&["migrate", "--features", "all"]);
+    let py = |python: &Path, f: &Fixture, args: &[&str]| py_keyed(python, f, key, args);
+    let (code, _, err) = f.run(&[
+        "migrate",
+        "--features",
+        "all",
+        "--user-id-type",
+        key.as_str(),
+    ]);
     assert_eq!(code, 0, "{err}");
     if f.is_mysql() {
         check_mysql_catalog(f);
@@ -417,6 +468,7 @@ fn rust_migrates_python_writes(f: &Fixture) {
             .unwrap()
             .expect("the Python user");
         assert_eq!(user.id.to_string(), s(&data["user_id"]));
+        assert_eq!(user.id.id_type(), key);
         assert!(user.is_active && !user.is_verified);
         let hash = store.get_password_hash(&user.id).await.unwrap().unwrap();
         assert!(
