@@ -124,11 +124,6 @@ fn sqlalchemy_url(f: &Fixture) -> String {
     }
 }
 
-/// Runs the Python side (models keyed by UUID) and returns its JSON.
-fn py(python: &Path, f: &Fixture, args: &[&str]) -> Value {
-    py_keyed(python, f, UserIdType::Uuid, args)
-}
-
 /// Runs the Python side with the models of the key type `key` (the app
 /// declared `UserSchema[int]` / `UserSchema[str]` and overrode `id` and every
 /// `user_id`) and returns its JSON.
