@@ -132,7 +132,7 @@ impl StoreInfo for ComposedStore {
     fn backend_name(&self) -> &'static str {
         "composed"
     }
-    /// The durable store's key type ([`UserIdType::Uuid`] without one).
+    /// The durable store's key type ([`UserIdType::Uuid`](crate::UserIdType::Uuid) without one).
     fn user_id_type(&self) -> crate::UserIdType {
         self.durable
             .as_ref()

@@ -631,8 +631,9 @@ pub enum MigrationRefusal {
         /// The missing column.
         column: String,
     },
-    /// `adopt` found a column whose type fullauth cannot serve (integer user
-    /// ids).
+    /// `adopt` found a column of another type than the migrator's schema:
+    /// for `fullauth_users.id`, a database keyed by another
+    /// [`UserIdType`](crate::UserIdType) than the migrator's.
     #[error("{table}.{column} is {found}; fullauth needs {expected}")]
     Incompatible {
         /// The table.
@@ -680,7 +681,9 @@ impl MigrationRefusal {
                 "add the column with values for the existing rows, then adopt again"
             }
             MigrationRefusal::Incompatible { .. } => {
-                "fullauth serves UUID user ids only; this database uses another key type"
+                "the database keys its users by another type than this migrator: open the \
+                 store (and its migrator) with the database's user id type (--user-id-type on \
+                 the CLI), on a backend that serves it"
             }
         }
     }

@@ -261,6 +261,72 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required user id of the store's key type, as pydantic validates
+    /// the reference's `UserSchema[UUID]`, `[int]` or `[str]` id: a UUID
+    /// string ([`uuid`](Self::uuid)); an integer (a JSON integer, or a string
+    /// of one); a string.
+    pub(crate) fn user_id(
+        &mut self,
+        name: &str,
+        key: fullauth_api::UserIdType,
+    ) -> Option<fullauth_api::UserId> {
+        use fullauth_api::{UserId, UserIdType};
+        match (key, self.map.get(name)) {
+            (UserIdType::Uuid, _) | (_, None) => self.uuid(name),
+            (UserIdType::Int, Some(Value::Number(n))) => match n.as_i64() {
+                Some(i) => Some(UserId::from_int(i)),
+                None => {
+                    let v = Value::Number(n.clone());
+                    self.errors.push(json!({
+                        "type": "int_from_float", "loc": ["body", name],
+                        "msg": "Input should be a valid integer, got a number with a fractional part",
+                        "input": v,
+                    }));
+                    None
+                }
+            },
+            (UserIdType::Int, Some(Value::String(s))) => match UserIdType::Int.parse(s.trim()) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    let s = s.clone();
+                    self.errors.push(json!({
+                        "type": "int_parsing", "loc": ["body", name],
+                        "msg": "Input should be a valid integer, unable to parse string as an integer",
+                        "input": s,
+                    }));
+                    None
+                }
+            },
+            (UserIdType::Int, Some(v)) => {
+                let v = v.clone();
+                self.errors.push(json!({
+                    "type": "int_type", "loc": ["body", name],
+                    "msg": "Input should be a valid integer", "input": v,
+                }));
+                None
+            }
+            (UserIdType::Text, Some(Value::String(s))) => match UserIdType::Text.parse(s) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    let s = s.clone();
+                    self.errors.push(json!({
+                        "type": "value_error", "loc": ["body", name],
+                        "msg": format!("Value error, {e}"), "input": s,
+                    }));
+                    None
+                }
+            },
+            (UserIdType::Text, Some(v)) => {
+                let v = v.clone();
+                self.errors.push(json!({
+                    "type": "string_type", "loc": ["body", name],
+                    "msg": "Input should be a valid string", "input": v,
+                }));
+                None
+            }
+        }
+    }
+
     /// The 422 list when any field failed.
     pub(crate) fn finish(self) -> Result<(), HttpError> {
         if self.errors.is_empty() {

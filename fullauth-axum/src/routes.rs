@@ -152,7 +152,9 @@ impl Incoming {
 /// columns.
 fn user_json(auth: &FullAuth, user: &User) -> Value {
     let mut m = Map::new();
-    m.insert("id".into(), Value::String(user.id.to_string()));
+    // As pydantic writes the id: a string for UUID and text keys, a number
+    // for integer keys.
+    m.insert("id".into(), json!(user.id));
     m.insert(
         "email".into(),
         Value::String(user.email.as_str().to_string()),
@@ -629,11 +631,12 @@ async fn superuser(auth: &FullAuth, inc: &mut Incoming) -> Result<CurrentUser> {
     Ok(caller)
 }
 
-/// `{"user_id": UUID, "role": str}`.
-fn role_assignment(body: RawBody) -> Result<(UserId, String)> {
+/// `{"user_id": UUID | int | str, "role": str}`, the id of the store's key
+/// type.
+fn role_assignment(body: RawBody, key: fullauth_api::UserIdType) -> Result<(UserId, String)> {
     let map = body.required()?;
     let mut f = Fields::new(&map);
-    let user_id = f.uuid("user_id");
+    let user_id = f.user_id("user_id", key);
     let role = f.string("role");
     f.finish()?;
     Ok((user_id.ok_or_else(HttpError::internal)?, role))
@@ -642,7 +645,7 @@ fn role_assignment(body: RawBody) -> Result<(UserId, String)> {
 async fn assign_role(State(auth): State<FullAuth>, req: Request) -> Result<Response> {
     let mut inc = incoming(&auth, req).await?;
     superuser(&auth, &mut inc).await?;
-    let (user_id, role) = role_assignment(inc.body)?;
+    let (user_id, role) = role_assignment(inc.body, auth.store().user_id_type())?;
     auth.service().assign_role(&user_id, &role).await?;
     Ok(message(
         StatusCode::OK,
@@ -653,7 +656,7 @@ async fn assign_role(State(auth): State<FullAuth>, req: Request) -> Result<Respo
 async fn remove_role(State(auth): State<FullAuth>, req: Request) -> Result<Response> {
     let mut inc = incoming(&auth, req).await?;
     superuser(&auth, &mut inc).await?;
-    let (user_id, role) = role_assignment(inc.body)?;
+    let (user_id, role) = role_assignment(inc.body, auth.store().user_id_type())?;
     auth.service().remove_role(&user_id, &role).await?;
     Ok(message(
         StatusCode::OK,

@@ -1188,3 +1188,95 @@ on_backends!(
     validation_and_framework_answers,
     rate_limits_answer_429,
 );
+
+// ---- integer user keys --------------------------------------------------------
+
+/// An app on an integer-keyed store (fastapi-fullauth's `UserSchema[int]`):
+/// ids travel as JSON numbers and as the decimal `sub`; the session flows
+/// and the admin routes take them.
+async fn integer_keys_over_http(store: Arc<dyn Store>) {
+    assert_eq!(store.user_id_type(), UserIdType::Int);
+    let s = serve(store.clone()).await;
+    let who = email("int");
+    s.register(&who).await;
+    let login = s.login(&who).await;
+    let id = login["user"]["id"]
+        .as_i64()
+        .expect("an integer id is a JSON number");
+    let access = login["access_token"].as_str().unwrap();
+    let me = s.get("/me", Some(access)).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(me.body["id"], json!(id));
+    let refreshed = s
+        .post_json(
+            "/refresh",
+            json!({"refresh_token": login["refresh_token"]}),
+            None,
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
+
+    let boss = email("int-boss");
+    s.register(&boss).await;
+    let b = s.login(&boss).await;
+    let boss_id = UserId::from_int(b["user"]["id"].as_i64().unwrap());
+    let patch = fullauth_api::UserPatch {
+        is_superuser: Some(true),
+        ..Default::default()
+    };
+    store.update_user(&boss_id, patch).await.unwrap();
+    let bt = b["access_token"].as_str().unwrap();
+    // A JSON integer, or its decimal string, names the user.
+    for (user_id, role) in [(json!(id), "editor"), (json!(id.to_string()), "viewer")] {
+        let r = s
+            .post_json(
+                "/admin/assign-role",
+                json!({"user_id": user_id, "role": role}),
+                Some(bt),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let roles = store.get_user_roles(&UserId::from_int(id)).await.unwrap();
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    let r = s
+        .post_json(
+            "/admin/assign-role",
+            json!({"user_id": "abc", "role": "editor"}),
+            Some(bt),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(r.body["detail"][0]["type"], "int_parsing");
+    let r = s
+        .post_json(
+            "/admin/assign-role",
+            json!({"user_id": 1_999_999_999, "role": "editor"}),
+            Some(bt),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body),
+        (404, &json!({"detail": "User not found"}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integer_keys_over_http_on_memory() {
+    let store = fullauth_memory::MemoryStore::builder()
+        .user_id_type(UserIdType::Int)
+        .build()
+        .unwrap();
+    integer_keys_over_http(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integer_keys_over_http_on_sqlite() {
+    let store = fullauth_sqlite::SqliteStore::builder()
+        .user_id_type(UserIdType::Int)
+        .migrate(true)
+        .open_temporary()
+        .await
+        .unwrap();
+    integer_keys_over_http(Arc::new(store)).await;
+}

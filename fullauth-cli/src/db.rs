@@ -234,7 +234,11 @@ impl Db {
                 Ok(Db::Sqlite(store))
             }
             Target::Postgres(url) => {
-                let store = PgStore::builder()
+                let mut builder = PgStore::builder();
+                if let Some(key) = key {
+                    builder = builder.user_id_type(key);
+                }
+                let store = builder
                     .schema(schema.unwrap_or(DEFAULT_PG_SCHEMA))
                     .features(features)
                     .max_connections(4)
@@ -368,6 +372,7 @@ impl Db {
             Db::Postgres(p) => {
                 let store = PgStore::builder()
                     .schema(p.schema())
+                    .user_id_type(p.user_id_type())
                     .features(features)
                     .from_pool(p.pool().clone())
                     .map_err(CliError::from)?;
@@ -894,7 +899,7 @@ impl Exporter {
         let Some(key) = key else { return Ok(self) };
         Ok(match self {
             Exporter::Sqlite(m) => Exporter::Sqlite(m.user_id_type(key)),
-            Exporter::Postgres(m) => Exporter::Postgres(m),
+            Exporter::Postgres(m) => Exporter::Postgres(m.user_id_type(key)),
             Exporter::MySql(m) => {
                 mysql_serves(Some(key))?;
                 Exporter::MySql(m)

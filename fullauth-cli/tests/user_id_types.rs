@@ -8,6 +8,8 @@ mod common;
 
 #[path = "../../fullauth-sqlite/tests/common/catalog.rs"]
 mod catalog;
+#[path = "../../fullauth-postgres/tests/common/catalog.rs"]
+mod pg_catalog;
 
 use common::Fixture;
 use fullauth_sqlite::rusqlite;
@@ -18,6 +20,9 @@ const SQLITE_INT: &str =
     include_str!("../../fullauth-sqlite/tests/fixtures/fastapi_fullauth_0_18_int.sql");
 const SQLITE_TEXT: &str =
     include_str!("../../fullauth-sqlite/tests/fixtures/fastapi_fullauth_0_18_text.sql");
+const PG_INT: &str = include_str!("../../fullauth-postgres/tests/fixtures/reference_0_18_int.sql");
+const PG_TEXT: &str =
+    include_str!("../../fullauth-postgres/tests/fixtures/reference_0_18_text.sql");
 
 #[test]
 fn migrate_creates_the_reference_ddl_of_the_key_type_on_sqlite() {
@@ -34,6 +39,38 @@ fn migrate_creates_the_reference_ddl_of_the_key_type_on_sqlite() {
         let (a, b) = (catalog::catalog(&path), catalog::catalog(&f.sqlite_path()));
         assert!(a.len() > 60, "{t}: {a:?}");
         assert_eq!(a, b, "{t}");
+    }
+}
+
+#[test]
+fn migrate_creates_the_reference_ddl_of_the_key_type_on_postgres() {
+    for (t, reference) in [("int", PG_INT), ("text", PG_TEXT)] {
+        let Some(f) = Fixture::postgres() else { return };
+        let (code, _, err) = f.run(&["migrate", "--features", "durable", "--user-id-type", t]);
+        assert_eq!(code, OK, "{err}");
+        common::runtime().block_on(async {
+            let pool = fullauth_postgres::sqlx::PgPool::connect(&f.url)
+                .await
+                .unwrap();
+            let theirs = format!("{}_ref", f.schema);
+            pg_catalog::run_in_schema(&pool, &theirs, reference).await;
+            let a = pg_catalog::catalog(&pool, &theirs, true).await;
+            let b = pg_catalog::catalog(&pool, &f.schema, true).await;
+            fullauth_postgres::sqlx::raw_sql(fullauth_postgres::sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA \"{theirs}\" CASCADE"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
+            assert!(a.len() > 60, "{t}: {a:?}");
+            assert!(
+                a.iter()
+                    .any(|l| l.starts_with("sequence fullauth_users_id_seq"))
+                    == (t == "int"),
+                "{t}: {a:?}"
+            );
+            assert_eq!(a, b, "{t}");
+        });
     }
 }
 

@@ -19,11 +19,13 @@
 //! The columns are discovered lazily: by the first operation on users (and
 //! again when a write names a column not seen yet, or on
 //! [`crate::PgStore::refresh_user_columns`] and [`crate::PgStore::migrate`]).
+//! The same catalog read finds the key type of `fullauth_users.id`, which
+//! must be the store's ([`check_user_key`]).
 
 use std::sync::Arc;
 
 use fullauth_api::sql::{ColumnKind as Kind, ColumnValue, check_user_key, is_builtin_user_column};
-use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
+use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserIdType};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
@@ -104,7 +106,7 @@ impl UserColumns {
 
     /// Reads a user from a row made by [`UserColumns::select_list`].
     pub(crate) fn decode(&self, row: &PgRow) -> DbResult<User> {
-        let id: uuid::Uuid = row.try_get(0)?;
+        let id = crate::keys::user_id_at(row, 0)?;
         let email: String = row.try_get(1)?;
         let created_at: OffsetDateTime = row.try_get(5)?;
         let mut extra = ExtraFields::new();
@@ -119,7 +121,7 @@ impl UserColumns {
             extra.insert_stored(c.name.clone(), c.kind.to_json(v));
         }
         Ok(User {
-            id: UserId::from_uuid(id),
+            id,
             email: fullauth_api::Email::new(&email)
                 .map_err(|e| StoreError::backend("a stored email does not validate", e))?,
             is_active: row.try_get(2)?,
@@ -142,12 +144,14 @@ fn kind_of(base_type: &str) -> Kind {
     }
 }
 
-/// The key type a PostgreSQL base type of `fullauth_users.id` holds.
-fn stored_key(base_type: &str) -> fullauth_api::UserIdType {
+/// The key type a PostgreSQL base type of `fullauth_users.id` holds:
+/// integers for `int2`/`int4`/`int8` (`SERIAL` is `int4`), text for the
+/// character types, UUID otherwise.
+pub(crate) fn stored_key(base_type: &str) -> UserIdType {
     match kind_of(base_type) {
-        Kind::Int => fullauth_api::UserIdType::Int,
-        Kind::Text => fullauth_api::UserIdType::Text,
-        _ => fullauth_api::UserIdType::Uuid,
+        Kind::Int => UserIdType::Int,
+        Kind::Text => UserIdType::Text,
+        _ => UserIdType::Uuid,
     }
 }
 
@@ -163,28 +167,39 @@ WHERE n.nspname = $1 AND c.relname = 'fullauth_users' AND c.relkind IN ('r', 'p'
   AND a.attnum > 0 AND NOT a.attisdropped \
 ORDER BY a.attnum";
 
-/// Reads the columns of `<schema>.fullauth_users` from the catalog; `None`
-/// when the table does not exist (yet).
-pub(crate) async fn discover(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Option<UserColumns>> {
+/// What the catalog says of `<schema>.fullauth_users`.
+pub(crate) struct Discovered {
+    /// The key type of its `id` column and the column's type as the catalog
+    /// spells it (`uuid`, `integer`, `character varying`); `None` for a
+    /// table without an `id` column.
+    pub(crate) key: Option<(UserIdType, String)>,
+    /// The application's columns.
+    pub(crate) columns: UserColumns,
+}
+
+/// Reads the columns of `<schema>.fullauth_users` from the catalog, without
+/// judging the key type; `None` when the table does not exist (yet).
+pub(crate) async fn read_catalog(
+    conn: &mut PgConnection,
+    schema: &str,
+    persistent: bool,
+) -> DbResult<Option<Discovered>> {
     let rows = sqlx::query(DISCOVER)
-        .persistent(ctx.persistent())
-        .bind(&ctx.schema)
+        .persistent(persistent)
+        .bind(schema)
         .fetch_all(conn)
         .await?;
     if rows.is_empty() {
         return Ok(None);
     }
+    let mut key = None;
     let mut extras = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
         let cast_type: String = row.try_get(1)?;
         let base: String = row.try_get(2)?;
         if name == "id" {
-            check_user_key(
-                fullauth_api::UserIdType::Uuid,
-                stored_key(&base),
-                &cast_type,
-            )?;
+            key = Some((stored_key(&base), cast_type.clone()));
         }
         if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;
@@ -197,7 +212,26 @@ pub(crate) async fn discover(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Opt
             naive: base == "timestamp",
         });
     }
-    Ok(Some(UserColumns::build(extras)))
+    Ok(Some(Discovered {
+        key,
+        columns: UserColumns::build(extras),
+    }))
+}
+
+/// Reads the columns of `<schema>.fullauth_users` from the catalog; `None`
+/// when the table does not exist (yet).
+///
+/// # Errors
+/// [`check_user_key`]'s when `fullauth_users.id` holds keys of another type
+/// than the store's.
+pub(crate) async fn discover(conn: &mut PgConnection, ctx: &Ctx) -> DbResult<Option<UserColumns>> {
+    let Some(found) = read_catalog(conn, &ctx.schema, ctx.persistent()).await? else {
+        return Ok(None);
+    };
+    if let Some((key, column_type)) = &found.key {
+        check_user_key(ctx.key, *key, column_type)?;
+    }
+    Ok(Some(found.columns))
 }
 
 /// The columns as last discovered, discovering them on `conn` first when

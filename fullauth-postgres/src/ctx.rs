@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use fullauth_api::sql::{SharedSlot, SqlTexts};
-use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp, UserIdType};
 use sqlx::AssertSqlSafe;
 
 use crate::columns::UserColumns;
@@ -34,6 +34,11 @@ pub(crate) struct Ctx {
     pub(crate) schema: String,
     pub(crate) clock: Clock,
     pub(crate) features: Features,
+    /// How the database keys its users: the store's
+    /// [`StoreInfo::user_id_type`](fullauth_api::StoreInfo::user_id_type),
+    /// fixed when the store is built (see
+    /// [`crate::PgStoreBuilder::user_id_type`]).
+    pub(crate) key: UserIdType,
     /// The SQL texts rendered for the quoted schema.
     pub(crate) texts: SqlTexts,
     /// The user columns: empty until discovered (lazily, by the first
@@ -51,12 +56,13 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(schema: String, clock: Clock, features: Features) -> Self {
+    pub(crate) fn new(schema: String, clock: Clock, features: Features, key: UserIdType) -> Self {
         let texts = SqlTexts::new(quote_ident(&schema));
         Ctx {
             schema,
             clock,
             features,
+            key,
             texts,
             columns: SharedSlot::new(),
             pooler: false,

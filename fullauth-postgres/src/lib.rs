@@ -12,6 +12,7 @@ mod conns;
 mod ctx;
 mod error;
 mod handle;
+mod keys;
 mod lockout;
 mod mfa;
 pub mod migrate;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use fullauth_api::backend::Backend;
 use fullauth_api::{
     Clock, DurableStore, Feature, Features, StoreError, StoreInfo, StoreResult, Transaction,
+    UserIdType,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -70,6 +72,7 @@ pub struct PgStoreBuilder {
     migrate: bool,
     pooler_transaction_mode: bool,
     operation_timeout: Option<Duration>,
+    user_id_type: Option<UserIdType>,
 }
 
 impl Default for PgStoreBuilder {
@@ -85,6 +88,7 @@ impl Default for PgStoreBuilder {
             migrate: false,
             pooler_transaction_mode: false,
             operation_timeout: None,
+            user_id_type: None,
         }
     }
 }
@@ -194,6 +198,44 @@ impl PgStoreBuilder {
         self
     }
 
+    /// How the database keys its users ([`UserIdType`]): UUID (the
+    /// default of fastapi-fullauth), integer (`UserSchema[int]`, an `id
+    /// SERIAL` column) or text (`UserSchema[str]`, `id VARCHAR`). The
+    /// store's [`StoreInfo::user_id_type`] then answers `t`, every user id
+    /// it returns has that type, an id of another type is refused with
+    /// [`StoreError::InvalidInput`], and its migrations create the key
+    /// columns of that type.
+    ///
+    /// Unset, [`connect`](Self::connect) takes the key type of the
+    /// database it opens (read from the catalog: the type of
+    /// `fullauth_users.id`; UUID when there is no such table yet), and
+    /// [`from_pool`](Self::from_pool), which does no I/O, takes UUID.
+    /// Set, a database whose `fullauth_users.id` holds keys of another type
+    /// is refused, naming both types ([`fullauth_api::sql::check_user_key`]):
+    /// by `connect`, or by the first operation on users of a store from
+    /// `from_pool`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), fullauth_api::StoreError> {
+    /// use fullauth_api::{NewUser, StoreInfo, UserIdType, UserStore};
+    /// use fullauth_postgres::PgStore;
+    ///
+    /// // The database of a Python app declared with UserSchema[int].
+    /// let store = PgStore::builder()
+    ///     .user_id_type(UserIdType::Int)
+    ///     .connect("postgres://app@db.internal/app")
+    ///     .await?;
+    /// let user = store.create_user(NewUser::new("ada@example.com")?).await?;
+    /// assert_eq!(user.id.id_type(), UserIdType::Int); // numbered by the SERIAL column
+    /// let sub = user.id.to_string(); // the JWT `sub`, as Python's str(id)
+    /// assert_eq!(store.user_id_type().parse(&sub)?, user.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn user_id_type(mut self, t: UserIdType) -> Self {
+        self.user_id_type = Some(t);
+        self
+    }
+
     /// Opens the store on `url`, with connections of its own, and applies
     /// the migrations if asked. One connection is opened now (to report an
     /// unreachable server here); the others when needed, up to
@@ -210,11 +252,17 @@ impl PgStoreBuilder {
     /// opened lazily (no connection until it is used), for the migrator and
     /// the app's own statements.
     ///
+    /// The key type of the users is the one set with
+    /// [`user_id_type`](Self::user_id_type), else the database's (read from
+    /// the catalog with the application's user columns; UUID when it has no
+    /// `fullauth_users` yet).
+    ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for a malformed URL, schema or feature
     /// set; [`StoreError::Unavailable`] when the server cannot be reached;
-    /// [`StoreError::Backend`] when the database keys its users by integer
-    /// or text ([`fullauth_api::sql::check_user_key`]).
+    /// [`StoreError::Backend`] when the database keys its users by another
+    /// type than the one set with [`user_id_type`](Self::user_id_type)
+    /// ([`fullauth_api::sql::check_user_key`]).
     pub async fn connect(self, url: &str) -> StoreResult<PgStore> {
         self.check()?;
         let options = PgConnectOptions::from_str(url)
@@ -235,20 +283,39 @@ impl PgStoreBuilder {
         // Reachable now, or an error now; the connection stays for later.
         set.acquire().await.map_err(map_sqlx)?.reuse(true);
         let migrate = self.migrate;
-        let store = self.build(Source::Own(set), pool);
+        let configured = self.user_id_type;
+        let source = Source::Own(set);
+        // The users' columns and key type now: a database of another key
+        // type than the one set is refused here, at open.
+        let probe =
+            self.clone()
+                .build(source.clone(), pool.clone(), configured.unwrap_or_default());
+        let found = probe.read_user_catalog().await?;
+        let key = match (configured, found.as_ref().and_then(|f| f.key.as_ref())) {
+            (Some(t), Some((f, column_type))) => {
+                fullauth_api::sql::check_user_key(t, *f, column_type)?;
+                t
+            }
+            (Some(t), None) => t,
+            (None, Some((f, _))) => *f,
+            (None, None) => UserIdType::default(),
+        };
+        let store = self.build(source, pool, key);
         if migrate {
             store.migrate().await?;
-        } else {
-            // The users' columns now: a database this store cannot serve
-            // (integer or text user keys) is refused here, at open.
-            store.refresh_user_columns().await?;
+        } else if let Some(found) = found {
+            store.ctx.columns.set(Some(found.columns));
         }
         Ok(store)
     }
 
     /// The store on an existing pool (the app's own). No I/O: the user
     /// columns are discovered by the first operation on users, and an
-    /// unreachable server is reported by the first operation.
+    /// unreachable server is reported by the first operation. The key type
+    /// of the users is the one set with
+    /// [`user_id_type`](Self::user_id_type), UUID when unset; the first
+    /// operation on users refuses a database of another key type
+    /// ([`StoreError::Backend`], [`fullauth_api::sql::check_user_key`]).
     ///
     /// Each operation then costs two round trips instead of one: sqlx's pool
     /// tests every connection it takes back (a `Sync` and its answer) before
@@ -268,7 +335,8 @@ impl PgStoreBuilder {
                  it returns (or use connect)",
             ));
         }
-        Ok(self.build(Source::App(pool.clone()), pool))
+        let key = self.user_id_type.unwrap_or_default();
+        Ok(self.build(Source::App(pool.clone()), pool, key))
     }
 
     fn check(&self) -> StoreResult<()> {
@@ -276,8 +344,8 @@ impl PgStoreBuilder {
         self.features.validate()
     }
 
-    fn build(self, source: Source, pool: PgPool) -> PgStore {
-        let mut ctx = Ctx::new(self.schema, self.clock, self.features);
+    fn build(self, source: Source, pool: PgPool, key: UserIdType) -> PgStore {
+        let mut ctx = Ctx::new(self.schema, self.clock, self.features, key);
         ctx.pooler = self.pooler_transaction_mode;
         ctx.operation_timeout = self.operation_timeout;
         PgStore {
@@ -305,6 +373,7 @@ impl std::fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("schema", &self.ctx.schema)
             .field("features", &self.ctx.features)
+            .field("user_id_type", &self.ctx.key)
             .field("clock", &self.ctx.clock)
             .finish()
     }
@@ -328,9 +397,9 @@ impl PgStore {
     }
 
     /// The store on the app's pool with the default settings (schema
-    /// `public`, every feature, the system clock). No I/O.
+    /// `public`, every feature, the system clock, UUID user keys). No I/O.
     pub fn from_pool(pool: PgPool) -> PgStore {
-        Self::builder().build(Source::App(pool.clone()), pool)
+        Self::builder().build(Source::App(pool.clone()), pool, UserIdType::Uuid)
     }
 
     /// The sqlx pool on the store's database: the one given to
@@ -355,15 +424,21 @@ impl PgStore {
     }
 
     /// The migrator of this store's schema on its pool
-    /// ([`fullauth_api::migrate::SqlMigrator`]).
+    /// ([`fullauth_api::migrate::SqlMigrator`]), for the store's user key
+    /// type ([`StoreInfo::user_id_type`]).
     pub fn migrator(&self) -> PgMigrator {
         PgMigrator::from_parts(self.pool.clone(), self.migrations())
     }
 
-    /// The migrations of this store's schema, for the app's own connection
-    /// or transaction ([`PgMigrations::apply`]) and the exports.
+    /// The migrations of this store's schema and user key type, for the
+    /// app's own connection or transaction ([`PgMigrations::apply`]) and
+    /// the exports.
     pub fn migrations(&self) -> PgMigrations {
-        PgMigrations::from_checked(&self.ctx.schema, self.ctx.texts.quoted_schema())
+        PgMigrations::from_checked(
+            &self.ctx.schema,
+            self.ctx.texts.quoted_schema(),
+            self.ctx.key,
+        )
     }
 
     /// Applies the pending migrations of the store's features and refreshes
@@ -383,12 +458,21 @@ impl PgStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the server cannot be reached;
-    /// [`StoreError::Backend`] when `fullauth_users.id` holds integer or
-    /// text keys ([`fullauth_api::sql::check_user_key`]).
+    /// [`StoreError::Backend`] when `fullauth_users.id` holds keys of
+    /// another type than the store's ([`fullauth_api::sql::check_user_key`]).
     pub async fn refresh_user_columns(&self) -> StoreResult<()> {
         let h = self.handle();
         run!(h, Retry::Idempotent, savepoint = false, |c| async move {
             columns::refresh(c, h.ctx).await.map(drop)
+        })
+    }
+
+    /// The catalog's description of `fullauth_users` (key type and
+    /// application columns), not judged against the store's key type.
+    async fn read_user_catalog(&self) -> StoreResult<Option<columns::Discovered>> {
+        let h = self.handle();
+        run!(h, Retry::Idempotent, savepoint = false, |c| async move {
+            columns::read_catalog(c, &h.ctx.schema, h.ctx.persistent()).await
         })
     }
 
@@ -516,6 +600,13 @@ impl StoreInfo for PgStore {
     fn backend_name(&self) -> &'static str {
         BACKEND
     }
+
+    /// The key type set with [`PgStoreBuilder::user_id_type`], else the
+    /// database's as [`PgStoreBuilder::connect`] found it (UUID for a store
+    /// from [`PgStoreBuilder::from_pool`]).
+    fn user_id_type(&self) -> UserIdType {
+        self.ctx.key
+    }
 }
 
 impl StoreInfo for PgTransaction {
@@ -525,6 +616,11 @@ impl StoreInfo for PgTransaction {
 
     fn backend_name(&self) -> &'static str {
         BACKEND
+    }
+
+    /// The key type of the store that began the transaction.
+    fn user_id_type(&self) -> UserIdType {
+        self.ctx.key
     }
 }
 
@@ -622,7 +718,8 @@ pub mod hot_sql {
     pub const GET_USER: &str = "SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, \
          u.created_at FROM {s}.fullauth_users u WHERE u.id = $1 ORDER BY u.created_at, u.id LIMIT 1";
 
-    /// The store's insert of a user without application values.
+    /// The store's insert of a user without application values (UUID
+    /// keys: integer keys leave `id` to the `SERIAL` default).
     pub const CREATE_USER: &str = "WITH ins AS (INSERT INTO {s}.fullauth_users AS u (id, email, \
          hashed_password, is_active, is_verified, is_superuser, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING \

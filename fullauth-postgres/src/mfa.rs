@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::error::{DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::users::uuid_of;
+use crate::keys::UserKey;
 
 macro_rules! cols {
     () => {
@@ -32,7 +32,7 @@ fn decode(row: &PgRow) -> DbResult<MfaFactor> {
         .map_err(stored("recovery code"))?;
     Ok(MfaFactor {
         id: row.try_get(0)?,
-        user_id: UserId::from_uuid(row.try_get(1)?),
+        user_id: crate::keys::user_id_at(row, 1)?,
         secret: MfaSecret::new(secret).map_err(stored("MFA secret"))?,
         confirmed_at: confirmed.map(Timestamp::from_datetime),
         last_counter: u32::try_from(counter).unwrap_or(0),
@@ -48,7 +48,7 @@ const GET: &str = concat!(
 );
 
 pub(crate) async fn get_mfa(h: Handle<'_>, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(GET))
             .persistent(h.ctx.persistent())
@@ -76,7 +76,7 @@ pub(crate) async fn store_mfa(
     user_id: &UserId,
     secret: &MfaSecret,
 ) -> StoreResult<MfaFactor> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let row = sqlx::query(h.ctx.sql(STORE))
             .persistent(h.ctx.persistent())
@@ -102,7 +102,7 @@ pub(crate) async fn confirm_mfa(
     user_id: &UserId,
     codes: &[TokenDigest],
 ) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     let joined = &codes
         .iter()
         .map(TokenDigest::as_str)
@@ -120,7 +120,7 @@ pub(crate) async fn confirm_mfa(
 const DELETE: &str = "DELETE FROM {s}.fullauth_mfa WHERE user_id = $1";
 
 pub(crate) async fn delete_mfa(h: Handle<'_>, user_id: &UserId) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(DELETE))
             .persistent(h.ctx.persistent())
@@ -137,7 +137,7 @@ pub(crate) async fn advance_mfa_counter(
     user_id: &UserId,
     counter: u32,
 ) -> StoreResult<bool> {
-    let (user, n) = (uuid_of(user_id)?, counter_param(counter, "counter")?);
+    let (user, n) = (UserKey(user_id), counter_param(counter, "counter")?);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(ADVANCE))
             .persistent(h.ctx.persistent())
@@ -164,7 +164,7 @@ pub(crate) async fn consume_recovery_code(
     user_id: &UserId,
     code: &TokenDigest,
 ) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query_scalar(h.ctx.sql(CONSUME))
             .persistent(h.ctx.persistent())

@@ -96,17 +96,18 @@ use fullauth_api::migrate::engine::{
 use fullauth_api::migrate::schema::{
     ColumnSpec, ColumnType, Fix, IndexSpec, LiveColumn, LiveForeignKey, LiveIndex, LiveTable,
     SchemaChange, ShortLivedTables, SqlDialect, TableSpec, canonical_type, check_index, diff_table,
+    key_typed, key_typed_sql, user_key_column,
 };
 use fullauth_api::migrate::{
     AdoptReport, AppliedMigration, ExportedMigration, LEGACY_POSTGRES_0_1, Migration,
-    MigrationStatus, TRACKING_TABLE,
+    MigrationRefusal, MigrationStatus, TRACKING_TABLE,
 };
-use fullauth_api::{Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Features, StoreError, StoreResult, Timestamp, UserIdType};
 use sqlx::{Acquire, PgConnection, PgPool, Postgres, Row};
 use time::OffsetDateTime;
 
 use crate::ctx::{check_schema_name, quote_ident, render};
-use crate::error::map_sqlx;
+use crate::error::{DbError, map_sqlx};
 use crate::migrations::MIGRATIONS;
 
 const TRACKING: &str = "CREATE TABLE IF NOT EXISTS {s}.fullauth_schema_migrations (
@@ -230,15 +231,48 @@ impl SqlDialect for Dialect {
 ///
 /// Same semantics as [`SqlMigrator`] ([`PgMigrator`] runs these on its
 /// pool).
+///
+/// # User key types
+///
+/// The migrations create the user key columns (`fullauth_users.id` and
+/// every `user_id`) of one [`UserIdType`], set with
+/// [`user_id_type`](Self::user_id_type) (UUID unless set; the migrations of
+/// a store, [`PgStore::migrations`](crate::PgStore::migrations), have the
+/// store's): `UUID`, or as fastapi-fullauth's SQLAlchemy models create them
+/// for an app declared with `UserSchema[int]` (`id SERIAL`, `user_id
+/// INTEGER`, each `user_id` first in its table) or `UserSchema[str]`
+/// (`VARCHAR`). The checksums recorded are those of [`MIGRATIONS`] as
+/// written (for UUID keys) whatever the key type, so the status of a
+/// database never depends on it; the record of `core_0001_users` says the
+/// key type in its description (`… (user ids: int)`) when it is not UUID.
+/// [`apply`](Self::apply) refuses a database whose `fullauth_users.id`
+/// holds keys of another type
+/// ([`check_user_key`](fullauth_api::sql::check_user_key)'s error), and
+/// [`adopt`](Self::adopt) answers it
+/// [`MigrationRefusal::Incompatible`]; adopting tables of the key type
+/// set compares them with the tables of that type.
+///
+/// ```
+/// use fullauth_api::{Features, UserIdType};
+/// use fullauth_postgres::PgMigrations;
+///
+/// # fn main() -> Result<(), fullauth_api::StoreError> {
+/// let m = PgMigrations::new("auth")?.user_id_type(UserIdType::Int);
+/// let sql = m.export_sql(Features::durable())?;
+/// assert!(sql.contains("\tid SERIAL NOT NULL,"));
+/// assert!(sql.contains("(user ids: int)"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PgMigrations {
     schema: String,
     quoted: String,
+    key: UserIdType,
 }
 
 impl PgMigrations {
     /// The migrations for `schema` (quoted in every statement: any name
-    /// PostgreSQL accepts works). No I/O.
+    /// PostgreSQL accepts works), for UUID user keys. No I/O.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for a schema name PostgreSQL cannot hold.
@@ -246,14 +280,26 @@ impl PgMigrations {
         let schema = schema.into();
         check_schema_name(&schema)?;
         let quoted = quote_ident(&schema);
-        Ok(PgMigrations { schema, quoted })
+        Ok(PgMigrations {
+            schema,
+            quoted,
+            key: UserIdType::Uuid,
+        })
+    }
+
+    /// The same migrations for users keyed by `t` (see the
+    /// [type's docs](Self#user-key-types)). No I/O.
+    pub fn user_id_type(mut self, t: UserIdType) -> Self {
+        self.key = t;
+        self
     }
 
     /// From a schema already checked and quoted (the store's).
-    pub(crate) fn from_checked(schema: &str, quoted: &str) -> Self {
+    pub(crate) fn from_checked(schema: &str, quoted: &str, key: UserIdType) -> Self {
         PgMigrations {
             schema: schema.to_string(),
             quoted: quoted.to_string(),
+            key,
         }
     }
 
@@ -262,14 +308,52 @@ impl PgMigrations {
         &self.schema
     }
 
-    /// Every migration, in catalogue order.
+    /// The key type of the users the migrations create the tables for.
+    pub fn key_type(&self) -> UserIdType {
+        self.key
+    }
+
+    /// Every migration, in catalogue order, as written for UUID keys (the
+    /// text their checksums are taken over; [`render`](Self::render) gives
+    /// the SQL that runs).
     pub fn migrations(&self) -> &'static [Migration] {
         &MIGRATIONS
     }
 
-    /// A migration's SQL as it runs on this schema.
+    /// A migration's SQL as it runs on this schema, for this key type.
     pub fn render(&self, migration: &Migration) -> String {
-        render(migration.sql, &self.quoted)
+        let (users_id, user_id) = match self.key {
+            UserIdType::Uuid => ("UUID", "UUID"),
+            UserIdType::Int => ("SERIAL", "INTEGER"),
+            UserIdType::Text => ("VARCHAR", "VARCHAR"),
+        };
+        let typed = key_typed_sql(migration.sql, self.key, "UUID", users_id, user_id);
+        render(&typed, &self.quoted)
+    }
+
+    /// `migration` as this key type records it: the description of
+    /// `core_0001_users` names a key type other than UUID; the checksum is
+    /// the migration's as written.
+    fn as_recorded(&self, migration: &Migration) -> Migration {
+        Migration {
+            description: recorded_description(migration, self.key),
+            ..*migration
+        }
+    }
+
+    /// The tracking row recording `migration` for this key type.
+    fn row_of(&self, migration: &Migration, now: Timestamp, adopted: bool) -> TrackingRow {
+        TrackingRow::of(&self.as_recorded(migration), now, adopted)
+    }
+
+    /// The key type of `fullauth_users.id` in the database, with the
+    /// column's type as the catalog spells it; `None` without that table
+    /// (or column).
+    async fn stored_key(&self, c: &mut PgConnection) -> StoreResult<Option<(UserIdType, String)>> {
+        let found = crate::columns::read_catalog(c, &self.schema, false)
+            .await
+            .map_err(DbError::into_store)?;
+        Ok(found.and_then(|f| f.key))
     }
 
     /// Where each feature stands, for the `chosen` features. Reads only.
@@ -374,8 +458,10 @@ impl PgMigrations {
         );
         let tracking = render(TRACKING, &self.quoted);
         let table = format!("{}.fullauth_schema_migrations", self.quoted);
-        let items: Vec<(Migration, String)> =
-            MIGRATIONS.iter().map(|m| (*m, self.render(m))).collect();
+        let items: Vec<(Migration, String)> = MIGRATIONS
+            .iter()
+            .map(|m| (self.as_recorded(m), self.render(m)))
+            .collect();
         let dialect = ExportDialect {
             title: "fullauth schema for PostgreSQL (compatible with fastapi-fullauth 0.18)",
             preamble: &preamble,
@@ -387,8 +473,8 @@ impl PgMigrations {
         f(&dialect, &items)
     }
 
-    /// Every migration of `features` as one script for this schema (see
-    /// [`SqlMigrator::export_sql`]). No I/O.
+    /// Every migration of `features` as one script for this schema and key
+    /// type (see [`SqlMigrator::export_sql`]). No I/O.
     ///
     /// # Errors
     /// `InvalidInput` for an inconsistent set.
@@ -396,8 +482,8 @@ impl PgMigrations {
         self.export(|d, items| engine::export_script(d, features, items))
     }
 
-    /// Every migration of `features` as sqlx-cli files for this schema (see
-    /// [`SqlMigrator::export_sqlx`]). No I/O.
+    /// Every migration of `features` as sqlx-cli files for this schema and
+    /// key type (see [`SqlMigrator::export_sqlx`]). No I/O.
     ///
     /// # Errors
     /// `InvalidInput` for an inconsistent set or a bad base.
@@ -690,10 +776,15 @@ impl PgMigrations {
         let Some(pending) = SET.apply_steps(&state, chosen)? else {
             return Ok(Vec::new());
         };
+        // Tables of this key type next to users of another type would not
+        // even take their foreign keys: refused before anything is written.
+        if let Some((found, column_type)) = self.stored_key(c).await? {
+            fullauth_api::sql::check_user_key(self.key, found, &column_type)?;
+        }
         self.ensure_tracking(c, &state).await?;
         for m in &pending {
             self.run_migration(c, m).await?;
-            self.insert_row(c, &TrackingRow::of(m, now, false)).await?;
+            self.insert_row(c, &self.row_of(m, now, false)).await?;
         }
         Ok(ids(&pending))
     }
@@ -710,19 +801,31 @@ impl PgMigrations {
         let Some(candidates) = SET.adopt_steps(&state, chosen)? else {
             return Ok(report);
         };
+        // Users of another key type than this one's: nothing to adopt.
+        if let Some((found, column_type)) = self.stored_key(c).await? {
+            if found != self.key {
+                return Err(MigrationRefusal::Incompatible {
+                    table: "fullauth_users".into(),
+                    column: "id".into(),
+                    found: canonical_type(&column_type),
+                    expected: Dialect.column_type(user_key_column(self.key)),
+                }
+                .into());
+            }
+        }
         report.carried_over = self.ensure_tracking(c, &state).await?;
         for m in candidates {
-            let change = SET.change(m)?;
+            let change = key_typed(SET.change(m)?, self.key);
             let present = self.present_objects(c).await?;
             if nothing_present(change, &present) {
                 self.run_migration(c, m).await?;
-                self.insert_row(c, &TrackingRow::of(m, now, false)).await?;
+                self.insert_row(c, &self.row_of(m, now, false)).await?;
                 report.applied.push(m.id.to_string());
                 continue;
             }
             self.adopt_change(c, change, &present, &mut report.notes)
                 .await?;
-            self.insert_row(c, &TrackingRow::of(m, now, true)).await?;
+            self.insert_row(c, &self.row_of(m, now, true)).await?;
             report.adopted.push(m.id.to_string());
         }
         Ok(report)
@@ -737,7 +840,11 @@ impl PgMigrations {
     ) -> StoreResult<()> {
         for t in change.tables {
             if !present.contains(t.name) {
-                let sql = t.create_sql("{s}.", |ty| Dialect.column_type(ty), t.short_lived);
+                let mut sql = t.create_sql("{s}.", |ty| Dialect.column_type(ty), t.short_lived);
+                if t.name == "fullauth_users" && self.key == UserIdType::Int {
+                    // Numbered by the database, as the migration creates it.
+                    sql = sql.replacen("\n\tid INTEGER NOT NULL,", "\n\tid SERIAL NOT NULL,", 1);
+                }
                 self.exec(c, &sql).await?;
                 notes.push(format!("created the missing table {}", t.name));
                 continue;
@@ -803,6 +910,20 @@ fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// The description `migration` is recorded with for key type `t`: the
+/// catalogue's, and for `core_0001_users` on integer or text keys the key
+/// type after it (`… (user ids: int)`). Made once per key type.
+fn recorded_description(migration: &Migration, t: UserIdType) -> &'static str {
+    use std::sync::OnceLock;
+    if t == UserIdType::Uuid || migration.id != "core_0001_users" {
+        return migration.description;
+    }
+    static INT: OnceLock<String> = OnceLock::new();
+    static TEXT: OnceLock<String> = OnceLock::new();
+    let slot = if t == UserIdType::Int { &INT } else { &TEXT };
+    slot.get_or_init(|| format!("{} (user ids: {t})", migration.description))
+}
+
 fullauth_api::pool_migrator! {
     /// The migrator of one schema on a pool: [`SqlMigrator`] for PostgreSQL.
     ///
@@ -841,6 +962,19 @@ impl PgMigrator {
     pub fn schema(&self) -> &str {
         self.migrations.schema()
     }
+
+    /// The same migrator for users keyed by `t` (UUID unless set; a store's
+    /// migrator, [`PgStore::migrator`](crate::PgStore::migrator), has the
+    /// store's key type). See [`PgMigrations`' user key types](PgMigrations#user-key-types).
+    pub fn user_id_type(mut self, t: UserIdType) -> Self {
+        self.migrations = self.migrations.user_id_type(t);
+        self
+    }
+
+    /// The key type of the users the migrations create the tables for.
+    pub fn key_type(&self) -> UserIdType {
+        self.migrations.key_type()
+    }
 }
 
 #[cfg(test)]
@@ -865,5 +999,63 @@ mod tests {
             Vec::<String>::new()
         );
         assert!(PgMigrations::new("").is_err());
+    }
+
+    #[test]
+    fn integer_and_text_keys_retype_every_user_key_column() {
+        let uuid = PgMigrations::new("auth").unwrap();
+        for m in &MIGRATIONS {
+            assert_eq!(uuid.render(m), render(m.sql, "\"auth\""));
+        }
+        for (t, users_id, user_id) in [
+            (UserIdType::Int, "SERIAL", "INTEGER"),
+            (UserIdType::Text, "VARCHAR", "VARCHAR"),
+        ] {
+            let typed = uuid.clone().user_id_type(t);
+            assert_eq!(typed.key_type(), t);
+            let (mut ids, mut user_ids) = (0, 0);
+            for m in &MIGRATIONS {
+                let sql = typed.render(m);
+                assert!(!sql.contains("user_id UUID"), "{}: {sql}", m.id);
+                ids += sql.matches(&format!("\n\tid {users_id} NOT NULL,")).count();
+                user_ids += sql
+                    .matches(&format!("(\n\tuser_id {user_id} NOT NULL,"))
+                    .count();
+                // Recorded under the checksum of the text as written.
+                assert_eq!(
+                    typed.row_of(m, Timestamp::now(), false).checksum,
+                    m.checksum()
+                );
+            }
+            assert_eq!((ids, user_ids), (1, 5), "{t}");
+            let users = typed.row_of(&MIGRATIONS[0], Timestamp::now(), false);
+            assert_eq!(
+                users.description.as_deref(),
+                Some(format!("{} (user ids: {t})", MIGRATIONS[0].description).as_str())
+            );
+            let tokens = typed.row_of(&MIGRATIONS[1], Timestamp::now(), false);
+            assert_eq!(
+                tokens.description.as_deref(),
+                Some(MIGRATIONS[1].description)
+            );
+
+            let script = typed.export_sql(Features::all()).unwrap();
+            assert!(script.contains(&format!("\tid {users_id} NOT NULL,")));
+            assert_eq!(script.matches(&format!("(user ids: {t})")).count(), 2);
+            assert!(script.contains(&MIGRATIONS[0].checksum()));
+            let files = typed.export_sqlx(Features::all(), 0).unwrap();
+            assert_eq!(
+                engine::export_file_problems(&files, MIGRATIONS.len()),
+                Vec::<String>::new()
+            );
+            assert!(files[0].description.ends_with(&format!("(user ids: {t})")));
+            assert!(
+                files[1]
+                    .sql
+                    .contains(&format!("\tuser_id {user_id} NOT NULL,"))
+            );
+        }
+        let uuid_script = uuid.export_sql(Features::all()).unwrap();
+        assert!(!uuid_script.contains("user ids:"));
     }
 }

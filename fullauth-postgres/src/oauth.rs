@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::ctx::Ctx;
 use crate::error::{DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::users::uuid_of;
+use crate::keys::UserKey;
 
 macro_rules! cols {
     () => {
@@ -33,7 +33,7 @@ fn decode_at(row: &PgRow, at: usize) -> DbResult<OAuthAccount> {
         id: row.try_get(at)?,
         provider: ProviderName::new(provider).map_err(stored("provider"))?,
         provider_user_id: ProviderUserId::new(pid).map_err(stored("provider user id"))?,
-        user_id: UserId::from_uuid(row.try_get(at + 3)?),
+        user_id: crate::keys::user_id_at(row, at + 3)?,
         provider_email: email
             .map(Email::new)
             .transpose()
@@ -93,7 +93,7 @@ pub(crate) async fn list_oauth_accounts(
     h: Handle<'_>,
     user_id: &UserId,
 ) -> StoreResult<Vec<OAuthAccount>> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let rows = sqlx::query(h.ctx.sql(LIST))
             .persistent(h.ctx.persistent())
@@ -141,7 +141,7 @@ pub(crate) async fn link_oauth_account(
 }
 
 async fn link(c: &mut PgConnection, ctx: &Ctx, new: &NewOAuthAccount) -> DbResult<OAuthLink> {
-    let user = uuid_of(&new.user_id)?;
+    let user = UserKey(&new.user_id);
     for _ in 0..LINK_ATTEMPTS {
         let row = sqlx::query(ctx.sql(LINK))
             .persistent(ctx.persistent())

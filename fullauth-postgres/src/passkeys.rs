@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::error::{DbResult, Retry, map_write_error, skipped_insert};
 use crate::handle::{Handle, run};
-use crate::users::uuid_of;
+use crate::keys::UserKey;
 
 macro_rules! cols {
     () => {
@@ -30,7 +30,7 @@ fn decode(row: &PgRow) -> DbResult<Passkey> {
     let used: Option<OffsetDateTime> = row.try_get(9)?;
     Ok(Passkey {
         id: row.try_get(0)?,
-        user_id: UserId::from_uuid(row.try_get(1)?),
+        user_id: crate::keys::user_id_at(row, 1)?,
         credential_id: CredentialId::new(cred).map_err(stored("credential id"))?,
         public_key: Text::new(key).map_err(stored("public key"))?,
         sign_count: u32::try_from(count).unwrap_or(0),
@@ -67,7 +67,7 @@ const LIST: &str = concat!(
 );
 
 pub(crate) async fn list_passkeys(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let rows = sqlx::query(h.ctx.sql(LIST))
             .persistent(h.ctx.persistent())
@@ -98,7 +98,7 @@ const STORE: &str = concat!(
 
 pub(crate) async fn store_passkey(h: Handle<'_>, new: NewPasskey) -> StoreResult<Passkey> {
     let count = counter_param(new.sign_count, "sign_count")?;
-    let (new, user) = (&new, uuid_of(&new.user_id)?);
+    let (new, user) = (&new, UserKey(&new.user_id));
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let row = sqlx::query(h.ctx.sql(STORE))
             .persistent(h.ctx.persistent())
@@ -160,7 +160,7 @@ pub(crate) async fn rename_passkey(
     id: uuid::Uuid,
     name: &DeviceName,
 ) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(RENAME))
             .persistent(h.ctx.persistent())
@@ -177,7 +177,7 @@ pub(crate) async fn delete_passkey(
     user_id: &UserId,
     id: uuid::Uuid,
 ) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(DELETE))
             .persistent(h.ctx.persistent())

@@ -6,7 +6,7 @@ use fullauth_api::{PermissionName, RoleName, StoreResult, UserId};
 
 use crate::error::{Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::users::uuid_of;
+use crate::keys::UserKey;
 
 /// Get-or-create the role and the permission, then grant, in one statement
 /// (the same get-or-create pattern, with the same `FOR KEY SHARE` reads, as
@@ -111,7 +111,7 @@ pub(crate) async fn get_user_permissions(
     h: Handle<'_>,
     user_id: &UserId,
 ) -> StoreResult<Vec<PermissionName>> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     permission_names(run!(
         h,
         Retry::Idempotent,

@@ -8,7 +8,7 @@ use fullauth_api::{Entity, RoleName, StoreError, StoreResult, UserId};
 
 use crate::error::{Retry, map_write_error};
 use crate::handle::{Handle, run};
-use crate::users::uuid_of;
+use crate::keys::UserKey;
 
 const CREATE: &str = "INSERT INTO {s}.fullauth_roles (id, name) VALUES ($1, $2) \
                       ON CONFLICT (name) DO NOTHING RETURNING 1";
@@ -50,7 +50,7 @@ pub(crate) async fn assign_role(
     user_id: &UserId,
     role: &RoleName,
 ) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     let (found, linked): (bool, bool) =
         run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
             let q = sqlx::query_as(h.ctx.sql(ASSIGN))
@@ -76,7 +76,7 @@ pub(crate) async fn remove_role(
     user_id: &UserId,
     role: &RoleName,
 ) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(REMOVE))
             .persistent(h.ctx.persistent())
@@ -91,7 +91,7 @@ const USER_ROLES: &str = "SELECT r.name FROM {s}.fullauth_user_roles ur \
                           WHERE ur.user_id = $1 ORDER BY r.name COLLATE \"C\"";
 
 pub(crate) async fn get_user_roles(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<RoleName>> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     role_names(run!(
         h,
         Retry::Idempotent,

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error, skipped_insert};
 use crate::handle::{Handle, run};
-use crate::users::uuid_of;
+use crate::keys::UserKey;
 
 /// The columns of a token row, in the order [`decode`] reads them.
 macro_rules! token_cols {
@@ -39,7 +39,7 @@ fn decode_at(row: &PgRow, at: usize) -> DbResult<RefreshToken> {
         id: row.try_get(at)?,
         digest: TokenDigest::from_hex(&digest)
             .map_err(|e| StoreError::backend("a stored token digest does not validate", e))?,
-        user_id: UserId::from_uuid(row.try_get(at + 2)?),
+        user_id: crate::keys::user_id_at(row, at + 2)?,
         family_id: family(row.try_get(at + 3)?)?,
         expires_at: ts(row, at + 4)?,
         revoked: row.try_get(at + 5)?,
@@ -72,7 +72,7 @@ pub(crate) async fn store_refresh_token(
     h: Handle<'_>,
     new: NewRefreshToken,
 ) -> StoreResult<RefreshToken> {
-    let (new, user) = (&new, uuid_of(&new.user_id)?);
+    let (new, user) = (&new, UserKey(&new.user_id));
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let row = sqlx::query(h.ctx.sql(INSERT))
             .persistent(h.ctx.persistent())
@@ -218,7 +218,7 @@ async fn rotate(
             .fetch_one(&mut *c)
             .await
             .map_err(|e| map_write_error(e.into()))?;
-        let user: Option<uuid::Uuid> = row.try_get(0)?;
+        let user = crate::keys::optional_user_id_at(&row, 0)?;
         let Some(user) = user else {
             // Unknown digest (or, after a replay was handled, a token pruned
             // in between: the family was revoked all the same).
@@ -236,7 +236,7 @@ async fn rotate(
             let done: i64 = row.try_get(5)?;
             let answer = Rotation::Reused {
                 family_id,
-                user_id: UserId::from_uuid(user),
+                user_id: user,
             };
             if done >= live.unwrap_or(0) {
                 return Ok(answer);
@@ -282,7 +282,7 @@ const REVOKE_USER: &str = "UPDATE {s}.fullauth_refresh_tokens SET revoked = true
                            WHERE user_id = $1 AND revoked IS false";
 
 pub(crate) async fn revoke_all_for_user(h: Handle<'_>, user_id: &UserId) -> StoreResult<u64> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(REVOKE_USER))
             .persistent(h.ctx.persistent())
@@ -322,7 +322,7 @@ HAVING bool_or(revoked IS false AND expires_at > $2) \
 ORDER BY last_used_at DESC, family_id COLLATE \"C\"";
 
 pub(crate) async fn list_sessions(h: Handle<'_>, user_id: &UserId) -> StoreResult<Vec<Session>> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     let rows = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(LIST_SESSIONS))
             .persistent(h.ctx.persistent())
@@ -355,7 +355,7 @@ pub(crate) async fn revoke_session(
     user_id: &UserId,
     family_id: &FamilyId,
 ) -> StoreResult<bool> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let q = sqlx::query_scalar(h.ctx.sql(REVOKE_SESSION))
             .persistent(h.ctx.persistent())
@@ -374,7 +374,7 @@ pub(crate) async fn revoke_other_sessions(
     user_id: &UserId,
     keep: &FamilyId,
 ) -> StoreResult<u64> {
-    let user = uuid_of(user_id)?;
+    let user = UserKey(user_id);
     let n: i64 = run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let q = sqlx::query_scalar(h.ctx.sql(REVOKE_OTHERS))
             .persistent(h.ctx.persistent())

@@ -13,12 +13,7 @@ use crate::columns::UserColumns;
 use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{Handle, run};
-
-/// The UUID of a user id (every id of this backend is a UUID).
-pub(crate) fn uuid_of(id: &UserId) -> StoreResult<uuid::Uuid> {
-    id.as_uuid()
-        .ok_or_else(|| StoreError::invalid("user_id", "this store keys users by UUID"))
-}
+use crate::keys::{UserKey, optional_user_id_at};
 
 /// The application columns after making sure every name given exists
 /// (refreshing the cached list once when one is missing: the app may have
@@ -56,14 +51,32 @@ const INSERT_ATTEMPTS: usize = 3;
 
 async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User> {
     let cols = columns_for(c, ctx, &new.extra.names().collect::<Vec<_>>()).await?;
+    // The id: the caller's, or one the store makes; none for integer keys,
+    // whose `SERIAL` default numbers the row (`RETURNING` reads it back).
     let id = match &new.id {
-        Some(id) => uuid_of(id)?,
-        None => uuid::Uuid::now_v7(),
+        Some(id) => Some(id.clone()),
+        None => ctx.key.generate(),
     };
-    let mut names = String::from(
-        "id, email, hashed_password, is_active, is_verified, is_superuser, created_at",
-    );
-    let mut values = String::from("$1, $2, $3, $4, $5, $6, $7");
+    let mut names = Vec::new();
+    if id.is_some() {
+        names.push("id");
+    }
+    names.extend([
+        "email",
+        "hashed_password",
+        "is_active",
+        "is_verified",
+        "is_superuser",
+        "created_at",
+    ]);
+    let mut values = (1..=names.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut names = names.join(", ");
+    // The placeholder of the email.
+    let email_param = if id.is_some() { 2 } else { 1 };
+    let first_extra = email_param + 6;
     let mut extra_values = Vec::new();
     for (i, (name, value)) in new.extra.iter().enumerate() {
         let col = cols
@@ -72,7 +85,7 @@ async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User
         names.push_str(", ");
         names.push_str(&col.quoted);
         values.push_str(", ");
-        values.push_str(&col.bind_expr(8 + i));
+        values.push_str(&col.bind_expr(first_extra + i));
         extra_values.push(json_to_text(value));
     }
     // Without application values the insert cannot fail on the expected
@@ -81,11 +94,17 @@ async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User
     // whose unique violations are mapped (see `create_user`).
     let conflict_free = new.extra.is_empty();
     let sql = if conflict_free {
+        // A database-numbered id cannot be taken by a row of the snapshot.
+        let id_taken = if id.is_some() {
+            "EXISTS (SELECT 1 FROM {s}.fullauth_users WHERE id = $1)"
+        } else {
+            "false"
+        };
         format!(
             "WITH ins AS (INSERT INTO {{s}}.fullauth_users AS u ({names}) VALUES ({values}) \
              ON CONFLICT DO NOTHING RETURNING {}) \
-             SELECT ins.*, EXISTS (SELECT 1 FROM {{s}}.fullauth_users WHERE id = $1), \
-             EXISTS (SELECT 1 FROM {{s}}.fullauth_users WHERE email = $2) \
+             SELECT ins.*, {id_taken}, \
+             EXISTS (SELECT 1 FROM {{s}}.fullauth_users WHERE email = ${email_param}) \
              FROM (SELECT 1) AS one LEFT JOIN ins ON true",
             cols.select_list
         )
@@ -97,9 +116,11 @@ async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User
     };
     let created_at = ctx.now().to_datetime();
     for _ in 0..INSERT_ATTEMPTS {
-        let mut q = sqlx::query(ctx.dynamic(&sql))
-            .persistent(ctx.persistent())
-            .bind(id)
+        let mut q = sqlx::query(ctx.dynamic(&sql)).persistent(ctx.persistent());
+        if let Some(id) = &id {
+            q = q.bind(UserKey(id));
+        }
+        q = q
             .bind(new.email.as_str())
             .bind(new.hashed_password.as_ref().map(HashedPassword::as_str))
             .bind(new.is_active)
@@ -113,7 +134,7 @@ async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User
             .fetch_one(&mut *c)
             .await
             .map_err(|e| map_write_error(e.into()))?;
-        if !conflict_free || row.try_get::<Option<uuid::Uuid>, _>(0)?.is_some() {
+        if !conflict_free || optional_user_id_at(&row, 0)?.is_some() {
             return cols.decode(&row);
         }
         let first = cols.first_trailing();
@@ -124,7 +145,9 @@ async fn insert(c: &mut PgConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User
         if email_taken {
             return Err(StoreError::conflict(ConflictKind::Email).into());
         }
-        // The conflicting row is newer than the snapshot: look again.
+        // The conflicting row is newer than the snapshot (or, for integer
+        // keys, the sequence gave an id the app had stored by hand: the next
+        // attempt takes the next number): look again.
     }
     // Still no id or email in the way: a unique index on an application
     // column (whose default conflicts).
@@ -188,8 +211,7 @@ async fn fetch_with<'q, T>(
 }
 
 async fn by_id(c: &mut PgConnection, ctx: &Ctx, id: &UserId) -> DbResult<Option<User>> {
-    let id = uuid_of(id)?;
-    fetch_by(c, ctx, "u.id = $1", |q| q.bind(id)).await
+    fetch_by(c, ctx, "u.id = $1", |q| q.bind(UserKey(id))).await
 }
 
 async fn by_email(c: &mut PgConnection, ctx: &Ctx, email: &Email) -> DbResult<Option<User>> {
@@ -237,10 +259,7 @@ async fn lookup_with<T>(
     t: &Trailing<T>,
 ) -> DbResult<Option<T>> {
     match lookup {
-        UserLookup::Id(id) => {
-            let id = uuid_of(id)?;
-            fetch_with(c, ctx, t, "u.id = $1", |q| q.bind(id)).await
-        }
+        UserLookup::Id(id) => fetch_with(c, ctx, t, "u.id = $1", |q| q.bind(UserKey(id))).await,
         UserLookup::Email(e) => fetch_with(c, ctx, t, "u.email = $1", |q| q.bind(e.as_str())).await,
         UserLookup::IsActive(b) => fetch_with(c, ctx, t, "u.is_active = $1", |q| q.bind(*b)).await,
         UserLookup::IsVerified(b) => {
@@ -334,7 +353,7 @@ async fn update(c: &mut PgConnection, ctx: &Ctx, id: &UserId, patch: &UserPatch)
             .ok_or_else(|| StoreError::not_found(Entity::User).into());
     }
     let cols = columns_for(c, ctx, &patch.extra.names().collect::<Vec<_>>()).await?;
-    let uid = uuid_of(id)?;
+    let uid = UserKey(id);
     let mut sets = Vec::new();
     let mut n = 2;
     let mut push = |sets: &mut Vec<String>, col: &str| {
@@ -403,7 +422,7 @@ async fn update(c: &mut PgConnection, ctx: &Ctx, id: &UserId, patch: &UserPatch)
     }
     match q.fetch_optional(c).await {
         Ok(Some(row)) if conflict_free => {
-            if row.try_get::<Option<uuid::Uuid>, _>(0)?.is_some() {
+            if optional_user_id_at(&row, 0)?.is_some() {
                 return cols.decode(&row);
             }
             let exists: bool = row.try_get(cols.first_trailing())?;
@@ -430,7 +449,7 @@ async fn update(c: &mut PgConnection, ctx: &Ctx, id: &UserId, patch: &UserPatch)
 const DELETE: &str = "DELETE FROM {s}.fullauth_users WHERE id = $1";
 
 pub(crate) async fn delete_user(h: Handle<'_>, id: &UserId) -> StoreResult<bool> {
-    let id = uuid_of(id)?;
+    let id = UserKey(id);
     run!(h, Retry::IfNotApplied, savepoint = false, |c| async move {
         let r = sqlx::query(h.ctx.sql(DELETE))
             .persistent(h.ctx.persistent())
@@ -447,7 +466,7 @@ pub(crate) async fn get_password_hash(
     h: Handle<'_>,
     id: &UserId,
 ) -> StoreResult<Option<HashedPassword>> {
-    let id = uuid_of(id)?;
+    let id = UserKey(id);
     let row: Option<(Option<String>,)> =
         run!(h, Retry::Idempotent, savepoint = false, |c| async move {
             let q = sqlx::query_as(h.ctx.sql(GET_HASH))
@@ -471,7 +490,7 @@ pub(crate) async fn set_password_hash(
     id: &UserId,
     hash: Option<HashedPassword>,
 ) -> StoreResult<()> {
-    let id = uuid_of(id)?;
+    let id = UserKey(id);
     let hash = hash.as_ref().map(HashedPassword::as_str);
     let n = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(SET_HASH))
@@ -486,7 +505,7 @@ pub(crate) async fn set_password_hash(
 const MARK_VERIFIED: &str = "UPDATE {s}.fullauth_users SET is_verified = true WHERE id = $1";
 
 pub(crate) async fn mark_verified(h: Handle<'_>, id: &UserId) -> StoreResult<()> {
-    let id = uuid_of(id)?;
+    let id = UserKey(id);
     let n = run!(h, Retry::Idempotent, savepoint = false, |c| async move {
         let q = sqlx::query(h.ctx.sql(MARK_VERIFIED))
             .persistent(h.ctx.persistent())

@@ -620,7 +620,8 @@ fn describe(c: &LiveColumn) -> String {
 ///   [`MigrationRefusal::MissingColumn`] (its values cannot be invented);
 /// * a column of another type → a note, or
 ///   [`MigrationRefusal::Incompatible`] when a UUID column holds integers
-///   (fastapi-fullauth's integer user ids, which fullauth does not serve);
+///   (a database keyed by integer where the spec expects UUID user keys:
+///   adopt it with the specs of its key type, [`key_typed`]);
 /// * different nullability → a note;
 /// * a column the schema does not have → a note (an application column);
 /// * a missing unique constraint → [`Fix::AddUnique`], unless a unique index

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fullauth_api::{Clock, Features, Timestamp};
+use fullauth_api::{Clock, Features, Timestamp, UserIdType};
 use fullauth_postgres::PgStore;
 use fullauth_postgres::sqlx::{self, PgPool};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -126,8 +126,19 @@ pub const APP_COLUMNS: [(&str, &str); 3] = [
 /// fixture's `display_name VARCHAR(100) NOT NULL DEFAULT ''` is exercised in
 /// `tests/app_columns.rs`.
 pub fn shared_schema(url: &str) -> &'static str {
-    static SCHEMA: OnceLock<String> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
+    shared_keyed_schema(url, UserIdType::Uuid)
+}
+
+/// As [`shared_schema`], migrated for users keyed by `key` (one schema per
+/// test binary and key type).
+pub fn shared_keyed_schema(url: &str, key: UserIdType) -> &'static str {
+    static SCHEMAS: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = match key {
+        UserIdType::Uuid => &SCHEMAS[0],
+        UserIdType::Int => &SCHEMAS[1],
+        UserIdType::Text => &SCHEMAS[2],
+    };
+    slot.get_or_init(|| {
         let url = url.to_string();
         block_on_own_runtime(async move {
             let pool = pool(&url, 2).await;
@@ -136,6 +147,7 @@ pub fn shared_schema(url: &str) -> &'static str {
             let store = PgStore::builder()
                 .schema(schema.clone())
                 .features(Features::all())
+                .user_id_type(key)
                 .from_pool(pool.clone())
                 .expect("open");
             store.migrate().await.expect("migrate");
@@ -156,9 +168,19 @@ pub fn shared_schema(url: &str) -> &'static str {
 }
 
 /// A store on `schema` with connections of its own (at most 8, as
-/// `connect` builds it), on `clock`.
+/// `connect` builds it), on `clock`; its key type is the database's.
 pub async fn store(url: &str, schema: &str, clock: Clock) -> PgStore {
-    PgStore::builder()
+    store_with(url, schema, clock, PgStore::builder()).await
+}
+
+/// As [`store`], from `builder` (for settings of the test's own).
+pub async fn store_with(
+    url: &str,
+    schema: &str,
+    clock: Clock,
+    builder: fullauth_postgres::PgStoreBuilder,
+) -> PgStore {
+    builder
         .schema(schema)
         .features(Features::all())
         .clock(clock)
