@@ -178,8 +178,9 @@ pub fn check_user_key(
     Err(StoreError::backend_message(format!(
         "User id type mismatch: fullauth_users.id is {column_type}, so this database's user ids \
          are {found_d} (a fastapi-fullauth app declared with {found_s}), but this store was \
-         opened for {expected_d} user ids. Open it with user id type `{found}` \
-         (the store builder's user_id_type, or --user-id-type {found} on the CLI).",
+         opened for {expected_d} user ids. Open it for `{found}` user ids (user_id_type on \
+         the SQLite and PostgreSQL store builders, --user-id-type {found} on the CLI; the \
+         MariaDB store serves UUID user ids only).",
         found_d = found.describe(),
         found_s = schema(found),
         expected_d = expected.describe(),
