@@ -23,7 +23,7 @@ use std::io::Write as _;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fullauth_api::{Clock, ComposedStore, Features, StoreInfo, Timestamp};
+use fullauth_api::{Clock, ComposedStore, Features, StoreInfo, Timestamp, UserIdType};
 use fullauth_conformance::{ColumnKind, Subject, conformance_tests};
 use fullauth_memory::{ColumnType, MemoryStore};
 use fullauth_mysql::MySqlStore;
@@ -97,13 +97,25 @@ fn on_own_runtime<T: Send + 'static>(
 /// This binary's schema, migrated, with the app columns; made once.
 fn pg_schema(url: &str) -> &'static str {
     static SCHEMA: OnceLock<String> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
+    SCHEMA.get_or_init(|| make_pg_schema(url, UserIdType::Uuid))
+}
+
+/// This binary's integer-keyed schema (`UserSchema[int]`).
+fn pg_int_schema(url: &str) -> &'static str {
+    static SCHEMA: OnceLock<String> = OnceLock::new();
+    SCHEMA.get_or_init(|| make_pg_schema(url, UserIdType::Int))
+}
+
+/// A fresh schema migrated for users keyed by `key`, with the app columns.
+fn make_pg_schema(url: &str, key: UserIdType) -> String {
+    {
         let url = url.to_string();
         on_own_runtime(async move {
             let schema = fresh_name();
             let pool = pg_pool(&url, 2).await;
             let store = PgStore::builder()
                 .schema(schema.clone())
+                .user_id_type(key)
                 .from_pool(pool.clone())
                 .expect("a store");
             store.migrate().await.expect("migrate");
@@ -121,7 +133,7 @@ fn pg_schema(url: &str) -> &'static str {
             pool.close().await;
             schema
         })
-    })
+    }
 }
 
 /// A PostgreSQL store on this binary's schema, with a small pool of its own
@@ -280,6 +292,33 @@ mod postgres_redis {
             .build()
             .expect("a composition");
         assert_eq!(store.features(), Features::all());
+        Some(declare(Subject::new(Arc::new(store))))
+    }
+
+    conformance_tests!(subject);
+}
+
+/// An integer-keyed PostgreSQL store composed with Redis: the composition
+/// keys users as its durable part does.
+mod postgres_int_keys_redis {
+    use super::*;
+
+    async fn subject() -> Option<Subject> {
+        let (db, cache) = (
+            url("FULLAUTH_TEST_DATABASE_URL")?,
+            url("FULLAUTH_TEST_REDIS_URL")?,
+        );
+        let durable = PgStore::builder()
+            .schema(pg_int_schema(&db))
+            .user_id_type(UserIdType::Int)
+            .from_pool(pg_pool(&db, 4).await)
+            .expect("a store");
+        let store = ComposedStore::builder()
+            .durable(durable)
+            .short_lived(redis(&cache).await)
+            .build()
+            .expect("a composition");
+        assert_eq!(store.user_id_type(), UserIdType::Int);
         Some(declare(Subject::new(Arc::new(store))))
     }
 

@@ -5,7 +5,10 @@
 //! `StoreInfo::features()`, and let `conformance_tests!` prove the store
 //! right. Every feature a store does not serve keeps the traits' default
 //! bodies, which answer `StoreError::FeatureDisabled`; the suite generates
-//! those cases as ignored.
+//! those cases as ignored. Both stores key users by UUID (the default of
+//! `StoreInfo::user_id_type`) and refuse an id of another key type with
+//! `InvalidInput`, as the suite checks: `id.expect_type(self.user_id_type())?`
+//! at the top of each method that takes a user id.
 //!
 //! Two stores are here:
 //!
@@ -199,6 +202,7 @@ fn user_mut<'a>(
 #[async_trait]
 impl UserStore for LegacyStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        self.user_id_type().check_new_user_id(new.id.as_ref())?;
         let now = self.now();
         self.write(|t| {
             let id = new.id.unwrap_or_else(UserId::generate);
@@ -228,6 +232,7 @@ impl UserStore for LegacyStore {
     }
 
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        id.expect_type(self.user_id_type())?;
         Ok(self.read(|t| t.users.get(id).map(|(u, _)| u.clone())).await)
     }
 
@@ -237,6 +242,9 @@ impl UserStore for LegacyStore {
     }
 
     async fn get_user_by_field(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {
+        if let UserLookup::Id(id) = lookup {
+            id.expect_type(self.user_id_type())?;
+        }
         self.read(|t| Ok(find_user(t, lookup)?.cloned())).await
     }
 
@@ -251,6 +259,7 @@ impl UserStore for LegacyStore {
     }
 
     async fn update_user(&self, id: &UserId, patch: UserPatch) -> StoreResult<User> {
+        id.expect_type(self.user_id_type())?;
         self.write(|t| {
             if let Some(email) = &patch.email {
                 if t.users
@@ -274,6 +283,7 @@ impl UserStore for LegacyStore {
     }
 
     async fn delete_user(&self, id: &UserId) -> StoreResult<bool> {
+        id.expect_type(self.user_id_type())?;
         self.write(|t| {
             // Our legacy storage has no foreign keys: cascade by hand.
             t.tokens.retain(|_, tok| tok.user_id != *id);
@@ -283,6 +293,7 @@ impl UserStore for LegacyStore {
     }
 
     async fn get_password_hash(&self, id: &UserId) -> StoreResult<Option<HashedPassword>> {
+        id.expect_type(self.user_id_type())?;
         self.read(|t| match t.users.get(id) {
             Some((_, hash)) => Ok(hash.clone()),
             None => Err(StoreError::not_found(Entity::User)),
@@ -303,6 +314,7 @@ impl UserStore for LegacyStore {
     }
 
     async fn mark_verified(&self, id: &UserId) -> StoreResult<()> {
+        id.expect_type(self.user_id_type())?;
         self.write(|t| {
             user_mut(t, id)?.0.is_verified = true;
             Ok(())
@@ -335,6 +347,7 @@ fn revoke_where(t: &mut Tables, pick: impl Fn(&RefreshToken) -> bool) -> u64 {
 #[async_trait]
 impl RefreshTokenStore for LegacyStore {
     async fn store_refresh_token(&self, new: NewRefreshToken) -> StoreResult<RefreshToken> {
+        new.user_id.expect_type(self.user_id_type())?;
         let now = self.now();
         self.write(|t| {
             insert_token(
@@ -410,6 +423,7 @@ impl RefreshTokenStore for LegacyStore {
     }
 
     async fn revoke_all_for_user(&self, user_id: &UserId) -> StoreResult<u64> {
+        user_id.expect_type(self.user_id_type())?;
         self.write(|t| Ok(revoke_where(t, |tok| tok.user_id == *user_id)))
             .await
     }
@@ -424,6 +438,7 @@ impl RefreshTokenStore for LegacyStore {
     }
 
     async fn list_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>> {
+        user_id.expect_type(self.user_id_type())?;
         let now = self.now();
         let mut sessions = self
             .read(|t| {
@@ -459,6 +474,7 @@ impl RefreshTokenStore for LegacyStore {
     }
 
     async fn revoke_session(&self, user_id: &UserId, family_id: &FamilyId) -> StoreResult<bool> {
+        user_id.expect_type(self.user_id_type())?;
         self.write(|t| {
             let owned = t
                 .tokens
@@ -473,6 +489,7 @@ impl RefreshTokenStore for LegacyStore {
     }
 
     async fn revoke_other_sessions(&self, user_id: &UserId, keep: &FamilyId) -> StoreResult<u64> {
+        user_id.expect_type(self.user_id_type())?;
         self.write(|t| {
             let mut families = std::collections::BTreeSet::new();
             for tok in t.tokens.values_mut() {
@@ -683,10 +700,12 @@ impl StoreInfo for AppMfaStore {
 #[async_trait]
 impl MfaStore for AppMfaStore {
     async fn get_mfa(&self, user_id: &UserId) -> StoreResult<Option<MfaFactor>> {
+        user_id.expect_type(self.user_id_type())?;
         self.with_tables("get_mfa", |t| Ok(t.factors.get(user_id).cloned()))
     }
 
     async fn store_mfa(&self, user_id: &UserId, secret: &MfaSecret) -> StoreResult<MfaFactor> {
+        user_id.expect_type(self.user_id_type())?;
         let now = self.clock.now();
         self.with_tables("store_mfa", |t| {
             // The foreign key to the application's user table.
@@ -726,10 +745,12 @@ impl MfaStore for AppMfaStore {
     }
 
     async fn delete_mfa(&self, user_id: &UserId) -> StoreResult<bool> {
+        user_id.expect_type(self.user_id_type())?;
         self.with_tables("delete_mfa", |t| Ok(t.factors.remove(user_id).is_some()))
     }
 
     async fn advance_mfa_counter(&self, user_id: &UserId, counter: u32) -> StoreResult<bool> {
+        user_id.expect_type(self.user_id_type())?;
         self.with_tables("advance_mfa_counter", |t| {
             if counter > MAX_COUNTER {
                 return Err(StoreError::invalid(

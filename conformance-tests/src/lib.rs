@@ -113,6 +113,14 @@ impl Subject {
         self.store.features()
     }
 
+    /// The user key type the cases use: the one the store reports
+    /// ([`StoreInfo::user_id_type`](fullauth_api::StoreInfo::user_id_type)).
+    /// To test a store on several key types, give the suite a subject per
+    /// type (see the crate docs).
+    pub fn user_id_type(&self) -> fullauth_api::UserIdType {
+        self.store.user_id_type()
+    }
+
     /// The application columns declared with
     /// [`with_app_column`](Self::with_app_column), in declaration order.
     pub fn app_columns(&self) -> impl Iterator<Item = (&str, ColumnKind)> {

@@ -60,7 +60,7 @@ pub fn digest() -> TokenDigest {
 /// suite runs on a store of each key type it serves, and its cases make ids
 /// of that type.
 pub fn id_type(s: &Subject) -> UserIdType {
-    s.store.user_id_type()
+    s.user_id_type()
 }
 
 /// An id of the subject's key type that names no user: a fresh UUIDv7, an
