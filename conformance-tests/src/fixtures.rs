@@ -9,7 +9,7 @@
 //! /// A thousand users to measure against, and one of them signed in again.
 //! async fn prepare(store: &dyn Store) -> Result<(), StoreError> {
 //!     let users = fixtures::seed(store, 1_000).await?;
-//!     store.store_refresh_token(fixtures::token(users[0])).await?;
+//!     store.store_refresh_token(fixtures::token(users[0].clone())).await?;
 //!     Ok(())
 //! }
 //! ```

@@ -65,7 +65,7 @@
 //!             created_at: Timestamp::now(),
 //!             extra: ExtraFields::new(),
 //!         };
-//!         users.insert(user.id, (user.clone(), new.hashed_password));
+//!         users.insert(user.id.clone(), (user.clone(), new.hashed_password));
 //!         Ok(user)
 //!     }
 //!
