@@ -18,6 +18,12 @@
 //! `utf8mb4_nopad_bin` (and says so in its notes): the test checks both in the
 //! catalog, and that the ids are native `UUID` columns.
 //!
+//! Both directions also run, on SQLite and PostgreSQL, for an app declared
+//! with `UserSchema[int]` and with `UserSchema[str]` (the models with `id`
+//! and every `user_id` overridden; `fastapi_side.py --user-id-type`):
+//! `adopt` recognises the key type, `fullauth migrate --user-id-type`
+//! creates the tables Python's models expect.
+//!
 //! Without Python or PyPI the tests say so loudly and skip, except under
 //! `CI=true`, where that is a failure.
 
@@ -154,8 +160,21 @@ fn s(v: &Value) -> &str {
 on_all!(python_creates_rust_adopts, rust_migrates_python_writes);
 on_both!(
     python_creates_rust_adopts_int_keys,
-    rust_migrates_python_writes_int_keys
+    rust_migrates_python_writes_int_keys,
+    python_creates_rust_adopts_text_keys,
+    rust_migrates_python_writes_text_keys
 );
+
+/// Direction 1 with an app declared `UserSchema[str]` (its models give new
+/// users `uuid4().hex`, as the library's own text-keyed models do).
+fn python_creates_rust_adopts_text_keys(f: &Fixture) {
+    python_creates_rust_adopts_keyed(f, UserIdType::Text);
+}
+
+/// Direction 2 with an app declared `UserSchema[str]`.
+fn rust_migrates_python_writes_text_keys(f: &Fixture) {
+    rust_migrates_python_writes_keyed(f, UserIdType::Text);
+}
 
 /// Direction 1 with an app declared `UserSchema[int]`.
 fn python_creates_rust_adopts_int_keys(f: &Fixture) {
