@@ -179,8 +179,8 @@ pub fn check_user_key(
         "User id type mismatch: fullauth_users.id is {column_type}, so this database's user ids \
          are {found_d} (a fastapi-fullauth app declared with {found_s}), but this store was \
          opened for {expected_d} user ids. Open it for `{found}` user ids (user_id_type on \
-         the SQLite and PostgreSQL store builders, --user-id-type {found} on the CLI; the \
-         MariaDB store serves UUID user ids only).",
+         the store builders, --user-id-type {found} on the CLI; the MariaDB store serves \
+         UUID and integer user ids).",
         found_d = found.describe(),
         found_s = schema(found),
         expected_d = expected.describe(),

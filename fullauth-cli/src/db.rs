@@ -99,8 +99,13 @@ async fn connect_mysql(
     url: &str,
     database: &str,
     features: Features,
+    key: Option<UserIdType>,
 ) -> Result<MySqlStore, StoreError> {
-    MySqlStore::builder()
+    let mut builder = MySqlStore::builder();
+    if let Some(key) = key {
+        builder = builder.user_id_type(key);
+    }
+    builder
         .database(database)
         .features(features)
         .max_connections(4)
@@ -255,12 +260,12 @@ impl Db {
             Target::MySql(url) => {
                 mysql_serves(key)?;
                 let database = mysql_database(url, schema)?;
-                let store = match connect_mysql(url, &database, features).await {
+                let store = match connect_mysql(url, &database, features, key).await {
                     // The URL's database does not exist yet: `migrate`
                     // connects without one and creates it (the statements
                     // name the database; the connection's does not matter).
                     Err(e) if create && is_unknown_database(&e) => {
-                        connect_mysql(&without_database(url), &database, features).await
+                        connect_mysql(&without_database(url), &database, features, key).await
                     }
                     other => other,
                 };
@@ -381,6 +386,7 @@ impl Db {
             Db::MySql(m) => {
                 let store = MySqlStore::builder()
                     .database(m.database())
+                    .user_id_type(m.user_id_type())
                     .features(features)
                     .from_pool(m.pool().clone())
                     .map_err(CliError::from)?;
@@ -876,15 +882,15 @@ pub enum Exporter {
     MySql(MySqlMigrations),
 }
 
-/// Refuses an integer or text key type for MariaDB, whose store serves
-/// UUID keys only.
+/// Refuses the text key type for MariaDB, whose store serves UUID and
+/// integer keys (fastapi-fullauth cannot create a text key there).
 fn mysql_serves(key: Option<UserIdType>) -> Result<(), CliError> {
     match key {
-        Some(k) if k != UserIdType::Uuid => Err(CliError::usage(format!(
-            "the MariaDB store serves UUID user keys only, not {} keys",
-            k.describe()
-        ))
-        .hint("use PostgreSQL or SQLite for an integer- or text-keyed database")),
+        Some(UserIdType::Text) => Err(CliError::usage(
+            "the MariaDB store serves UUID and integer user keys, not text keys \
+             (SQLAlchemy cannot create an unbounded VARCHAR key on MariaDB)",
+        )
+        .hint("use PostgreSQL or SQLite for a text-keyed database")),
         _ => Ok(()),
     }
 }
@@ -902,7 +908,7 @@ impl Exporter {
             Exporter::Postgres(m) => Exporter::Postgres(m.user_id_type(key)),
             Exporter::MySql(m) => {
                 mysql_serves(Some(key))?;
-                Exporter::MySql(m)
+                Exporter::MySql(m.user_id_type(key))
             }
         })
     }

@@ -46,7 +46,7 @@ pub struct Cli {
     /// `uuid`), `export-sql` writes them for it; other commands take the
     /// type the database has and, given this, refuse a database keyed
     /// otherwise. PostgreSQL and SQLite serve all three; MariaDB serves
-    /// `uuid`.
+    /// `uuid` and `int`.
     #[arg(long, global = true, env = "FULLAUTH_USER_ID_TYPE", value_parser = parse_user_id_type)]
     pub user_id_type: Option<fullauth_api::UserIdType>,
 

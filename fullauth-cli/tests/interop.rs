@@ -158,9 +158,11 @@ fn s(v: &Value) -> &str {
 }
 
 on_all!(python_creates_rust_adopts, rust_migrates_python_writes);
-on_both!(
+on_all!(
     python_creates_rust_adopts_int_keys,
-    rust_migrates_python_writes_int_keys,
+    rust_migrates_python_writes_int_keys
+);
+on_both!(
     python_creates_rust_adopts_text_keys,
     rust_migrates_python_writes_text_keys
 );
@@ -189,8 +191,9 @@ fn rust_migrates_python_writes_int_keys(f: &Fixture) {
 
 /// On MariaDB: the catalog of the fullauth tables after `adopt` or
 /// `migrate`: every timestamp `DATETIME(6)`, every table and text column
-/// `utf8mb4_nopad_bin`, every id a native `UUID`.
-fn check_mysql_catalog(f: &Fixture) {
+/// `utf8mb4_nopad_bin`, every user key a native `UUID` (or `int(11)` for
+/// integer keys).
+fn check_mysql_catalog(f: &Fixture, key: UserIdType) {
     let db = &f.schema;
     let narrow = common::mysql_query(
         &f.url,
@@ -228,9 +231,14 @@ fn check_mysql_catalog(f: &Fixture) {
         ),
     );
     assert!(!ids.is_empty());
+    // Native UUID columns, or the `INTEGER` (int(11)) of integer keys.
+    let want = match key {
+        UserIdType::Int => " int(11)",
+        _ => " uuid",
+    };
     for row in &ids {
         let row = row[0].as_deref().unwrap_or_default();
-        assert!(row.ends_with(" uuid"), "not a native UUID column: {row}");
+        assert!(row.ends_with(want), "not a{want} column: {row}");
     }
 }
 
@@ -267,7 +275,7 @@ fn python_creates_rust_adopts_keyed(f: &Fixture, key: UserIdType) {
     if f.is_mysql() {
         // The notes say what adopt changed on MariaDB, and it is so.
         common::assert_mariadb_adopt_notes(&out);
-        check_mysql_catalog(f);
+        check_mysql_catalog(f, key);
         // Adopting again changes nothing and notes no conversion.
         let (code, again, err) = f.run(&["adopt"]);
         assert_eq!(code, 0, "{err}");
@@ -468,7 +476,7 @@ fn rust_migrates_python_writes_keyed(f: &Fixture, key: UserIdType) {
     ]);
     assert_eq!(code, 0, "{err}");
     if f.is_mysql() {
-        check_mysql_catalog(f);
+        check_mysql_catalog(f, key);
     }
     let data = py(&python, f, &["use-ours"]);
     let email = s(&data["email"]);

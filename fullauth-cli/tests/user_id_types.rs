@@ -2,7 +2,7 @@
 //! DDL fastapi-fullauth's SQLAlchemy models emit for `UserSchema[int]` /
 //! `UserSchema[str]` (compared through the catalog with the library's own
 //! DDL, column positions included), the other commands serve such a
-//! database, and MariaDB, which serves UUID keys only, refuses the option.
+//! database; MariaDB serves integer keys and refuses text keys.
 
 mod common;
 
@@ -121,11 +121,15 @@ fn export_sql_writes_the_migrations_of_the_key_type() {
 }
 
 #[test]
-fn mariadb_refuses_integer_and_text_keys() {
+fn mariadb_serves_integer_keys_and_refuses_text_keys() {
     let Some(f) = Fixture::mysql() else { return };
-    for t in ["int", "text"] {
-        let (code, _, err) = f.run(&["migrate", "--features", "core", "--user-id-type", t]);
-        assert_eq!(code, USAGE, "{err}");
-        assert!(err.contains("UUID user keys only"), "{err}");
-    }
+    let (code, _, err) = f.run(&["migrate", "--features", "core", "--user-id-type", "text"]);
+    assert_eq!(code, USAGE, "{err}");
+    assert!(err.contains("not text keys"), "{err}");
+    let (code, _, err) = f.run(&["migrate", "--features", "core", "--user-id-type", "int"]);
+    assert_eq!(code, OK, "{err}");
+    let (code, _, err) = f.run(&["user", "create", "ada@example.com", "--no-password"]);
+    assert_eq!(code, OK, "{err}");
+    assert_eq!(f.json(&["user", "show", "ada@example.com"])["id"], 1);
+    assert_eq!(f.json(&["user", "show", "1"])["email"], "ada@example.com");
 }

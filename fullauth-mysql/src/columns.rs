@@ -22,6 +22,9 @@
 //! `SELECT`) or the database's (strict mode refuses what does not fit on a
 //! write: too long, out of range), never a silent change.
 //!
+//! The same catalog read finds the key type of `fullauth_users.id`, which
+//! must be the store's ([`check_user_key`]).
+//!
 //! The columns are discovered lazily: by the first operation on users (and
 //! again when a write names a column not seen yet, or on
 //! [`crate::MySqlStore::refresh_user_columns`] and [`crate::MySqlStore::migrate`]).
@@ -31,7 +34,7 @@ use std::sync::Arc;
 use fullauth_api::sql::{
     ColumnKind as Kind, ColumnValue, check_user_key, is_builtin_user_column, json_to_text,
 };
-use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserId};
+use fullauth_api::{ExtraFields, StoreError, Timestamp, User, UserIdType};
 use serde_json::Value;
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySqlConnection, Row};
@@ -187,7 +190,7 @@ impl UserColumns {
     /// Reads a user from a row made by [`UserColumns::select_list`] (or
     /// [`UserColumns::returning_list`]).
     pub(crate) fn decode(&self, row: &MySqlRow) -> DbResult<User> {
-        let id: uuid::fmt::Hyphenated = row.try_get(0)?;
+        let id = crate::keys::user_id_at(row, 0)?;
         let email: String = row.try_get(1)?;
         let created_at: OffsetDateTime = row.try_get(5)?;
         let mut extra = ExtraFields::new();
@@ -202,7 +205,7 @@ impl UserColumns {
             extra.insert_stored(c.name.clone(), c.kind.to_json(v));
         }
         Ok(User {
-            id: UserId::from_uuid(id.into_uuid()),
+            id,
             email: fullauth_api::Email::new(&email)
                 .map_err(|e| StoreError::backend("a stored email does not validate", e))?,
             is_active: row.try_get(2)?,
@@ -262,40 +265,46 @@ ORDER BY ORDINAL_POSITION";
 /// The key type a MariaDB column of `fullauth_users.id` holds (`CHAR(32)`
 /// is the hex encoding of a UUID that SQLAlchemy used before MariaDB had
 /// `uuid`).
-fn stored_key(data_type: &str, column_type: &str) -> fullauth_api::UserIdType {
+pub(crate) fn stored_key(data_type: &str, column_type: &str) -> UserIdType {
     if column_type.eq_ignore_ascii_case("char(32)") {
-        return fullauth_api::UserIdType::Uuid;
+        return UserIdType::Uuid;
     }
     match data_type.to_ascii_lowercase().as_str() {
-        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => fullauth_api::UserIdType::Int,
-        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
-            fullauth_api::UserIdType::Text
-        }
-        _ => fullauth_api::UserIdType::Uuid,
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => UserIdType::Int,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => UserIdType::Text,
+        _ => UserIdType::Uuid,
     }
 }
 
-/// Reads the columns of `<database>.fullauth_users` from the catalog; `None`
-/// when the table does not exist (yet).
-pub(crate) async fn discover(
+/// What the catalog says of `<database>.fullauth_users`.
+pub(crate) struct Discovered {
+    /// The key type of its `id` column and the column's type as the catalog
+    /// spells it (`uuid`, `int(11)`); `None` for a table without an `id`
+    /// column.
+    pub(crate) key: Option<(UserIdType, String)>,
+    /// The application's columns.
+    pub(crate) columns: UserColumns,
+}
+
+/// Reads the columns of `<database>.fullauth_users` from the catalog,
+/// without judging the key type; `None` when the table does not exist
+/// (yet).
+pub(crate) async fn read_catalog(
     conn: &mut MySqlConnection,
     database: &str,
-) -> DbResult<Option<UserColumns>> {
+) -> DbResult<Option<Discovered>> {
     let rows = sqlx::query(DISCOVER).bind(database).fetch_all(conn).await?;
     if rows.is_empty() {
         return Ok(None);
     }
+    let mut key = None;
     let mut extras = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
         let data_type: String = row.try_get(1)?;
         let column_type: String = row.try_get(2)?;
         if name == "id" {
-            check_user_key(
-                fullauth_api::UserIdType::Uuid,
-                stored_key(&data_type, &column_type),
-                &column_type,
-            )?;
+            key = Some((stored_key(&data_type, &column_type), column_type.clone()));
         }
         if is_builtin_user_column(&name) || !fullauth_api::user::is_identifier(&name) {
             continue;
@@ -315,7 +324,29 @@ pub(crate) async fn discover(
             cast,
         });
     }
-    Ok(Some(UserColumns::build(extras)))
+    Ok(Some(Discovered {
+        key,
+        columns: UserColumns::build(extras),
+    }))
+}
+
+/// Reads the columns of `<database>.fullauth_users` from the catalog;
+/// `None` when the table does not exist (yet).
+///
+/// # Errors
+/// [`check_user_key`]'s when `fullauth_users.id` holds keys of another type
+/// than the store's.
+pub(crate) async fn discover(
+    conn: &mut MySqlConnection,
+    ctx: &Ctx,
+) -> DbResult<Option<UserColumns>> {
+    let Some(found) = read_catalog(conn, &ctx.database).await? else {
+        return Ok(None);
+    };
+    if let Some((key, column_type)) = &found.key {
+        check_user_key(ctx.key, *key, column_type)?;
+    }
+    Ok(Some(found.columns))
 }
 
 /// The columns as last discovered, discovering them on `conn` first when
@@ -330,7 +361,7 @@ pub(crate) async fn current(conn: &mut MySqlConnection, ctx: &Ctx) -> DbResult<A
 
 /// Discovers the columns on `conn` and keeps them in `ctx`.
 pub(crate) async fn refresh(conn: &mut MySqlConnection, ctx: &Ctx) -> DbResult<Arc<UserColumns>> {
-    let found = discover(conn, &ctx.database).await?;
+    let found = discover(conn, ctx).await?;
     ctx.columns.set(found);
     Ok(ctx.columns.get().unwrap_or_default())
 }

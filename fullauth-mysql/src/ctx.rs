@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use fullauth_api::sql::{SharedSlot, SqlTexts};
-use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Clock, Features, StoreError, StoreResult, Timestamp, UserIdType};
 use sqlx::AssertSqlSafe;
 
 use crate::columns::UserColumns;
@@ -39,6 +39,11 @@ pub(crate) struct Ctx {
     pub(crate) database: String,
     pub(crate) clock: Clock,
     pub(crate) features: Features,
+    /// How the database keys its users: what
+    /// [`StoreInfo::user_id_type`](fullauth_api::StoreInfo::user_id_type)
+    /// answers (set, or read from the catalog by
+    /// [`crate::MySqlStoreBuilder::connect`]).
+    pub(crate) key: UserIdType,
     /// The SQL texts rendered for the quoted database name.
     pub(crate) texts: SqlTexts,
     /// The user columns: empty until discovered (lazily, by the first
@@ -47,12 +52,13 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(database: String, clock: Clock, features: Features) -> Self {
+    pub(crate) fn new(database: String, clock: Clock, features: Features, key: UserIdType) -> Self {
         let texts = SqlTexts::new(quote_ident(&database));
         Ctx {
             database,
             clock,
             features,
+            key,
             texts,
             columns: SharedSlot::new(),
         }

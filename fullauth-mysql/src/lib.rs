@@ -11,6 +11,7 @@ mod columns;
 mod ctx;
 mod error;
 mod handle;
+mod keys;
 mod lockout;
 mod mfa;
 pub mod migrate;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use fullauth_api::backend::Backend;
 use fullauth_api::{
     Clock, DurableStore, Feature, Features, StoreError, StoreInfo, StoreResult, Transaction,
+    UserIdType,
 };
 use sqlx::MySqlPool;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
@@ -61,6 +63,7 @@ pub struct MySqlStoreBuilder {
     acquire_timeout: Duration,
     connect_timeout: Duration,
     migrate: bool,
+    user_id_type: Option<UserIdType>,
 }
 
 impl Default for MySqlStoreBuilder {
@@ -73,6 +76,7 @@ impl Default for MySqlStoreBuilder {
             acquire_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             migrate: false,
+            user_id_type: None,
         }
     }
 }
@@ -128,6 +132,51 @@ impl MySqlStoreBuilder {
         self
     }
 
+    /// How the database keys its users ([`UserIdType`]): UUID (the
+    /// default of fastapi-fullauth) or integer (an app declared with
+    /// `UserSchema[int]`: `id INTEGER NOT NULL AUTO_INCREMENT`, every
+    /// `user_id INTEGER`). The store's [`StoreInfo::user_id_type`] then
+    /// answers `t`, every user id it returns has that type, an id of another
+    /// type is refused with [`StoreError::InvalidInput`], new integer ids
+    /// come from the `AUTO_INCREMENT` column, and its migrations create the
+    /// key columns of that type.
+    ///
+    /// Text keys are refused ([`StoreError::InvalidInput`], field
+    /// `user_id_type`, by [`connect`](Self::connect) and
+    /// [`from_pool`](Self::from_pool)): fastapi-fullauth cannot create a
+    /// text-keyed database on MariaDB (SQLAlchemy's `String` without a
+    /// length: "VARCHAR requires a length on dialect mysql").
+    ///
+    /// Unset, [`connect`](Self::connect) takes the key type of the
+    /// database it opens (read from the catalog: the type of
+    /// `fullauth_users.id`, integer for `int(11)`; UUID when there is no
+    /// such table yet), and [`from_pool`](Self::from_pool), which does no
+    /// I/O, takes UUID. Set, a database whose `fullauth_users.id` holds
+    /// keys of another type is refused, naming both types
+    /// ([`fullauth_api::sql::check_user_key`]): by `connect`, or by the
+    /// first operation on users of a store from `from_pool`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), fullauth_api::StoreError> {
+    /// use fullauth_api::{NewUser, StoreInfo, UserIdType, UserStore};
+    /// use fullauth_mysql::MySqlStore;
+    ///
+    /// // The database of a Python app declared with UserSchema[int].
+    /// let store = MySqlStore::builder()
+    ///     .user_id_type(UserIdType::Int)
+    ///     .connect("mysql://app@db.internal/app")
+    ///     .await?;
+    /// let user = store.create_user(NewUser::new("ada@example.com")?).await?;
+    /// assert_eq!(user.id.id_type(), UserIdType::Int); // numbered by AUTO_INCREMENT
+    /// let sub = user.id.to_string(); // the JWT `sub`, as Python's str(id)
+    /// assert_eq!(store.user_id_type().parse(&sub)?, user.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn user_id_type(mut self, t: UserIdType) -> Self {
+        self.user_id_type = Some(t);
+        self
+    }
+
     /// Builds a pool for `url` and the store on it, and applies the
     /// migrations if asked. The pool does not ping a connection before each
     /// use (that would double the round trips of every operation); dead
@@ -136,9 +185,11 @@ impl MySqlStoreBuilder {
     /// # Errors
     /// [`StoreError::InvalidInput`] for a malformed URL, a URL without a
     /// database (and none given to [`database`](Self::database)), an invalid
-    /// database name or feature set; [`StoreError::Unavailable`] when the
-    /// server cannot be reached; [`StoreError::Backend`] when the database
-    /// keys its users by integer or text
+    /// database name or feature set, text user keys
+    /// ([`user_id_type`](Self::user_id_type)); [`StoreError::Unavailable`]
+    /// when the server cannot be reached; [`StoreError::Backend`] when the
+    /// database keys its users by another type than the one set with
+    /// [`user_id_type`](Self::user_id_type), or by text
     /// ([`fullauth_api::sql::check_user_key`]).
     pub async fn connect(self, url: &str) -> StoreResult<MySqlStore> {
         let options = MySqlConnectOptions::from_str(url)
@@ -154,25 +205,54 @@ impl MySqlStoreBuilder {
             .await
             .map_err(map_sqlx)?;
         let migrate = self.migrate;
-        let store = self.build(database, pool);
+        let configured = self.user_id_type;
+        // The users' columns and key type now: a database of another key
+        // type than the one set (or of text keys) is refused here, at open.
+        let probe = self.clone().build(
+            database.clone(),
+            pool.clone(),
+            configured.unwrap_or_default(),
+        );
+        let found = probe.read_user_catalog().await?;
+        let key = match (configured, found.as_ref().and_then(|f| f.key.as_ref())) {
+            (Some(t), Some((f, column_type))) => {
+                fullauth_api::sql::check_user_key(t, *f, column_type)?;
+                t
+            }
+            (None, Some((UserIdType::Text, column_type))) => {
+                let refused = fullauth_api::sql::check_user_key(
+                    UserIdType::Uuid,
+                    UserIdType::Text,
+                    column_type,
+                );
+                return Err(refused.err().unwrap_or_else(text_keys_refused));
+            }
+            (Some(t), None) => t,
+            (None, Some((f, _))) => *f,
+            (None, None) => UserIdType::default(),
+        };
+        let store = self.build(database, pool, key);
         if migrate {
             store.migrate().await?;
-        } else {
-            // The users' columns now: a database this store cannot serve
-            // (integer or text user keys) is refused here, at open.
-            store.refresh_user_columns().await?;
+        } else if let Some(found) = found {
+            store.ctx.columns.set(Some(found.columns));
         }
         Ok(store)
     }
 
     /// The store on an existing pool (the app's own). No I/O: the user
     /// columns are discovered by the first operation on users, and an
-    /// unreachable server is reported by the first operation.
+    /// unreachable server is reported by the first operation. The key type
+    /// of the users is the one set with
+    /// [`user_id_type`](Self::user_id_type), UUID when unset; the first
+    /// operation on users refuses a database of another key type
+    /// ([`StoreError::Backend`], [`fullauth_api::sql::check_user_key`]).
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] when neither the builder nor the pool's
     /// options name a database, for an invalid database name or feature
-    /// set, or when [`migrate(true)`](Self::migrate) was asked for (call
+    /// set, text user keys ([`user_id_type`](Self::user_id_type)), or when
+    /// [`migrate(true)`](Self::migrate) was asked for (call
     /// [`MySqlStore::migrate`] instead).
     pub fn from_pool(self, pool: MySqlPool) -> StoreResult<MySqlStore> {
         let database = self.resolve(pool.connect_options().get_database())?;
@@ -183,7 +263,8 @@ impl MySqlStoreBuilder {
                  it returns (or use connect)",
             ));
         }
-        Ok(self.build(database, pool))
+        let key = self.user_id_type.unwrap_or_default();
+        Ok(self.build(database, pool, key))
     }
 
     /// The database of the tables: the builder's, else the connection's;
@@ -202,15 +283,29 @@ impl MySqlStoreBuilder {
         };
         check_database_name(&database)?;
         self.features.validate()?;
+        if self.user_id_type == Some(UserIdType::Text) {
+            return Err(text_keys_refused());
+        }
         Ok(database)
     }
 
-    fn build(self, database: String, pool: MySqlPool) -> MySqlStore {
+    fn build(self, database: String, pool: MySqlPool, key: UserIdType) -> MySqlStore {
         MySqlStore {
-            ctx: Arc::new(Ctx::new(database, self.clock, self.features)),
+            ctx: Arc::new(Ctx::new(database, self.clock, self.features, key)),
             pool,
         }
     }
+}
+
+/// The refusal of text user keys ([`MySqlStoreBuilder::user_id_type`]).
+pub(crate) fn text_keys_refused() -> StoreError {
+    StoreError::invalid(
+        "user_id_type",
+        "the MariaDB store serves UUID and integer user ids, not text: fastapi-fullauth cannot \
+         create a text-keyed database on MariaDB (its UserSchema[str] models declare the key as \
+         a String without a length, and SQLAlchemy refuses it: \"VARCHAR requires a length on \
+         dialect mysql\")",
+    )
 }
 
 /// Every fullauth store on one MariaDB database. Cheap to clone (a pool
@@ -227,6 +322,7 @@ impl std::fmt::Debug for MySqlStore {
         f.debug_struct("MySqlStore")
             .field("database", &self.ctx.database)
             .field("features", &self.ctx.features)
+            .field("user_id_type", &self.ctx.key)
             .field("clock", &self.ctx.clock)
             .finish()
     }
@@ -283,7 +379,11 @@ impl MySqlStore {
     /// The migrations of this store's database, for the app's own connection
     /// or transaction ([`MySqlMigrations::apply`]) and the exports.
     pub fn migrations(&self) -> MySqlMigrations {
-        MySqlMigrations::from_checked(&self.ctx.database, self.ctx.texts.quoted_schema())
+        MySqlMigrations::from_checked(
+            &self.ctx.database,
+            self.ctx.texts.quoted_schema(),
+            self.ctx.key,
+        )
     }
 
     /// Applies the pending migrations of the store's features and refreshes
@@ -303,12 +403,22 @@ impl MySqlStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the server cannot be reached;
-    /// [`StoreError::Backend`] when `fullauth_users.id` holds integer or
-    /// text keys ([`fullauth_api::sql::check_user_key`]).
+    /// [`StoreError::Backend`] when `fullauth_users.id` holds keys of
+    /// another type than the store's ([`fullauth_api::sql::check_user_key`]).
     pub async fn refresh_user_columns(&self) -> StoreResult<()> {
         let h = self.handle();
         run!(h, Retry::Idempotent, atomic = false, |c| async move {
             columns::refresh(c, h.ctx).await.map(drop)
+        })
+    }
+
+    /// What the catalog says of `fullauth_users` (its key type and the
+    /// application's columns), without judging the key type; `None` when
+    /// the table does not exist yet.
+    async fn read_user_catalog(&self) -> StoreResult<Option<columns::Discovered>> {
+        let h = self.handle();
+        run!(h, Retry::Idempotent, atomic = false, |c| async move {
+            columns::read_catalog(c, &h.ctx.database).await
         })
     }
 
@@ -422,6 +532,13 @@ impl StoreInfo for MySqlStore {
     fn backend_name(&self) -> &'static str {
         BACKEND
     }
+
+    /// The key type set with [`MySqlStoreBuilder::user_id_type`], else the
+    /// database's as [`MySqlStoreBuilder::connect`] found it (UUID for a
+    /// store from [`MySqlStoreBuilder::from_pool`]).
+    fn user_id_type(&self) -> UserIdType {
+        self.ctx.key
+    }
 }
 
 impl StoreInfo for MySqlTransaction {
@@ -431,6 +548,11 @@ impl StoreInfo for MySqlTransaction {
 
     fn backend_name(&self) -> &'static str {
         BACKEND
+    }
+
+    /// The key type of the store that began the transaction.
+    fn user_id_type(&self) -> UserIdType {
+        self.ctx.key
     }
 }
 

@@ -21,7 +21,7 @@ macro_rules! cols {
 /// commas.
 fn decode(row: &MySqlRow) -> DbResult<MfaFactor> {
     let id: Hyphenated = row.try_get(0)?;
-    let user: Hyphenated = row.try_get(1)?;
+    let user = crate::keys::user_id_at(row, 1)?;
     let secret: String = row.try_get(2)?;
     let confirmed: Option<OffsetDateTime> = row.try_get(3)?;
     let counter: i32 = row.try_get(4)?;
@@ -35,7 +35,7 @@ fn decode(row: &MySqlRow) -> DbResult<MfaFactor> {
         .map_err(stored("recovery code"))?;
     Ok(MfaFactor {
         id: id.into_uuid(),
-        user_id: UserId::from_uuid(user.into_uuid()),
+        user_id: user,
         secret: MfaSecret::new(secret).map_err(stored("MFA secret"))?,
         confirmed_at: confirmed.map(Timestamp::from_datetime),
         last_counter: u32::try_from(counter).unwrap_or(0),

@@ -14,8 +14,9 @@
 //! roll one back. So:
 //!
 //! * everything that can refuse is checked **before anything is written**:
-//!   the server version, drift, tables without records (`apply`), missing
-//!   NOT NULL columns and integer user ids (`adopt`). A refused `apply` or
+//!   the server version, drift, tables without records and users of
+//!   another key type (`apply`), missing NOT NULL columns and users of
+//!   another key type (`adopt`). A refused `apply` or
 //!   `adopt` leaves the database exactly as it was;
 //! * `apply` runs each migration's statements, then records it (and commits
 //!   the record), one migration after the other. A statement that fails
@@ -109,17 +110,19 @@ use fullauth_api::migrate::engine::{
 use fullauth_api::migrate::schema::{
     self, ColumnSpec, ColumnType, Fix, LiveColumn, LiveForeignKey, LiveIndex, LiveTable,
     SchemaChange, ShortLivedTables, SqlDialect, TableSpec, canonical_type, check_index, diff_table,
+    key_typed, key_typed_sql, user_key_column,
 };
 use fullauth_api::migrate::{
-    AdoptReport, AppliedMigration, ExportedMigration, Migration, MigrationStatus, TRACKING_TABLE,
+    AdoptReport, AppliedMigration, ExportedMigration, Migration, MigrationRefusal, MigrationStatus,
+    TRACKING_TABLE,
 };
-use fullauth_api::{Features, StoreError, StoreResult, Timestamp};
+use fullauth_api::{Features, StoreError, StoreResult, Timestamp, UserIdType};
 use sqlx::mysql::MySqlRow;
 use sqlx::{Acquire, MySql, MySqlConnection, MySqlPool, Row};
 use time::PrimitiveDateTime;
 
 use crate::ctx::{check_database_name, quote_ident, render};
-use crate::error::map_sqlx;
+use crate::error::{DbError, map_sqlx};
 use crate::migrations::MIGRATIONS;
 
 /// The tracking table, in the layout every backend shares.
@@ -288,10 +291,48 @@ struct MariaTable {
 ///
 /// Same semantics as [`SqlMigrator`] ([`MySqlMigrator`] runs these on its
 /// pool), except that MariaDB cannot roll DDL back.
+///
+/// # User key types
+///
+/// The migrations create the user key columns (`fullauth_users.id` and
+/// every `user_id`) of one [`UserIdType`], set with
+/// [`user_id_type`](Self::user_id_type) (UUID unless set; the migrations of
+/// a store, [`MySqlStore::migrations`](crate::MySqlStore::migrations), have
+/// the store's): `UUID`, or as fastapi-fullauth's SQLAlchemy models create
+/// them on MariaDB for an app declared with `UserSchema[int]` (`id INTEGER
+/// NOT NULL AUTO_INCREMENT`, `user_id INTEGER NOT NULL`, each `user_id`
+/// first in its table; the fixture `tests/fixtures/reference_0_18_mariadb_int.sql`).
+/// Text keys are refused by [`apply`](Self::apply), [`adopt`](Self::adopt)
+/// and the exports ([`StoreError::InvalidInput`], field `user_id_type`):
+/// fastapi-fullauth cannot create them on MariaDB (see
+/// [`MySqlStoreBuilder::user_id_type`](crate::MySqlStoreBuilder::user_id_type)).
+///
+/// The checksums recorded are those of [`MIGRATIONS`] as written (for UUID
+/// keys) whatever the key type, so the status of a database never depends
+/// on it; the record of `core_0001_users` says the key type in its
+/// description (`… (user ids: int)`) when it is not UUID. `apply` refuses a
+/// database whose `fullauth_users.id` holds keys of another type
+/// ([`check_user_key`](fullauth_api::sql::check_user_key)'s error), and
+/// `adopt` answers it [`MigrationRefusal::Incompatible`], before anything
+/// is written; adopting tables of the key type set compares them with the
+/// tables of that type.
+///
+/// ```
+/// use fullauth_api::{Features, UserIdType};
+/// use fullauth_mysql::MySqlMigrations;
+///
+/// # fn main() -> Result<(), fullauth_api::StoreError> {
+/// let m = MySqlMigrations::new("app")?.user_id_type(UserIdType::Int);
+/// let sql = m.export_sql(Features::durable())?;
+/// assert!(sql.contains("\tid INTEGER NOT NULL AUTO_INCREMENT,"));
+/// assert!(sql.contains("(user ids: int)"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MySqlMigrations {
     database: String,
     quoted: String,
+    key: UserIdType,
 }
 
 impl MySqlMigrations {
@@ -304,15 +345,41 @@ impl MySqlMigrations {
         let database = database.into();
         check_database_name(&database)?;
         let quoted = quote_ident(&database);
-        Ok(MySqlMigrations { database, quoted })
+        Ok(MySqlMigrations {
+            database,
+            quoted,
+            key: UserIdType::Uuid,
+        })
+    }
+
+    /// The same migrations for users keyed by `t` (see the
+    /// [type's docs](Self#user-key-types); text keys are refused by every
+    /// method that writes or exports). No I/O.
+    pub fn user_id_type(mut self, t: UserIdType) -> Self {
+        self.key = t;
+        self
     }
 
     /// From a database name already checked and quoted (the store's).
-    pub(crate) fn from_checked(database: &str, quoted: &str) -> Self {
+    pub(crate) fn from_checked(database: &str, quoted: &str, key: UserIdType) -> Self {
         MySqlMigrations {
             database: database.to_string(),
             quoted: quoted.to_string(),
+            key,
         }
+    }
+
+    /// The key type of the users the migrations create the tables for.
+    pub fn key_type(&self) -> UserIdType {
+        self.key
+    }
+
+    /// Refuses text keys ([`crate::MySqlStoreBuilder::user_id_type`]).
+    fn check_key(&self) -> StoreResult<()> {
+        if self.key == UserIdType::Text {
+            return Err(crate::text_keys_refused());
+        }
+        Ok(())
     }
 
     /// The database.
@@ -320,14 +387,60 @@ impl MySqlMigrations {
         &self.database
     }
 
-    /// Every migration, in catalogue order.
+    /// Every migration, in catalogue order, as written for UUID keys (the
+    /// text their checksums are taken over; [`render`](Self::render) gives
+    /// the SQL that runs).
     pub fn migrations(&self) -> &'static [Migration] {
         &MIGRATIONS
     }
 
-    /// A migration's SQL as it runs on this database.
+    /// A migration's SQL as it runs on this database, for this key type
+    /// (text keys, which nothing runs, as `VARCHAR(255)`).
     pub fn render(&self, migration: &Migration) -> String {
-        render(migration.sql, &self.quoted)
+        let (users_id, user_id) = match self.key {
+            UserIdType::Uuid => ("UUID", "UUID"),
+            UserIdType::Int => ("INTEGER", "INTEGER"),
+            UserIdType::Text => ("VARCHAR(255)", "VARCHAR(255)"),
+        };
+        let mut typed = key_typed_sql(migration.sql, self.key, "UUID", users_id, user_id);
+        if self.key == UserIdType::Int {
+            // Numbered by the database, as SQLAlchemy creates an integer
+            // primary key (only fullauth_users.id is an integer `id`).
+            typed = typed.replacen(
+                "\n\tid INTEGER NOT NULL,",
+                "\n\tid INTEGER NOT NULL AUTO_INCREMENT,",
+                1,
+            );
+        }
+        render(&typed, &self.quoted)
+    }
+
+    /// `migration` as this key type records it: the description of
+    /// `core_0001_users` names a key type other than UUID; the checksum is
+    /// the migration's as written.
+    fn as_recorded(&self, migration: &Migration) -> Migration {
+        Migration {
+            description: recorded_description(migration, self.key),
+            ..*migration
+        }
+    }
+
+    /// The tracking row recording `migration` for this key type.
+    fn row_of(&self, migration: &Migration, now: Timestamp, adopted: bool) -> TrackingRow {
+        TrackingRow::of(&self.as_recorded(migration), now, adopted)
+    }
+
+    /// The key type of `fullauth_users.id` in the database, with the
+    /// column's type as the catalog spells it; `None` without that table
+    /// (or column).
+    async fn stored_key(
+        &self,
+        c: &mut MySqlConnection,
+    ) -> StoreResult<Option<(UserIdType, String)>> {
+        let found = crate::columns::read_catalog(c, &self.database)
+            .await
+            .map_err(DbError::into_store)?;
+        Ok(found.and_then(|f| f.key))
     }
 
     /// Where each feature stands, for the `chosen` features. Reads only.
@@ -388,6 +501,7 @@ impl MySqlMigrations {
     {
         Box::pin(async move {
             fullauth_api::migrate::check_sql_features(chosen)?;
+            self.check_key()?;
             let mut c = conn.acquire().await.map_err(map_sqlx)?;
             check_server(&mut c).await?;
             self.lock(&mut c).await?;
@@ -410,6 +524,7 @@ impl MySqlMigrations {
     {
         Box::pin(async move {
             fullauth_api::migrate::check_sql_features(chosen)?;
+            self.check_key()?;
             let mut c = conn.acquire().await.map_err(map_sqlx)?;
             check_server(&mut c).await?;
             self.lock(&mut c).await?;
@@ -460,8 +575,10 @@ impl MySqlMigrations {
         );
         let tracking = render(TRACKING, &self.quoted);
         let table = format!("{}.fullauth_schema_migrations", self.quoted);
-        let items: Vec<(Migration, String)> =
-            MIGRATIONS.iter().map(|m| (*m, self.render(m))).collect();
+        let items: Vec<(Migration, String)> = MIGRATIONS
+            .iter()
+            .map(|m| (self.as_recorded(m), self.render(m)))
+            .collect();
         let dialect = ExportDialect {
             title: "fullauth schema for MariaDB 10.7+ (compatible with fastapi-fullauth 0.18; \
                     MariaDB commits DDL implicitly: BEGIN/COMMIT do not make it atomic)",
@@ -481,6 +598,7 @@ impl MySqlMigrations {
     /// # Errors
     /// `InvalidInput` for an inconsistent set.
     pub fn export_sql(&self, features: Features) -> StoreResult<String> {
+        self.check_key()?;
         self.export(|d, items| engine::export_script(d, features, items))
     }
 
@@ -494,6 +612,7 @@ impl MySqlMigrations {
         features: Features,
         version_base: i64,
     ) -> StoreResult<Vec<ExportedMigration>> {
+        self.check_key()?;
         self.export(|d, items| engine::export_files(d, features, items, version_base))
     }
 
@@ -864,10 +983,15 @@ impl MySqlMigrations {
         let Some(pending) = SET.apply_steps(&state, chosen)? else {
             return Ok(Vec::new());
         };
+        // Tables of this key type next to users of another type would not
+        // even take their foreign keys: refused before anything is written.
+        if let Some((found, column_type)) = self.stored_key(c).await? {
+            fullauth_api::sql::check_user_key(self.key, found, &column_type)?;
+        }
         self.ensure_tracking(c, &state).await?;
         for m in &pending {
             self.run_migration(c, m).await?;
-            self.record(c, &TrackingRow::of(m, now, false)).await?;
+            self.record(c, &self.row_of(m, now, false)).await?;
         }
         Ok(ids(&pending))
     }
@@ -884,8 +1008,20 @@ impl MySqlMigrations {
             return Ok(report);
         };
         // Every refusal before the first write (no DDL can be undone).
+        // Users of another key type than this one's: nothing to adopt.
+        if let Some((found, column_type)) = self.stored_key(c).await? {
+            if found != self.key {
+                return Err(MigrationRefusal::Incompatible {
+                    table: "fullauth_users".into(),
+                    column: "id".into(),
+                    found: live_type(&column_type),
+                    expected: Dialect.column_type(user_key_column(self.key)),
+                }
+                .into());
+            }
+        }
         for m in &candidates {
-            let change = SET.change(m)?;
+            let change = key_typed(SET.change(m)?, self.key);
             for t in change.tables {
                 if state.present.contains(t.name) {
                     let live = self.live_table(c, t.name).await?;
@@ -895,17 +1031,17 @@ impl MySqlMigrations {
         }
         self.ensure_tracking(c, &state).await?;
         for m in candidates {
-            let change = SET.change(m)?;
+            let change = key_typed(SET.change(m)?, self.key);
             let present = self.present_objects(c).await?;
             if nothing_present(change, &present) {
                 self.run_migration(c, m).await?;
-                self.record(c, &TrackingRow::of(m, now, false)).await?;
+                self.record(c, &self.row_of(m, now, false)).await?;
                 report.applied.push(m.id.to_string());
                 continue;
             }
             self.adopt_change(c, change, &present, &mut report.notes)
                 .await?;
-            self.record(c, &TrackingRow::of(m, now, true)).await?;
+            self.record(c, &self.row_of(m, now, true)).await?;
             report.adopted.push(m.id.to_string());
         }
         Ok(report)
@@ -920,7 +1056,16 @@ impl MySqlMigrations {
     ) -> StoreResult<()> {
         for t in change.tables {
             if !present.contains(t.name) {
-                self.exec(c, &create_table_sql(t)).await?;
+                let mut sql = create_table_sql(t);
+                if t.name == "fullauth_users" && self.key == UserIdType::Int {
+                    // Numbered by the database, as the migration creates it.
+                    sql = sql.replacen(
+                        "\n\tid INTEGER NOT NULL,",
+                        "\n\tid INTEGER NOT NULL AUTO_INCREMENT,",
+                        1,
+                    );
+                }
+                self.exec(c, &sql).await?;
                 notes.push(format!("created the missing table {}", t.name));
                 continue;
             }
@@ -1086,6 +1231,20 @@ fn server_supported(version: &str) -> bool {
     }
 }
 
+/// The description `migration` is recorded with for key type `t`: the
+/// catalogue's, and for `core_0001_users` on integer keys the key type
+/// after it (`… (user ids: int)`). Made once per key type.
+fn recorded_description(migration: &Migration, t: UserIdType) -> &'static str {
+    use std::sync::OnceLock;
+    if t == UserIdType::Uuid || migration.id != "core_0001_users" {
+        return migration.description;
+    }
+    static INT: OnceLock<String> = OnceLock::new();
+    static TEXT: OnceLock<String> = OnceLock::new();
+    let slot = if t == UserIdType::Int { &INT } else { &TEXT };
+    slot.get_or_init(|| format!("{} (user ids: {t})", migration.description))
+}
+
 /// The SQL of one fix `adopt` makes (`{s}` for the database).
 fn fix_sql(fix: &Fix) -> String {
     match fix {
@@ -1173,6 +1332,18 @@ impl MySqlMigrator {
     /// The database this migrator works on.
     pub fn database(&self) -> &str {
         self.migrations.database()
+    }
+
+    /// The same migrator for users keyed by `t` (see
+    /// [`MySqlMigrations#user-key-types`]). No I/O.
+    pub fn user_id_type(mut self, t: UserIdType) -> Self {
+        self.migrations = self.migrations.user_id_type(t);
+        self
+    }
+
+    /// The key type of the users the migrations create the tables for.
+    pub fn key_type(&self) -> UserIdType {
+        self.migrations.key_type()
     }
 }
 

@@ -27,7 +27,7 @@ fn decode(row: &MySqlRow) -> DbResult<OAuthAccount> {
     let id: Hyphenated = row.try_get(0)?;
     let provider: String = row.try_get(1)?;
     let pid: String = row.try_get(2)?;
-    let user: Hyphenated = row.try_get(3)?;
+    let user = crate::keys::user_id_at(row, 3)?;
     let email: Option<String> = row.try_get(4)?;
     let access: Option<String> = row.try_get(5)?;
     let refresh: Option<String> = row.try_get(6)?;
@@ -37,7 +37,7 @@ fn decode(row: &MySqlRow) -> DbResult<OAuthAccount> {
         id: id.into_uuid(),
         provider: ProviderName::new(provider).map_err(stored("provider"))?,
         provider_user_id: ProviderUserId::new(pid).map_err(stored("provider user id"))?,
-        user_id: UserId::from_uuid(user.into_uuid()),
+        user_id: user,
         provider_email: email
             .map(Email::new)
             .transpose()

@@ -23,7 +23,7 @@ macro_rules! cols {
 /// Decodes a row of `cols!()`.
 fn decode(row: &MySqlRow) -> DbResult<Passkey> {
     let id: Hyphenated = row.try_get(0)?;
-    let user: Hyphenated = row.try_get(1)?;
+    let user = crate::keys::user_id_at(row, 1)?;
     let cred: String = row.try_get(2)?;
     let key: String = row.try_get(3)?;
     let count: i32 = row.try_get(4)?;
@@ -33,7 +33,7 @@ fn decode(row: &MySqlRow) -> DbResult<Passkey> {
     let used: Option<OffsetDateTime> = row.try_get(9)?;
     Ok(Passkey {
         id: id.into_uuid(),
-        user_id: UserId::from_uuid(user.into_uuid()),
+        user_id: user,
         credential_id: CredentialId::new(cred).map_err(stored("credential id"))?,
         public_key: Text::new(key).map_err(stored("public key"))?,
         sign_count: u32::try_from(count).unwrap_or(0),

@@ -51,7 +51,7 @@ fn decode_at(row: &MySqlRow, at: usize) -> DbResult<RefreshToken> {
         id: uuid_at(row, at)?,
         digest: TokenDigest::from_hex(&digest)
             .map_err(|e| StoreError::backend("a stored token digest does not validate", e))?,
-        user_id: UserId::from_uuid(uuid_at(row, at + 2)?),
+        user_id: crate::keys::user_id_at(row, at + 2)?,
         family_id: family(row.try_get(at + 3)?)?,
         expires_at: ts(row, at + 4)?,
         revoked: row.try_get(at + 5)?,
@@ -208,7 +208,7 @@ async fn rotate(
     let Some(row) = row else {
         return Ok(Rotation::NotFound);
     };
-    let user = UserId::from_uuid(uuid_at(&row, 0)?);
+    let user = crate::keys::user_id_at(&row, 0)?;
     let family_id = family(row.try_get(1)?)?;
     let revoked: bool = row.try_get(2)?;
     let unexpired: bool = row.try_get(3)?;

@@ -3,27 +3,20 @@
 use fullauth_api::sql::{permission_names, role_names, split_names};
 use fullauth_api::{
     ConflictKind, Email, Entity, Feature, HashedPassword, NewUser, Principal, StoreError,
-    StoreResult, User, UserId, UserLookup, UserPatch,
+    StoreResult, User, UserId, UserIdType, UserLookup, UserPatch,
 };
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySqlConnection, Row as _};
-use uuid::fmt::Hyphenated;
 
 use crate::columns::UserColumns;
 use crate::ctx::Ctx;
 use crate::error::{DbError, DbResult, Retry, map_write_error};
 use crate::handle::{ConnRef, Handle, run};
+use crate::keys::UserKey;
 
-/// The UUID of a user id (every id of this backend is a UUID).
-pub(crate) fn uuid_of(id: &UserId) -> StoreResult<uuid::Uuid> {
-    id.as_uuid()
-        .ok_or_else(|| StoreError::invalid("user_id", "this store keys users by UUID"))
-}
-
-/// The user id as bound to a native `UUID` column (its hyphenated text;
-/// a plain [`uuid::Uuid`] would be sent as 16 bytes).
-pub(crate) fn id_param(id: &UserId) -> StoreResult<Hyphenated> {
-    uuid_of(id).map(uuid::Uuid::hyphenated)
+/// The user id as bound to a key column ([`UserKey`]).
+pub(crate) fn id_param(id: &UserId) -> StoreResult<UserKey> {
+    UserKey::of(id)
 }
 
 /// The application columns after making sure every name given exists
@@ -57,14 +50,20 @@ pub(crate) async fn create_user(h: Handle<'_>, new: NewUser) -> StoreResult<User
 /// Inserts the user and reads the row back with `RETURNING`.
 async fn insert(c: &mut MySqlConnection, ctx: &Ctx, new: &NewUser) -> DbResult<User> {
     let cols = columns_for(c, ctx, &new.extra.names().collect::<Vec<_>>()).await?;
-    let id = match &new.id {
-        Some(id) => id_param(id)?,
-        None => uuid::Uuid::now_v7().hyphenated(),
+    // An integer key comes from the `AUTO_INCREMENT` column: the row is
+    // inserted without an id, which `RETURNING` reads back in the same
+    // statement (an id given for it is refused before the backend runs).
+    let id = match (ctx.key, &new.id) {
+        (UserIdType::Int, _) => None,
+        (_, Some(id)) => Some(id_param(id)?),
+        (_, None) => Some(UserKey::Uuid(uuid::Uuid::now_v7().hyphenated())),
     };
-    let mut names = String::from(
-        "id, email, hashed_password, is_active, is_verified, is_superuser, created_at",
-    );
-    let mut values = String::from("?, ?, ?, ?, ?, ?, ?");
+    let (mut names, mut values) = match id {
+        Some(_) => (String::from("id, "), String::from("?, ")),
+        None => (String::new(), String::new()),
+    };
+    names.push_str("email, hashed_password, is_active, is_verified, is_superuser, created_at");
+    values.push_str("?, ?, ?, ?, ?, ?");
     let mut extra_values = Vec::new();
     for (name, value) in new.extra.iter() {
         let col = cols
@@ -80,8 +79,11 @@ async fn insert(c: &mut MySqlConnection, ctx: &Ctx, new: &NewUser) -> DbResult<U
         "INSERT INTO {{s}}.fullauth_users ({names}) VALUES ({values}) RETURNING {}",
         cols.returning_list
     );
-    let mut q = sqlx::query(ctx.dynamic(&sql))
-        .bind(id)
+    let mut q = sqlx::query(ctx.dynamic(&sql));
+    if let Some(id) = id {
+        q = q.bind(id);
+    }
+    let mut q = q
         .bind(new.email.as_str())
         .bind(new.hashed_password.as_ref().map(HashedPassword::as_str))
         .bind(new.is_active)

@@ -6,15 +6,21 @@
 //! columns in order and uniqueness; foreign keys with their names, columns,
 //! targets and ON DELETE / ON UPDATE rules; table engines. The comparison
 //! allows exactly the three documented differences and nothing else; two
-//! migrators at once; odd database names.
+//! migrators at once; odd database names. The same comparison for integer
+//! user keys, with the DDL SQLAlchemy emits for `UserSchema[int]` models
+//! (`tests/fixtures/reference_0_18_mariadb_int.sql`).
 
 mod common;
 
-use fullauth_api::{Features, NewUser, UserStore};
+use fullauth_api::{Feature, Features, NewUser, StoreInfo, UserIdType, UserStore};
 use fullauth_mysql::sqlx::{self, MySqlPool, Row};
 use fullauth_mysql::{MIGRATIONS, MySqlMigrator, MySqlStore};
 
 const REFERENCE_DDL: &str = include_str!("fixtures/reference_0_18_mariadb.sql");
+
+/// The DDL SQLAlchemy emits on MariaDB for the reference's models declared
+/// with integer user keys.
+const REFERENCE_INT_DDL: &str = include_str!("fixtures/reference_0_18_mariadb_int.sql");
 
 /// The durable tables (the reference's).
 const REFERENCE_TABLES: [&str; 9] = [
@@ -158,8 +164,13 @@ fn with_documented_differences(reference: &[String], server_collation: &str) -> 
 
 /// Runs the reference DDL (several statements) in `database`.
 async fn run_reference(url: &str, database: &str) {
+    run_ddl(url, database, REFERENCE_DDL).await;
+}
+
+/// Runs `ddl` (several statements) in `database`.
+async fn run_ddl(url: &str, database: &str, ddl: &str) {
     let pool = common::database_pool(url, database, 1).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(REFERENCE_DDL.to_string()))
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl.to_string()))
         .execute(&pool)
         .await
         .expect("the reference DDL runs");
@@ -231,6 +242,169 @@ async fn migrations_create_the_reference_schema_with_the_documented_differences(
         "the migrated schema differs from the reference beyond the documented differences:\n\
          only in the reference: {missing:#?}\nonly in ours: {extra:#?}"
     );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn int_key_migrations_create_the_reference_int_schema_with_the_documented_differences() {
+    let Some(mut env) = Env::new().await else {
+        return;
+    };
+    let ours = env.database().await;
+    let reference = env.database().await;
+    let migrator = MySqlMigrator::new(env.pool.clone(), ours.clone())
+        .unwrap()
+        .user_id_type(UserIdType::Int);
+    let applied = migrator.apply(Features::all()).await.unwrap();
+    assert_eq!(applied.len(), MIGRATIONS.len());
+    run_ddl(&env.url, &reference, REFERENCE_INT_DDL).await;
+    let server_collation: String =
+        sqlx::query_scalar("SELECT CAST(DEFAULT_COLLATION_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
+            .bind(&reference)
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    let a = catalog(&env.pool, &ours).await;
+    let b = catalog(&env.pool, &reference).await;
+    assert!(a.len() > 80, "the catalog queries found the tables: {a:#?}");
+    // The key columns as the fixture declares them: the users' id numbered
+    // by the database, each user_id an INTEGER and first in its table.
+    let has = |line: &str| {
+        assert!(
+            a.iter().any(|l| l.starts_with(line)),
+            "{line} in the migrated catalog: {a:#?}"
+        );
+    };
+    has(
+        "column fullauth_users.id #1 int(11) nullable=NO default=- charset=- collation=- extra=auto_increment",
+    );
+    for table in [
+        "fullauth_refresh_tokens",
+        "fullauth_user_roles",
+        "fullauth_oauth_accounts",
+        "fullauth_passkeys",
+        "fullauth_mfa",
+    ] {
+        has(&format!(
+            "column {table}.user_id #1 int(11) nullable=NO default=- charset=- collation=- extra="
+        ));
+        has(&format!("column {table}.id #2 uuid nullable=NO").replace(
+            "fullauth_user_roles.id #2 uuid",
+            "fullauth_user_roles.role_id #2 uuid",
+        ));
+    }
+    let expected = with_documented_differences(&b, &server_collation);
+    let missing: Vec<_> = expected.iter().filter(|l| !a.contains(l)).collect();
+    let extra: Vec<_> = a.iter().filter(|l| !expected.contains(l)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "the integer-keyed schema differs from the reference beyond the documented \
+         differences:\nonly in the reference: {missing:#?}\nonly in ours: {extra:#?}"
+    );
+    // The key type is recorded, and a store opened without one takes it
+    // from the catalog and numbers its users.
+    let described: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(description AS CHAR) FROM {}.fullauth_schema_migrations \
+         WHERE id = 'core_0001_users'",
+        common::quote(&ours)
+    )))
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert!(described.ends_with(" (user ids: int)"), "{described}");
+    let store = MySqlStore::builder()
+        .database(ours.clone())
+        .connect(&env.url)
+        .await
+        .unwrap();
+    assert_eq!(store.user_id_type(), UserIdType::Int);
+    let first = store
+        .create_user(NewUser::new("first@example.com").unwrap())
+        .await
+        .unwrap();
+    let second = store
+        .create_user(NewUser::new("second@example.com").unwrap())
+        .await
+        .unwrap();
+    let (Some(a), Some(b)) = (first.id.as_int(), second.id.as_int()) else {
+        panic!("integer ids: {first:?} {second:?}");
+    };
+    assert!(a > 0 && b > a, "{a} then {b}");
+    assert_eq!(store.get_user(&second.id).await.unwrap(), Some(second));
+    store.pool().close().await;
+    env.cleanup().await;
+}
+
+/// A database the Python library made for integer keys is adopted by an
+/// integer migrator (its tables compared with the integer-keyed specs,
+/// widened as every adopted database is) and served afterwards; a UUID
+/// migrator refuses it before writing anything, both to adopt and to apply.
+#[tokio::test]
+async fn an_integer_keyed_python_database_is_adopted_for_integer_keys_only() {
+    let Some(mut env) = Env::new().await else {
+        return;
+    };
+    let database = env.database().await;
+    run_ddl(&env.url, &database, REFERENCE_INT_DDL).await;
+    let uuid = MySqlMigrator::new(env.pool.clone(), database.clone()).unwrap();
+    let e = uuid.adopt(Features::durable()).await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("fullauth_users") && text.contains("INTEGER"),
+        "{text}"
+    );
+    let tracked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'fullauth_schema_migrations'",
+    )
+    .bind(&database)
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(tracked, 0, "nothing written by the refusals");
+    let int = uuid.user_id_type(UserIdType::Int);
+    let report = int.adopt(Features::all()).await.unwrap();
+    assert!(
+        report.adopted.iter().any(|id| id == "core_0001_users"),
+        "{report:?}"
+    );
+    assert!(int.status(Features::all()).await.unwrap().is_up_to_date());
+    let store = MySqlStore::builder()
+        .database(database.clone())
+        .connect(&env.url)
+        .await
+        .unwrap();
+    assert_eq!(store.user_id_type(), UserIdType::Int);
+    let user = store
+        .create_user(NewUser::new("adopted@example.com").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(user.id.as_int(), Some(1));
+    store.pool().close().await;
+    // Applying UUID-keyed tables next to integer-keyed users is refused
+    // before anything runs.
+    let other = env.database().await;
+    let int = MySqlMigrator::new(env.pool.clone(), other.clone())
+        .unwrap()
+        .user_id_type(UserIdType::Int);
+    int.apply(Features::from(Feature::Core)).await.unwrap();
+    let uuid = MySqlMigrator::new(env.pool.clone(), other.clone()).unwrap();
+    let e = uuid
+        .apply(Features::from(Feature::Core).with(Feature::Roles))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("user ids are integer"), "{text}");
+    assert!(text.contains("opened for UUID user ids"), "{text}");
+    let roles: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'fullauth_roles'",
+    )
+    .bind(&other)
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(roles, 0, "nothing applied");
     env.cleanup().await;
 }
 
@@ -322,69 +496,5 @@ async fn database_names_are_quoted_and_the_connection_database_is_irrelevant() {
     .await
     .unwrap();
     assert_eq!(n, 1);
-    env.cleanup().await;
-}
-
-/// A database a fastapi-fullauth app declared with `UserSchema[int]`
-/// (`int(11) AUTO_INCREMENT`) or `UserSchema[str]` (`varchar(36)`) made is
-/// refused before anything is read or written there, naming both key types:
-/// by `connect`, and on the app's pool by the first operation on users.
-#[tokio::test]
-async fn an_integer_or_text_keyed_database_is_refused_naming_both_key_types() {
-    let Some(mut env) = Env::new().await else {
-        return;
-    };
-    for (key, found) in [
-        ("INTEGER NOT NULL AUTO_INCREMENT", "integer"),
-        ("VARCHAR(36) NOT NULL", "text"),
-    ] {
-        let database = env.database().await;
-        let pool = common::database_pool(&env.url, &database, 1).await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE TABLE fullauth_users (
-                id {key},
-                email VARCHAR(320) NOT NULL,
-                hashed_password TEXT,
-                is_active BOOL NOT NULL,
-                is_verified BOOL NOT NULL,
-                is_superuser BOOL NOT NULL,
-                created_at DATETIME NOT NULL,
-                PRIMARY KEY (id)
-            );
-            INSERT INTO fullauth_users (id, email, is_active, is_verified, is_superuser,
-                created_at) VALUES ('7', 'seven@example.com', 1, 0, 0, NOW())"
-        )))
-        .execute(&pool)
-        .await
-        .unwrap();
-        // Refused when the store connects ...
-        let e = MySqlStore::builder()
-            .database(database.clone())
-            .features(Features::durable())
-            .connect(&env.url)
-            .await
-            .unwrap_err();
-        let text = e.to_string();
-        assert!(text.contains(&format!("user ids are {found}")), "{text}");
-        // ... and on the app's pool, by the first operation on users.
-        let store = MySqlStore::builder()
-            .database(database.clone())
-            .features(Features::durable())
-            .from_pool(pool.clone())
-            .unwrap();
-        let e = store
-            .create_user(NewUser::new("eight@example.com").unwrap())
-            .await
-            .unwrap_err();
-        let text = e.to_string();
-        assert!(text.contains(&format!("user ids are {found}")), "{text}");
-        assert!(text.contains("opened for UUID user ids"), "{text}");
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM fullauth_users")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(rows, 1, "nothing written");
-        pool.close().await;
-    }
     env.cleanup().await;
 }

@@ -1,11 +1,12 @@
 //! Shared test support: the server URL, fresh databases, pools, stores.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fullauth_api::{Clock, Features, Timestamp};
+use fullauth_api::{Clock, Features, Timestamp, UserIdType};
 use fullauth_mysql::MySqlStore;
 use fullauth_mysql::sqlx::{self, MySqlPool};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
@@ -161,14 +162,39 @@ pub const APP_COLUMNS: [(&str, &str); 3] = [
 /// (migrating again is a no-op, and the app columns are added only when
 /// missing).
 pub fn shared_database(url: &str) -> &'static str {
-    static DATABASE: OnceLock<String> = OnceLock::new();
-    DATABASE.get_or_init(|| {
+    shared_keyed_database(url, UserIdType::Uuid)
+}
+
+/// [`shared_database`] for users keyed by `key`: one database per key type
+/// and test binary, migrated for that key type
+/// (`FULLAUTH_TEST_MYSQL_DATABASE` names the UUID one; the others get
+/// `_<type>` after it).
+pub fn shared_keyed_database(url: &str, key: UserIdType) -> &'static str {
+    static DATABASES: OnceLock<Mutex<HashMap<UserIdType, &'static str>>> = OnceLock::new();
+    let mut made = DATABASES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(name) = made.get(&key) {
+        return name;
+    }
+    let name: &'static str = Box::leak(make_shared_database(url, key).into_boxed_str());
+    made.insert(key, name);
+    name
+}
+
+fn make_shared_database(url: &str, key: UserIdType) -> String {
+    {
         let url = url.to_string();
         block_on_own_runtime(async move {
             let admin = pool(&url, 2).await;
             drop_stale_databases(&admin).await;
             let database = match std::env::var("FULLAUTH_TEST_MYSQL_DATABASE") {
                 Ok(name) if !name.is_empty() => {
+                    let name = match key {
+                        UserIdType::Uuid => name,
+                        other => format!("{name}_{other}"),
+                    };
                     let exists: i64 = sqlx::query_scalar(
                         "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
                     )
@@ -194,6 +220,7 @@ pub fn shared_database(url: &str) -> &'static str {
             let store = MySqlStore::builder()
                 .database(database.clone())
                 .features(Features::all())
+                .user_id_type(key)
                 .from_pool(admin.clone())
                 .expect("open");
             store.migrate().await.expect("migrate");
@@ -214,13 +241,23 @@ pub fn shared_database(url: &str) -> &'static str {
             admin.close().await;
             database
         })
-    })
+    }
 }
 
 /// A store on `database` with its own small pool, on `clock`.
 pub async fn store(url: &str, database: &str, clock: Clock) -> MySqlStore {
+    store_with(url, database, clock, MySqlStore::builder()).await
+}
+
+/// [`store`] from `builder` (for its key type).
+pub async fn store_with(
+    url: &str,
+    database: &str,
+    clock: Clock,
+    builder: fullauth_mysql::MySqlStoreBuilder,
+) -> MySqlStore {
     let pool = database_pool(url, database, 8).await;
-    MySqlStore::builder()
+    builder
         .database(database)
         .features(Features::all())
         .clock(clock)
