@@ -251,6 +251,40 @@ impl Migration {
     pub fn sequence(&self) -> u32 {
         self.entry().map_or(0, |e| e.sequence)
     }
+
+    /// The migration as a database keyed by `t` records it in the tracking
+    /// table: the same, except that `core_0001_users` on integer or text keys
+    /// has the key type after its description (`… (user ids: int)`). The
+    /// checksum stays the one of the SQL as written. Each description is
+    /// made once per key type.
+    ///
+    /// ```
+    /// use fullauth_api::UserIdType;
+    /// use fullauth_api::migrate::Migration;
+    /// let m = Migration::of("core_0001_users", "CREATE TABLE …").unwrap();
+    /// assert_eq!(m.recorded_for(UserIdType::Uuid).description, m.description);
+    /// let int = m.recorded_for(UserIdType::Int);
+    /// assert_eq!(int.description, format!("{} (user ids: int)", m.description));
+    /// assert_eq!(int.checksum(), m.checksum());
+    /// ```
+    pub fn recorded_for(&self, t: crate::UserIdType) -> Migration {
+        use std::sync::OnceLock;
+        if t == crate::UserIdType::Uuid || self.id != "core_0001_users" {
+            return *self;
+        }
+        static INT: OnceLock<String> = OnceLock::new();
+        static TEXT: OnceLock<String> = OnceLock::new();
+        let slot = if t == crate::UserIdType::Int {
+            &INT
+        } else {
+            &TEXT
+        };
+        let description = slot.get_or_init(|| format!("{} (user ids: {t})", self.description));
+        Migration {
+            description,
+            ..*self
+        }
+    }
 }
 
 const fn const_str_eq(a: &str, b: &str) -> bool {

@@ -419,10 +419,7 @@ impl MySqlMigrations {
     /// `core_0001_users` names a key type other than UUID; the checksum is
     /// the migration's as written.
     fn as_recorded(&self, migration: &Migration) -> Migration {
-        Migration {
-            description: recorded_description(migration, self.key),
-            ..*migration
-        }
+        migration.recorded_for(self.key)
     }
 
     /// The tracking row recording `migration` for this key type.
@@ -1229,20 +1226,6 @@ fn server_supported(version: &str) -> bool {
         (Some(major), Some(minor)) => (major, minor) >= MIN_MARIADB,
         _ => false,
     }
-}
-
-/// The description `migration` is recorded with for key type `t`: the
-/// catalogue's, and for `core_0001_users` on integer keys the key type
-/// after it (`… (user ids: int)`). Made once per key type.
-fn recorded_description(migration: &Migration, t: UserIdType) -> &'static str {
-    use std::sync::OnceLock;
-    if t == UserIdType::Uuid || migration.id != "core_0001_users" {
-        return migration.description;
-    }
-    static INT: OnceLock<String> = OnceLock::new();
-    static TEXT: OnceLock<String> = OnceLock::new();
-    let slot = if t == UserIdType::Int { &INT } else { &TEXT };
-    slot.get_or_init(|| format!("{} (user ids: {t})", migration.description))
 }
 
 /// The SQL of one fix `adopt` makes (`{s}` for the database).

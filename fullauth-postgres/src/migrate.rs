@@ -335,10 +335,7 @@ impl PgMigrations {
     /// `core_0001_users` names a key type other than UUID; the checksum is
     /// the migration's as written.
     fn as_recorded(&self, migration: &Migration) -> Migration {
-        Migration {
-            description: recorded_description(migration, self.key),
-            ..*migration
-        }
+        migration.recorded_for(self.key)
     }
 
     /// The tracking row recording `migration` for this key type.
@@ -908,20 +905,6 @@ impl PgMigrations {
 
 fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-/// The description `migration` is recorded with for key type `t`: the
-/// catalogue's, and for `core_0001_users` on integer or text keys the key
-/// type after it (`… (user ids: int)`). Made once per key type.
-fn recorded_description(migration: &Migration, t: UserIdType) -> &'static str {
-    use std::sync::OnceLock;
-    if t == UserIdType::Uuid || migration.id != "core_0001_users" {
-        return migration.description;
-    }
-    static INT: OnceLock<String> = OnceLock::new();
-    static TEXT: OnceLock<String> = OnceLock::new();
-    let slot = if t == UserIdType::Int { &INT } else { &TEXT };
-    slot.get_or_init(|| format!("{} (user ids: {t})", migration.description))
 }
 
 fullauth_api::pool_migrator! {

@@ -836,12 +836,7 @@ fn render_for(m: &Migration, key: UserIdType) -> String {
 /// The tracking row of `m`; the users table's row says the key type when
 /// it is not UUID (`… (user ids: int)`).
 fn tracking_row(m: &Migration, now: Timestamp, adopted: bool, key: UserIdType) -> TrackingRow {
-    let mut row = TrackingRow::of(m, now, adopted);
-    if key != UserIdType::Uuid && m.id == "core_0001_users" {
-        let d = row.description.take().unwrap_or_default();
-        row.description = Some(format!("{d} (user ids: {key})"));
-    }
-    row
+    TrackingRow::of(&m.recorded_for(key), now, adopted)
 }
 
 fn apply_at(

@@ -244,9 +244,7 @@ impl Shared {
             // waits up to the busy timeout (`Handle::begin_immediate`).
             writer.busy_timeout(Duration::ZERO).db()?;
             writer.wal_hook(Some(wal_pages));
-            let found = crate::users::stored_user_key(&writer)?.map(|(t, _)| t);
-            let key = configured.or(found).unwrap_or_default();
-            let columns = UserColumns::load(&writer, key)?;
+            let columns = UserColumns::load(&writer, configured)?;
             let mut conns = Vec::with_capacity(readers);
             for _ in 0..readers {
                 conns.push(open_connection(&path, busy_timeout, true)?);
@@ -287,7 +285,7 @@ impl Shared {
 
     /// Re-reads the application columns from `conn` and caches them.
     pub(crate) fn refresh_user_columns(&self, conn: &Connection) -> StoreResult<Arc<UserColumns>> {
-        let cols = Arc::new(UserColumns::load(conn, self.user_id_type)?);
+        let cols = Arc::new(UserColumns::load(conn, Some(self.user_id_type))?);
         *self.user_columns.write().unwrap_or_else(|p| p.into_inner()) = cols.clone();
         Ok(cols)
     }

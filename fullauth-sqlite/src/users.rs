@@ -70,12 +70,13 @@ pub(crate) fn stored_user_key(conn: &Connection) -> StoreResult<Option<(UserIdTy
 
 impl UserColumns {
     /// Reads them with `PRAGMA table_info` (empty when the table is
-    /// missing), for a store keyed by `key`.
+    /// missing), for a store keyed by `key` — or, for `None`, by the type
+    /// `fullauth_users.id` has (UUID without the table).
     ///
     /// # Errors
     /// The mismatch error of [`check_user_key`] when the table keys its
-    /// users by another type.
-    pub(crate) fn load(conn: &Connection, key: UserIdType) -> StoreResult<Self> {
+    /// users by another type than `key`.
+    pub(crate) fn load(conn: &Connection, key: Option<UserIdType>) -> StoreResult<Self> {
         let mut stmt = conn
             .prepare("SELECT name, type FROM pragma_table_info('fullauth_users')")
             .db()?;
@@ -84,8 +85,13 @@ impl UserColumns {
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
-        if let Some((_, declared)) = columns.iter().find(|(n, _)| n == "id") {
-            check_user_key(key, stored_key(declared), declared)?;
+        let found = columns
+            .iter()
+            .find(|(n, _)| n == "id")
+            .map(|(_, declared)| (stored_key(declared), declared));
+        let key = key.or(found.map(|(t, _)| t)).unwrap_or_default();
+        if let Some((t, declared)) = found {
+            check_user_key(key, t, declared)?;
         }
         Ok(UserColumns {
             key,
